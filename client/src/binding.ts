@@ -1,0 +1,293 @@
+/**
+ * Lexical <-> Y.Doc wiring without React.
+ *
+ * Contract: `bindEditor` connects one Lexical editor to the Lexical content
+ * of one Y.Doc (the top-level `Y.XmlText` named "root") through a provider
+ * that fulfils @lexical/yjs's `Provider` interface. It mirrors
+ * @lexical/react 0.52's CollaborationPlugin / useYjsCollaboration:
+ *
+ * - Yjs -> Lexical: `observeDeep` on the shared root, skipping transactions
+ *   whose origin is the binding (those came from this editor).
+ * - Lexical -> Yjs: an update listener, skipping updates tagged SKIP_COLLAB.
+ * - Presence: awareness local state (name, colour, focus, caret), remote
+ *   carets rendered into `cursorsContainer`.
+ * - Undo: a Yjs UndoManager scoped to the shared root that tracks only this
+ *   binding's transactions, so undo never reverts other people's edits.
+ * - Bootstrap: an empty document gets its first paragraph deterministically,
+ *   so concurrent first visitors do not produce two paragraphs.
+ *
+ * Origins: the binding object itself is the origin of every Lexical -> Yjs
+ * transaction (set by @lexical/yjs); the UndoManager is the origin of undo
+ * and redo transactions; the provider is the origin of remote updates.
+ *
+ * The provider's lifetime belongs to the caller: `destroy()` unbinds but
+ * does not disconnect it.
+ */
+import {
+  type Binding,
+  CONNECTED_COMMAND,
+  createUndoManager,
+  createYjsBinding,
+  initLocalState,
+  type Provider,
+  setLocalStateFocus,
+  syncCursorPositions,
+  syncLexicalUpdateToYjs,
+  syncYjsChangesToLexical,
+  TOGGLE_CONNECT_COMMAND,
+} from "@lexical/yjs";
+import {
+  $createParagraphNode,
+  $getRoot,
+  BLUR_COMMAND,
+  CAN_REDO_COMMAND,
+  CAN_UNDO_COMMAND,
+  COMMAND_PRIORITY_EDITOR,
+  FOCUS_COMMAND,
+  HISTORY_MERGE_TAG,
+  type LexicalEditor,
+  mergeRegister,
+  REDO_COMMAND,
+  SKIP_COLLAB_TAG,
+  UNDO_COMMAND,
+} from "lexical";
+import * as Y from "yjs";
+
+/** Yjs client id used for the deterministic first paragraph (see `bootstrapEmptyDocument`). */
+export const BOOTSTRAP_CLIENT_ID = 0;
+/** The binding id and the name of the top-level Y.XmlText holding the content. */
+export const CONTENT_ROOT = "root";
+
+export interface CollabUser {
+  name: string;
+  color: string;
+}
+
+export interface BindEditorOptions {
+  editor: LexicalEditor;
+  /** Any @lexical/yjs provider; a `CowriteProvider` in the app. */
+  provider: Provider;
+  doc: Y.Doc;
+  user: CollabUser;
+  /** Element remote carets are rendered into; it must sit inside a positioned ancestor. */
+  cursorsContainer?: HTMLElement | null;
+  /** Whether the provider already reported `sync` before binding (then bootstrap runs at once). */
+  isSynced?: boolean;
+  /**
+   * Keep the editor read-only until the first sync (default true). Typing
+   * into a not-yet-synced editor would create a paragraph that then merges
+   * with the server's content as an extra block.
+   */
+  readOnlyUntilSynced?: boolean;
+}
+
+export interface EditorBinding {
+  readonly binding: Binding;
+  readonly undoManager: Y.UndoManager;
+  /** Changes the name/colour shown to peers (and on our caret for them). */
+  setUser(user: CollabUser): void;
+  destroy(): void;
+}
+
+export function bindEditor(options: BindEditorOptions): EditorBinding {
+  const { editor, provider, doc } = options;
+  let user = options.user;
+  const binding = createYjsBinding({
+    editor,
+    id: CONTENT_ROOT,
+    doc,
+    docMap: new Map([[CONTENT_ROOT, doc]]),
+    rootName: CONTENT_ROOT,
+  });
+  binding.cursorsContainer = options.cursorsContainer ?? null;
+  const sharedRoot = binding.root.getSharedType();
+  const undoManager = createUndoManager(binding, sharedRoot);
+
+  // --- content sync, both directions ---
+  // biome-ignore lint/suspicious/noExplicitAny: Yjs types observeDeep events as YEvent<any>
+  const onYjsTreeChanges = (events: Y.YEvent<any>[], transaction: Y.Transaction): void => {
+    if (transaction.origin === binding) return;
+    syncYjsChangesToLexical(binding, provider, events, transaction.origin instanceof Y.UndoManager);
+  };
+  sharedRoot.observeDeep(onYjsTreeChanges);
+
+  const removeUpdateListener = editor.registerUpdateListener(
+    ({ prevEditorState, editorState, dirtyElements, dirtyLeaves, normalizedNodes, tags }) => {
+      if (tags.has(SKIP_COLLAB_TAG)) return;
+      syncLexicalUpdateToYjs(
+        binding,
+        provider,
+        prevEditorState,
+        editorState,
+        dirtyElements,
+        dirtyLeaves,
+        normalizedNodes,
+        tags,
+      );
+    },
+  );
+
+  // --- provider: connection, first sync, bootstrap ---
+  const readOnlyUntilSynced = options.readOnlyUntilSynced ?? true;
+  let hasSynced = false;
+  const onSync = (isSynced: boolean): void => {
+    if (!isSynced) return;
+    if (!hasSynced) {
+      hasSynced = true;
+      if (bootstrapEmptyDocument(binding)) undoManager.clear();
+      if (readOnlyUntilSynced) editor.setEditable(true);
+    }
+  };
+  const onStatus = ({ status }: { status: string }): void => {
+    editor.dispatchCommand(CONNECTED_COMMAND, status === "connected");
+  };
+  if (readOnlyUntilSynced && !options.isSynced) editor.setEditable(false);
+  provider.on("sync", onSync);
+  provider.on("status", onStatus);
+
+  // --- presence ---
+  const rootElement = editor.getRootElement();
+  initLocalState(
+    provider,
+    user.name,
+    user.color,
+    rootElement !== null && rootElement.ownerDocument.activeElement === rootElement,
+    {},
+  );
+  const onAwarenessUpdate = (): void => {
+    syncCursorPositions(binding, provider);
+  };
+  provider.awareness.on("update", onAwarenessUpdate);
+
+  // --- undo / redo (replaces @lexical/history) ---
+  const publishUndoState = (): void => {
+    editor.dispatchCommand(CAN_UNDO_COMMAND, undoManager.undoStack.length > 0);
+    editor.dispatchCommand(CAN_REDO_COMMAND, undoManager.redoStack.length > 0);
+  };
+  undoManager.on("stack-item-added", publishUndoState);
+  undoManager.on("stack-item-popped", publishUndoState);
+  undoManager.on("stack-cleared", publishUndoState);
+
+  const unregisterCommands = mergeRegister(
+    editor.registerCommand(
+      TOGGLE_CONNECT_COMMAND,
+      (shouldConnect) => {
+        if (shouldConnect) void provider.connect();
+        else provider.disconnect();
+        return true;
+      },
+      COMMAND_PRIORITY_EDITOR,
+    ),
+    editor.registerCommand(
+      FOCUS_COMMAND,
+      () => {
+        setLocalStateFocus(provider, user.name, user.color, true, {});
+        return false;
+      },
+      COMMAND_PRIORITY_EDITOR,
+    ),
+    editor.registerCommand(
+      BLUR_COMMAND,
+      () => {
+        setLocalStateFocus(provider, user.name, user.color, false, {});
+        return false;
+      },
+      COMMAND_PRIORITY_EDITOR,
+    ),
+    editor.registerCommand(
+      UNDO_COMMAND,
+      () => {
+        undoManager.undo();
+        return true;
+      },
+      COMMAND_PRIORITY_EDITOR,
+    ),
+    editor.registerCommand(
+      REDO_COMMAND,
+      () => {
+        undoManager.redo();
+        return true;
+      },
+      COMMAND_PRIORITY_EDITOR,
+    ),
+  );
+
+  // Listeners are in place: now it is safe to (re)connect and to bootstrap.
+  if (options.isSynced) onSync(true);
+  else void provider.connect();
+
+  return {
+    binding,
+    undoManager,
+    setUser(next) {
+      user = next;
+      provider.awareness.setLocalStateField("name", next.name);
+      provider.awareness.setLocalStateField("color", next.color);
+    },
+    destroy() {
+      unregisterCommands();
+      undoManager.off("stack-item-added", publishUndoState);
+      undoManager.off("stack-item-popped", publishUndoState);
+      undoManager.off("stack-cleared", publishUndoState);
+      undoManager.destroy();
+      provider.awareness.off("update", onAwarenessUpdate);
+      provider.off("sync", onSync);
+      provider.off("status", onStatus);
+      removeUpdateListener();
+      sharedRoot.unobserveDeep(onYjsTreeChanges);
+      binding.root.destroy(binding);
+      binding.cursorsContainer?.replaceChildren();
+      binding.cursorsContainer = null;
+    },
+  };
+}
+
+/**
+ * True when nobody has ever written Lexical content into this doc and the
+ * bootstrap client id has never written either. Under exactly these
+ * conditions the bootstrap transaction is byte-for-byte the same on every
+ * client (same client id, clock 0, no left/right neighbours).
+ */
+export function isPristineContent(doc: Y.Doc, sharedRoot: Y.XmlText): boolean {
+  return sharedRoot._start === null && !doc.store.clients.has(BOOTSTRAP_CLIENT_ID);
+}
+
+/**
+ * Gives a brand-new document its first, empty paragraph.
+ *
+ * Two people opening a new document at once would each insert a paragraph
+ * and Yjs would keep both. Instead the write is made under the fixed client
+ * id BOOTSTRAP_CLIENT_ID: every client then produces identical structs
+ * (same id, same clock, same content, same position), and Yjs treats the
+ * second copy as already known. The update must be discrete so Lexical's
+ * update listener writes to Yjs before we restore the real client id.
+ *
+ * `binding.isBootstrapping` keeps the write out of the undo stack. Returns
+ * whether it wrote anything.
+ */
+export function bootstrapEmptyDocument(binding: Binding): boolean {
+  const { doc, editor } = binding;
+  const sharedRoot = binding.root.getSharedType();
+  if (!isPristineContent(doc, sharedRoot)) return false;
+  // Flush any pending editor update under our real id first, so only the
+  // bootstrap itself is written as the bootstrap client.
+  editor.update(() => {}, { discrete: true });
+  if (!isPristineContent(doc, sharedRoot)) return false;
+
+  const realClientId = doc.clientID;
+  binding.isBootstrapping = true;
+  doc.clientID = BOOTSTRAP_CLIENT_ID;
+  try {
+    editor.update(
+      () => {
+        const root = $getRoot();
+        if (root.isEmpty()) root.append($createParagraphNode());
+      },
+      { discrete: true, tag: HISTORY_MERGE_TAG },
+    );
+  } finally {
+    doc.clientID = realClientId;
+    binding.isBootstrapping = false;
+  }
+  return doc.store.clients.has(BOOTSTRAP_CLIENT_ID);
+}

@@ -1,0 +1,38 @@
+/** A tiny element builder so pages read as structure rather than DOM calls. */
+
+export interface ElementProps {
+  className?: string;
+  text?: string;
+  testid?: string;
+  ariaLabel?: string;
+  role?: string;
+  title?: string;
+  hidden?: boolean;
+  href?: string;
+  type?: string;
+  placeholder?: string;
+  maxLength?: number;
+  spellcheck?: boolean;
+}
+
+export function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  props: ElementProps = {},
+  children: (Node | string)[] = [],
+): HTMLElementTagNameMap[K] {
+  const element = document.createElement(tag);
+  if (props.className !== undefined) element.className = props.className;
+  if (props.text !== undefined) element.textContent = props.text;
+  if (props.testid !== undefined) element.dataset.testid = props.testid;
+  if (props.ariaLabel !== undefined) element.setAttribute("aria-label", props.ariaLabel);
+  if (props.role !== undefined) element.setAttribute("role", props.role);
+  if (props.title !== undefined) element.title = props.title;
+  if (props.hidden !== undefined) element.hidden = props.hidden;
+  if (props.href !== undefined) element.setAttribute("href", props.href);
+  if (props.type !== undefined) element.setAttribute("type", props.type);
+  if (props.placeholder !== undefined) element.setAttribute("placeholder", props.placeholder);
+  if (props.maxLength !== undefined) element.setAttribute("maxlength", String(props.maxLength));
+  if (props.spellcheck !== undefined) element.spellcheck = props.spellcheck;
+  element.append(...children);
+  return element;
+}

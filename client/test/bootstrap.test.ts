@@ -1,0 +1,137 @@
+// @vitest-environment jsdom
+import { $getRoot, createEditor, type LexicalEditor } from "lexical";
+import { afterEach, describe, expect, it } from "vitest";
+import * as Y from "yjs";
+import { bindEditor, type EditorBinding } from "../src/binding.ts";
+import { FakeProvider } from "./helpers.ts";
+
+interface Client {
+  doc: Y.Doc;
+  editor: LexicalEditor;
+  provider: FakeProvider;
+  bound: EditorBinding;
+}
+
+const clients: Client[] = [];
+
+function openClient(name: string): Client {
+  const doc = new Y.Doc();
+  const editor = createEditor({
+    namespace: "test",
+    onError: (error) => {
+      throw error;
+    },
+  });
+  const provider = new FakeProvider(doc);
+  const bound = bindEditor({
+    editor,
+    provider: provider.asLexicalProvider(),
+    doc,
+    user: { name, color: "#000000" },
+  });
+  const client = { doc, editor, provider, bound };
+  clients.push(client);
+  return client;
+}
+
+function exchange(a: Y.Doc, b: Y.Doc): void {
+  const toB = Y.encodeStateAsUpdate(a, Y.encodeStateVector(b));
+  const toA = Y.encodeStateAsUpdate(b, Y.encodeStateVector(a));
+  Y.applyUpdate(b, toB, "remote");
+  Y.applyUpdate(a, toA, "remote");
+}
+
+function blockTypes(editor: LexicalEditor): string[] {
+  return editor.getEditorState().read(() =>
+    $getRoot()
+      .getChildren()
+      .map((node) => node.getType()),
+  );
+}
+
+afterEach(() => {
+  for (const client of clients.splice(0)) {
+    client.bound.destroy();
+    client.provider.destroy();
+  }
+});
+
+describe("deterministic bootstrap", () => {
+  it("two clients bootstrapping an empty document concurrently end with one paragraph", async () => {
+    const alice = openClient("Alice");
+    const bob = openClient("Bob");
+    // Both see an empty document from the server at the same moment.
+    alice.provider.events.emit("sync", true);
+    bob.provider.events.emit("sync", true);
+    expect(blockTypes(alice.editor)).toEqual(["paragraph"]);
+    expect(blockTypes(bob.editor)).toEqual(["paragraph"]);
+    // Identical structs: the two updates are byte-for-byte the same.
+    expect(Y.encodeStateAsUpdate(alice.doc)).toEqual(Y.encodeStateAsUpdate(bob.doc));
+
+    exchange(alice.doc, bob.doc);
+    await Promise.resolve();
+    expect(blockTypes(alice.editor)).toEqual(["paragraph"]);
+    expect(blockTypes(bob.editor)).toEqual(["paragraph"]);
+    expect(alice.doc.get("root", Y.XmlText).toDelta()).toHaveLength(1);
+    expect(bob.doc.get("root", Y.XmlText).toDelta()).toHaveLength(1);
+  });
+
+  it("one paragraph even when a client types before the other's bootstrap arrives", async () => {
+    const alice = openClient("Alice");
+    const bob = openClient("Bob");
+    alice.provider.events.emit("sync", true);
+    bob.provider.events.emit("sync", true);
+    bob.editor.update(
+      () => {
+        $getRoot().getFirstChildOrThrow().selectStart().insertText("hi");
+      },
+      { discrete: true },
+    );
+    exchange(alice.doc, bob.doc);
+    await Promise.resolve();
+    for (const client of [alice, bob]) {
+      expect(blockTypes(client.editor)).toEqual(["paragraph"]);
+      expect(client.editor.getEditorState().read(() => $getRoot().getTextContent())).toBe("hi");
+    }
+  });
+
+  it("keeps the real client id after bootstrapping", () => {
+    const alice = openClient("Alice");
+    const realId = alice.doc.clientID;
+    alice.provider.events.emit("sync", true);
+    expect(alice.doc.clientID).toBe(realId);
+    expect(alice.doc.store.clients.has(0)).toBe(true);
+    expect(alice.doc.store.clients.has(realId)).toBe(false);
+  });
+
+  it("does not bootstrap a document that already has content", async () => {
+    const alice = openClient("Alice");
+    alice.provider.events.emit("sync", true);
+    alice.editor.update(
+      () => {
+        $getRoot().getFirstChildOrThrow().selectStart().insertText("hello");
+      },
+      { discrete: true },
+    );
+    const bob = openClient("Bob");
+    Y.applyUpdate(bob.doc, Y.encodeStateAsUpdate(alice.doc), "remote");
+    bob.provider.events.emit("sync", true);
+    await Promise.resolve();
+    expect(blockTypes(bob.editor)).toEqual(["paragraph"]);
+    expect(bob.editor.getEditorState().read(() => $getRoot().getTextContent())).toBe("hello");
+    expect(bob.doc.store.clients.has(bob.doc.clientID)).toBe(false);
+  });
+
+  it("the bootstrap paragraph cannot be undone", () => {
+    const alice = openClient("Alice");
+    alice.provider.events.emit("sync", true);
+    expect(alice.bound.undoManager.undoStack).toHaveLength(0);
+  });
+
+  it("keeps the editor read-only until the first sync", () => {
+    const alice = openClient("Alice");
+    expect(alice.editor.isEditable()).toBe(false);
+    alice.provider.events.emit("sync", true);
+    expect(alice.editor.isEditable()).toBe(true);
+  });
+});

@@ -1,0 +1,46 @@
+/**
+ * Configuration from the environment, validated once at start. A bad value
+ * stops the server with a message that names the variable.
+ */
+import path from "node:path";
+import { z } from "zod";
+
+const bytes = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+const schema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(1234),
+  HOST: z.string().min(1).default("127.0.0.1"),
+  DATA_DIR: z.string().min(1).default("./data"),
+  LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  CLIENT_DIR: z.string().min(1).optional(),
+  HEARTBEAT_MS: z.coerce.number().int().min(0).default(30_000),
+  COMPACT_EVERY: z.coerce.number().int().min(2).default(500),
+  MAX_MESSAGE_BYTES: bytes(32 * 1024 * 1024),
+  MAX_QUEUED_MESSAGES: z.coerce.number().int().positive().default(1000),
+  MAX_BUFFERED_BYTES: bytes(64 * 1024 * 1024),
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(3000),
+});
+
+export type Config = z.infer<typeof schema>;
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export function readConfig(env: Record<string, string | undefined>): Config {
+  // An empty variable means "not set", as in most shells' `FOO= cmd`.
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ""));
+  const result = schema.safeParse(present);
+  if (!result.success) {
+    const lines = result.error.issues.map(
+      (issue) =>
+        `${issue.path.join(".")}=${JSON.stringify(env[String(issue.path[0])])}: ${issue.message}`,
+    );
+    throw new ConfigError(`invalid configuration:\n  ${lines.join("\n  ")}`);
+  }
+  return result.data;
+}
+
+export function databaseFile(config: Config): string {
+  return path.resolve(config.DATA_DIR, "cowrite.db");
+}

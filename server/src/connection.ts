@@ -1,0 +1,173 @@
+/**
+ * One WebSocket: turns frames into room calls, in order, and room output
+ * into frames. Frames are handled strictly one after another; a frame whose
+ * handler awaits (a save) holds back the frames behind it, so a client's
+ * sync step 1 is answered only after its earlier updates are durable.
+ *
+ * Malformed input closes only this connection, with 4400 and a reason.
+ * Unexpected errors are logged with the document and connection id and
+ * close the connection with 1011; they never reach other connections.
+ */
+import {
+  CLOSE_BAD_FRAME,
+  CLOSE_INTERNAL_ERROR,
+  CLOSE_RATE_LIMITED,
+  decodeFrame,
+  ProtocolError,
+} from "@cowrite/shared";
+import type { Logger } from "pino";
+import WebSocket from "ws";
+import type { Peer, Room } from "./room.ts";
+import type { RoomRegistry } from "./rooms.ts";
+
+export interface ConnectionOptions {
+  ws: WebSocket;
+  id: string;
+  docId: string;
+  readOnly: boolean;
+  rooms: RoomRegistry;
+  logger: Logger;
+  /** Frames received but not yet handled (e.g. while the room loads). */
+  maxQueuedFrames: number;
+  /** A client whose unsent backlog exceeds this is not reading; it is closed. */
+  maxBufferedBytes: number;
+}
+
+export class Connection {
+  /** Cleared by each heartbeat, set again by the client's pong. */
+  isAlive = true;
+  /** Resolves once the connection has left its room. */
+  readonly finished: Promise<void>;
+  private readonly ws: WebSocket;
+  private readonly peer: Peer;
+  private readonly logger: Logger;
+  private room: Room | null = null;
+  private chain: Promise<void>;
+  private queued = 0;
+  private closing = false;
+  private resolveFinished!: () => void;
+
+  constructor(private readonly options: ConnectionOptions) {
+    this.ws = options.ws;
+    this.logger = options.logger.child({ conn: options.id, docId: options.docId });
+    this.peer = {
+      id: options.id,
+      readOnly: options.readOnly,
+      send: (bytes) => this.send(bytes),
+      close: (code, reason) => this.close(code, reason),
+    };
+    this.finished = new Promise((resolve) => {
+      this.resolveFinished = resolve;
+    });
+    const ready = options.rooms.acquire(options.docId);
+    this.chain = ready.then(
+      (room) => {
+        this.room = room;
+        if (this.closing) return;
+        room.addPeer(this.peer);
+      },
+      (error: unknown) => {
+        this.logger.error({ err: error }, "could not open document");
+        this.close(CLOSE_INTERNAL_ERROR, "could not open document");
+      },
+    );
+    this.ws.on("message", (data, isBinary) => this.onMessage(data, isBinary));
+    this.ws.on("pong", () => {
+      this.isAlive = true;
+    });
+    this.ws.on("error", (error) => {
+      // ws closes the socket itself (1009 for oversize frames, 1002 for bad framing).
+      this.logger.info({ err: error }, "socket error");
+    });
+    this.ws.on("close", () => this.onClose());
+  }
+
+  /** Ping, or terminate if the last ping went unanswered. */
+  heartbeat(): void {
+    if (!this.isAlive) {
+      this.logger.info("no pong since the last ping; terminating");
+      this.ws.terminate();
+      return;
+    }
+    this.isAlive = false;
+    this.ws.ping();
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.ws.close(code, truncateReason(reason));
+  }
+
+  private send(bytes: Uint8Array): void {
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    if (this.ws.bufferedAmount > this.options.maxBufferedBytes) {
+      this.logger.warn({ buffered: this.ws.bufferedAmount }, "client is not reading; closing");
+      this.close(CLOSE_RATE_LIMITED, "client is not reading its messages");
+      this.ws.terminate();
+      return;
+    }
+    this.ws.send(bytes);
+  }
+
+  private onMessage(data: WebSocket.RawData, isBinary: boolean): void {
+    if (this.closing) return;
+    if (!isBinary) {
+      this.close(CLOSE_BAD_FRAME, "text messages are not supported; send binary frames");
+      return;
+    }
+    if (this.queued >= this.options.maxQueuedFrames) {
+      this.close(CLOSE_RATE_LIMITED, "too many messages queued");
+      return;
+    }
+    const bytes = copyBytes(data);
+    this.queued++;
+    this.chain = this.chain
+      .then(async () => {
+        this.queued--;
+        if (this.closing || !this.room) return;
+        await this.room.handle(this.peer, decodeFrame(bytes));
+      })
+      .catch((error: unknown) => this.fail(error));
+  }
+
+  private fail(error: unknown): void {
+    if (error instanceof ProtocolError) {
+      this.logger.warn({ reason: error.message }, "closing on a malformed message");
+      this.close(CLOSE_BAD_FRAME, error.message);
+      return;
+    }
+    this.logger.error({ err: error }, "unexpected error while handling a message");
+    this.close(CLOSE_INTERNAL_ERROR, "internal error");
+  }
+
+  private onClose(): void {
+    this.closing = true;
+    // Leave the room right away (so presence disappears), but release it only
+    // after the frames already being handled have finished saving.
+    this.room?.removePeer(this.peer);
+    void this.chain
+      .then(async () => {
+        if (!this.room) return; // the room never opened
+        this.room.removePeer(this.peer);
+        await this.options.rooms.release(this.options.docId);
+      })
+      .catch((error: unknown) => this.logger.error({ err: error }, "leaving the room failed"))
+      .finally(() => this.resolveFinished());
+  }
+}
+
+function copyBytes(data: WebSocket.RawData): Uint8Array {
+  if (Array.isArray(data)) return new Uint8Array(Buffer.concat(data));
+  if (data instanceof ArrayBuffer) return new Uint8Array(data.slice(0));
+  return new Uint8Array(data);
+}
+
+/** Close reasons are limited to 123 bytes of UTF-8. */
+export function truncateReason(reason: string): string {
+  const encoder = new TextEncoder();
+  if (encoder.encode(reason).length <= 123) return reason;
+  let cut = reason.slice(0, 120);
+  while (encoder.encode(`${cut}…`).length > 123) cut = cut.slice(0, -1);
+  return `${cut}…`;
+}

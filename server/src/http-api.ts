@@ -1,0 +1,158 @@
+/**
+ * The HTTP API under /api. JSON in, JSON out; every error is
+ * `{ error: { code, message } }` with a 4xx status (5xx only for our bugs,
+ * and then without internals).
+ */
+import {
+  DOC_ID_PATTERN,
+  type DocumentList,
+  type DocumentMeta,
+  generateDocId,
+  TITLE_FIELD,
+  TITLE_MAX_LENGTH,
+} from "@cowrite/shared";
+import express, { type NextFunction, type Request, type Response } from "express";
+import type { Logger } from "pino";
+import * as Y from "yjs";
+import { z } from "zod";
+import type { RoomRegistry } from "./rooms.ts";
+import { type DocMeta, type DocStore, DocumentExistsError } from "./storage/doc-store.ts";
+
+export interface ApiOptions {
+  store: DocStore;
+  rooms: RoomRegistry;
+  logger: Logger;
+  now: () => number;
+}
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const docIdSchema = z.string().regex(DOC_ID_PATTERN, "must be 1-64 of A-Z a-z 0-9 _ -");
+const createBodySchema = z
+  .object({
+    id: docIdSchema.optional(),
+    title: z.string().max(TITLE_MAX_LENGTH).optional(),
+  })
+  .strict();
+const listQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+export function createApiRouter(options: ApiOptions): express.Router {
+  const { store, rooms, now } = options;
+  const router = express.Router();
+  router.use(express.json({ limit: "16kb", strict: true }));
+
+  router.get("/documents", async (req, res) => {
+    const { limit } = parse(listQuerySchema, req.query, "query");
+    const body: DocumentList = { documents: (await store.list({ limit })).map(toApi) };
+    res.json(body);
+  });
+
+  router.post("/documents", async (req, res) => {
+    if (!req.is("application/json")) {
+      throw new HttpError(415, "unsupported_media_type", "send a JSON body (application/json)");
+    }
+    const body = parse(createBodySchema, req.body ?? {}, "body");
+    const id = body.id ?? generateDocId();
+    const title = (body.title ?? "").trim();
+    const at = now();
+    let meta: DocMeta;
+    try {
+      meta = await store.create({ id, title, at });
+    } catch (error) {
+      if (error instanceof DocumentExistsError) {
+        throw new HttpError(409, "conflict", `document ${id} already exists`);
+      }
+      throw error;
+    }
+    // The title lives in the document itself (a shared Y.Text), so that
+    // everyone edits it together; seed it there too.
+    if (title) await store.append(id, encodeTitle(title), { at, title });
+    res.status(201).location(`/api/documents/${id}`).json(toApi(meta));
+  });
+
+  router.get("/documents/:id", async (req, res) => {
+    const id = parse(docIdSchema, req.params.id, "id");
+    const meta = await store.get(id);
+    if (!meta) throw new HttpError(404, "not_found", `document ${id} not found`);
+    res.json(toApi(meta));
+  });
+
+  router.delete("/documents/:id", async (req, res) => {
+    const id = parse(docIdSchema, req.params.id, "id");
+    rooms.get(id)?.markDeleted();
+    if (!(await store.delete(id)))
+      throw new HttpError(404, "not_found", `document ${id} not found`);
+    res.status(204).end();
+  });
+
+  router.use((req) => {
+    throw new HttpError(404, "not_found", `no route ${req.method} ${req.baseUrl}${req.path}`);
+  });
+  return router;
+}
+
+/** Express error handler for JSON APIs: typed errors keep their status, others become 500. */
+export function jsonErrorHandler(logger: Logger) {
+  return (error: unknown, req: Request, res: Response, _next: NextFunction): void => {
+    const { status, code, message } = describeError(error);
+    if (status >= 500)
+      logger.error({ err: error, method: req.method, url: req.url }, "request failed");
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    res.status(status).json({ error: { code, message } });
+  };
+}
+
+function describeError(error: unknown): { status: number; code: string; message: string } {
+  if (error instanceof HttpError) return error;
+  // body-parser errors carry a 4xx status and a type.
+  const e = error as { status?: unknown; type?: unknown; expose?: unknown; message?: unknown };
+  if (typeof e.status === "number" && e.status >= 400 && e.status < 500) {
+    const code =
+      e.type === "entity.too.large"
+        ? "payload_too_large"
+        : e.type === "entity.parse.failed"
+          ? "invalid_json"
+          : "bad_request";
+    const message = e.expose && typeof e.message === "string" ? e.message : "bad request";
+    return { status: e.status, code, message };
+  }
+  return { status: 500, code: "internal", message: "internal server error" };
+}
+
+function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const where = issue?.path.length ? `${what}.${issue.path.join(".")}` : what;
+  throw new HttpError(400, "bad_request", `${where}: ${issue?.message ?? "invalid"}`);
+}
+
+function toApi(meta: DocMeta): DocumentMeta {
+  return {
+    id: meta.id,
+    title: meta.title,
+    createdAt: new Date(meta.createdAt).toISOString(),
+    updatedAt: new Date(meta.updatedAt).toISOString(),
+  };
+}
+
+function encodeTitle(title: string): Uint8Array {
+  const doc = new Y.Doc();
+  doc.getText(TITLE_FIELD).insert(0, title);
+  const update = Y.encodeStateAsUpdate(doc);
+  doc.destroy();
+  return update;
+}

@@ -1,0 +1,291 @@
+/**
+ * One open document: its Y.Doc, its awareness (presence), the peers connected
+ * to it, and its saves.
+ *
+ * Contract:
+ * - A room is built only from fully loaded storage (`Room.load`), so no peer
+ *   is answered before the stored state is in memory.
+ * - An update from a peer is applied, then appended to the store, and only
+ *   after the store confirms it durable is it broadcast to the other peers.
+ *   `handle` resolves after that, so a connection that awaits `handle` before
+ *   its next frame gives "saved" semantics to its own later sync step 1.
+ * - A failed save is retried with backoff, never dropped; the room stays open.
+ * - The room never touches sockets: a peer is `send(bytes)` and `close()`.
+ */
+import {
+  CLOSE_NO_DOCUMENT,
+  encodeFrame,
+  type Frame,
+  ProtocolError,
+  TITLE_FIELD,
+  TITLE_MAX_LENGTH,
+} from "@cowrite/shared";
+import type { Logger } from "pino";
+import * as awarenessProtocol from "y-protocols/awareness";
+import * as Y from "yjs";
+import type { DocStore } from "./storage/doc-store.ts";
+
+export interface Peer {
+  /** Connection id, for logs. */
+  readonly id: string;
+  /** Read-only peers may sync and publish presence, never change the document. */
+  readonly readOnly: boolean;
+  send(bytes: Uint8Array): void;
+  close(code: number, reason: string): void;
+}
+
+export interface RoomOptions {
+  docId: string;
+  store: DocStore;
+  logger: Logger;
+  now: () => number;
+  /** Merge the stored log after this many appends. */
+  compactEvery: number;
+  /** Upper bound of the delay between retries of a failed save. */
+  maxRetryDelayMs?: number;
+}
+
+export class Room {
+  readonly docId: string;
+  readonly doc: Y.Doc;
+  readonly awareness: awarenessProtocol.Awareness;
+  /** Each peer with the awareness client ids it controls. */
+  private readonly peers = new Map<Peer, Set<number>>();
+  private readonly inflight = new Set<Promise<void>>();
+  private appendsSinceCompact: number;
+  private compacting: Promise<void> | null = null;
+  private title: string;
+  private saveError: Error | null = null;
+  private closed = false;
+  private deleted = false;
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
+
+  static async load(options: RoomOptions): Promise<Room> {
+    const { docId, store, now } = options;
+    const meta = await store.ensure(docId, now());
+    const updates = await store.load(docId);
+    const doc = new Y.Doc({ gc: true });
+    doc.transact(() => {
+      for (const update of updates) Y.applyUpdate(doc, update);
+    });
+    const room = new Room(options, doc, meta.title, updates.length);
+    if (updates.length > 1) room.compactInBackground();
+    return room;
+  }
+
+  private constructor(
+    private readonly options: RoomOptions,
+    doc: Y.Doc,
+    title: string,
+    storedUpdates: number,
+  ) {
+    this.docId = options.docId;
+    this.doc = doc;
+    this.title = title;
+    this.appendsSinceCompact = storedUpdates;
+    this.awareness = new awarenessProtocol.Awareness(doc);
+    // The server has no presence of its own.
+    this.awareness.setLocalState(null);
+    this.awareness.on("update", this.onAwarenessUpdate);
+  }
+
+  get peerCount(): number {
+    return this.peers.size;
+  }
+
+  /** The last save error, until a save succeeds again. */
+  get lastSaveError(): Error | null {
+    return this.saveError;
+  }
+
+  addPeer(peer: Peer): void {
+    this.peers.set(peer, new Set());
+    peer.send(encodeFrame({ type: "sync-step-1", stateVector: Y.encodeStateVector(this.doc) }));
+    const states = this.awareness.getStates();
+    if (states.size > 0) {
+      const update = awarenessProtocol.encodeAwarenessUpdate(this.awareness, [...states.keys()]);
+      peer.send(encodeFrame({ type: "awareness", update }));
+    }
+  }
+
+  removePeer(peer: Peer): void {
+    const ids = this.peers.get(peer);
+    if (!ids) return;
+    this.peers.delete(peer);
+    if (ids.size > 0) awarenessProtocol.removeAwarenessStates(this.awareness, [...ids], null);
+  }
+
+  /** Handles one decoded frame from `peer`. Throws ProtocolError on bad input. */
+  async handle(peer: Peer, frame: Frame): Promise<void> {
+    switch (frame.type) {
+      case "sync-step-1": {
+        const update = encodeStateAsUpdate(this.doc, frame.stateVector);
+        peer.send(encodeFrame({ type: "sync-step-2", update }));
+        return;
+      }
+      case "sync-step-2":
+      case "update":
+        // Read-only peers' y-websocket clients still answer our step 1 with a
+        // step 2; dropping it (rather than closing) keeps them connected.
+        if (peer.readOnly) return;
+        return this.applyPeerUpdate(peer, frame.update);
+      case "awareness":
+        try {
+          awarenessProtocol.applyAwarenessUpdate(this.awareness, frame.update, peer);
+        } catch (error) {
+          throw new ProtocolError(`invalid awareness update: ${(error as Error).message}`);
+        }
+        return;
+      case "query-awareness": {
+        const ids = [...this.awareness.getStates().keys()];
+        const update = awarenessProtocol.encodeAwarenessUpdate(this.awareness, ids);
+        peer.send(encodeFrame({ type: "awareness", update }));
+        return;
+      }
+      case "permission-denied":
+        throw new ProtocolError("clients may not send auth messages");
+    }
+  }
+
+  /** Closes every peer, e.g. when the document is deleted or the server stops. */
+  closePeers(code: number, reason: string): void {
+    for (const peer of [...this.peers.keys()]) peer.close(code, reason);
+  }
+
+  /**
+   * The document was deleted: disconnect everyone (4404, a permanent close)
+   * and write nothing more, so the deleted document is not recreated.
+   */
+  markDeleted(): void {
+    this.deleted = true;
+    this.closePeers(CLOSE_NO_DOCUMENT, "document deleted");
+  }
+
+  /** Resolves once every accepted update is durable. */
+  async flush(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+    await this.compacting;
+  }
+
+  /** Saves what is pending, merges the log and frees memory. */
+  async close(): Promise<void> {
+    await this.flush();
+    if (this.appendsSinceCompact > 1 && !this.deleted) await this.compact();
+    this.closed = true;
+    for (const timer of this.retryTimers) clearTimeout(timer);
+    this.awareness.off("update", this.onAwarenessUpdate);
+    this.awareness.destroy();
+    this.doc.destroy();
+  }
+
+  private async applyPeerUpdate(peer: Peer, update: Uint8Array): Promise<void> {
+    // Capture what the update actually changed: nothing for a duplicate, more
+    // than `update` when it releases updates Yjs held back as pending.
+    const changes: Uint8Array[] = [];
+    const capture = (change: Uint8Array) => changes.push(change);
+    this.doc.on("update", capture);
+    try {
+      Y.applyUpdate(this.doc, update, peer);
+    } catch (error) {
+      throw new ProtocolError(`invalid Yjs update: ${(error as Error).message}`);
+    } finally {
+      this.doc.off("update", capture);
+    }
+    if (changes.length === 0) return;
+    const change = changes.length === 1 ? (changes[0] as Uint8Array) : Y.mergeUpdates(changes);
+    await this.persist(change);
+    this.broadcast(encodeFrame({ type: "update", update: change }), peer);
+  }
+
+  private persist(update: Uint8Array): Promise<void> {
+    if (this.deleted) return Promise.resolve();
+    const saving = this.saveWithRetry(update);
+    this.inflight.add(saving);
+    return saving.finally(() => this.inflight.delete(saving));
+  }
+
+  private async saveWithRetry(update: Uint8Array): Promise<void> {
+    const title = this.readTitle();
+    const info =
+      title === this.title ? { at: this.options.now() } : { at: this.options.now(), title };
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.options.store.append(this.docId, update, info);
+        break;
+      } catch (error) {
+        this.saveError = error as Error;
+        const delayMs = Math.min(100 * 2 ** attempt, this.options.maxRetryDelayMs ?? 5000);
+        this.options.logger.error(
+          { err: error, docId: this.docId, attempt, retryInMs: delayMs },
+          "saving an update failed; retrying",
+        );
+        await this.delay(delayMs);
+      }
+    }
+    this.saveError = null;
+    this.title = info.title ?? this.title;
+    this.appendsSinceCompact++;
+    if (this.appendsSinceCompact >= this.options.compactEvery) this.compactInBackground();
+  }
+
+  private delay(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.retryTimers.delete(timer);
+        resolve();
+      }, ms);
+      this.retryTimers.add(timer);
+    });
+  }
+
+  private compactInBackground(): void {
+    if (this.compacting || this.closed) return;
+    this.compacting = this.compact().finally(() => {
+      this.compacting = null;
+    });
+  }
+
+  private async compact(): Promise<void> {
+    const pending = this.appendsSinceCompact;
+    try {
+      const merged = await this.options.store.compact(this.docId);
+      this.appendsSinceCompact = Math.max(0, this.appendsSinceCompact - pending) + (merged ? 1 : 0);
+      this.options.logger.debug({ docId: this.docId, merged }, "compacted update log");
+    } catch (error) {
+      // The log is intact; compaction is only an optimisation and runs again later.
+      this.options.logger.error({ err: error, docId: this.docId }, "compaction failed");
+    }
+  }
+
+  private readTitle(): string {
+    return this.doc.getText(TITLE_FIELD).toString().trim().slice(0, TITLE_MAX_LENGTH);
+  }
+
+  private broadcast(bytes: Uint8Array, except: Peer | null): void {
+    for (const peer of this.peers.keys()) {
+      if (peer !== except) peer.send(bytes);
+    }
+  }
+
+  private readonly onAwarenessUpdate = (
+    changes: { added: number[]; updated: number[]; removed: number[] },
+    origin: unknown,
+  ): void => {
+    const changed = [...changes.added, ...changes.updated, ...changes.removed];
+    const ids = this.peers.get(origin as Peer);
+    if (ids) {
+      for (const id of changes.added) ids.add(id);
+      for (const id of changes.removed) ids.delete(id);
+    }
+    const update = awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed);
+    this.broadcast(encodeFrame({ type: "awareness", update }), ids ? (origin as Peer) : null);
+  };
+}
+
+function encodeStateAsUpdate(doc: Y.Doc, stateVector: Uint8Array): Uint8Array {
+  try {
+    return Y.encodeStateAsUpdate(doc, stateVector);
+  } catch (error) {
+    throw new ProtocolError(`invalid state vector: ${(error as Error).message}`);
+  }
+}

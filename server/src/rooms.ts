@@ -1,0 +1,121 @@
+/**
+ * The room registry: the only owner of open rooms.
+ *
+ * Each room goes loading -> open -> closing. Concurrent `acquire`s of the same
+ * document share one load, so a document is read from storage once however
+ * many clients arrive at the same moment. A room leaves memory only after
+ * its last peer released it and its final save finished; an `acquire` that
+ * arrives while a room is closing waits for that and then loads it afresh.
+ */
+import type { Room } from "./room.ts";
+
+interface Entry {
+  refs: number;
+  state: "loading" | "open" | "closing";
+  ready: Promise<Room>;
+  room?: Room;
+  closed?: Promise<void>;
+  /** Resolves when the entry leaves the registry. */
+  gone: Promise<void>;
+  leave: () => void;
+}
+
+export interface RoomRegistryOptions {
+  open: (docId: string) => Promise<Room>;
+  onCloseError?: (docId: string, error: unknown) => void;
+}
+
+export class RoomRegistry {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(private readonly options: RoomRegistryOptions) {}
+
+  /** Opens (or shares) the document's room and counts one reference to it. */
+  async acquire(docId: string): Promise<Room> {
+    let entry = this.entries.get(docId);
+    while (entry?.state === "closing") {
+      await entry.closed;
+      entry = this.entries.get(docId);
+    }
+    if (!entry) entry = this.startLoading(docId);
+    entry.refs++;
+    try {
+      return await entry.ready;
+    } catch (error) {
+      entry.refs--;
+      throw error;
+    }
+  }
+
+  /** Drops one reference; the last one closes the room. */
+  release(docId: string): Promise<void> {
+    const entry = this.entries.get(docId);
+    if (!entry || entry.refs <= 0) throw new Error(`release of ${docId} without acquire`);
+    entry.refs--;
+    if (entry.refs > 0 || entry.state !== "open") return entry.closed ?? Promise.resolve();
+    entry.state = "closing";
+    entry.closed = entry.ready
+      .then((room) => room.close())
+      .catch((error: unknown) => this.options.onCloseError?.(docId, error))
+      .finally(() => this.remove(docId, entry));
+    return entry.closed;
+  }
+
+  /** The open room of a document, if any (not one still loading). */
+  get(docId: string): Room | undefined {
+    const entry = this.entries.get(docId);
+    return entry?.state === "open" ? entry.room : undefined;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Every room that is open now. */
+  openRooms(): Room[] {
+    return [...this.entries.values()]
+      .filter((entry) => entry.state === "open")
+      .map((entry) => entry.room)
+      .filter((room): room is Room => room !== undefined);
+  }
+
+  /** Resolves when every room has closed (close their peers first). */
+  async drain(): Promise<void> {
+    while (this.entries.size > 0) {
+      await Promise.all([...this.entries.values()].map((entry) => entry.gone));
+    }
+  }
+
+  private remove(docId: string, entry: Entry): void {
+    if (this.entries.get(docId) === entry) this.entries.delete(docId);
+    entry.leave();
+  }
+
+  private startLoading(docId: string): Entry {
+    let leave = () => {};
+    const gone = new Promise<void>((resolve) => {
+      leave = resolve;
+    });
+    const entry: Entry = {
+      refs: 0,
+      state: "loading",
+      ready: this.options.open(docId),
+      gone,
+      leave,
+    };
+    this.entries.set(docId, entry);
+    entry.ready.then(
+      (room) => {
+        entry.room = room;
+        entry.state = "open";
+        // Every acquirer gave up (e.g. its socket closed) while we loaded.
+        if (entry.refs === 0) {
+          entry.refs = 1;
+          void this.release(docId);
+        }
+      },
+      () => this.remove(docId, entry),
+    );
+    return entry;
+  }
+}

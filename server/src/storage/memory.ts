@@ -1,0 +1,73 @@
+import { type AppendInfo, type DocMeta, type DocStore, DocumentExistsError } from "./doc-store.ts";
+import { mergeUpdateLog } from "./merge.ts";
+
+/** In-memory DocStore for unit tests. Nothing survives the process. */
+export class MemoryDocStore implements DocStore {
+  private readonly docs = new Map<string, { meta: DocMeta; updates: Uint8Array[] }>();
+  /** Set to an Error to make every write fail (tests of failure handling). */
+  failWrites: Error | null = null;
+
+  async load(docId: string): Promise<Uint8Array[]> {
+    return [...(this.docs.get(docId)?.updates ?? [])];
+  }
+
+  async append(docId: string, update: Uint8Array, info: AppendInfo): Promise<void> {
+    if (this.failWrites) throw this.failWrites;
+    const entry = this.entry(docId, info.at);
+    entry.updates.push(update.slice());
+    entry.meta.updatedAt = info.at;
+    if (info.title !== undefined) entry.meta.title = info.title;
+  }
+
+  async compact(docId: string): Promise<number> {
+    const entry = this.docs.get(docId);
+    if (!entry || entry.updates.length < 2) return 0;
+    const count = entry.updates.length;
+    entry.updates = [mergeUpdateLog(entry.updates)];
+    return count;
+  }
+
+  async countUpdates(docId: string): Promise<number> {
+    return this.docs.get(docId)?.updates.length ?? 0;
+  }
+
+  async ensure(docId: string, at: number): Promise<DocMeta> {
+    return { ...this.entry(docId, at).meta };
+  }
+
+  async create(meta: { id: string; title: string; at: number }): Promise<DocMeta> {
+    if (this.docs.has(meta.id)) throw new DocumentExistsError(meta.id);
+    const entry = this.entry(meta.id, meta.at);
+    entry.meta.title = meta.title;
+    return { ...entry.meta };
+  }
+
+  async get(docId: string): Promise<DocMeta | null> {
+    const entry = this.docs.get(docId);
+    return entry ? { ...entry.meta } : null;
+  }
+
+  async list(options: { limit: number }): Promise<DocMeta[]> {
+    return [...this.docs.values()]
+      .map((entry) => ({ ...entry.meta }))
+      .sort((a, b) => b.updatedAt - a.updatedAt || a.id.localeCompare(b.id))
+      .slice(0, options.limit);
+  }
+
+  async delete(docId: string): Promise<boolean> {
+    return this.docs.delete(docId);
+  }
+
+  async ping(): Promise<void> {}
+
+  async close(): Promise<void> {}
+
+  private entry(docId: string, at: number) {
+    let entry = this.docs.get(docId);
+    if (!entry) {
+      entry = { meta: { id: docId, title: "", createdAt: at, updatedAt: at }, updates: [] };
+      this.docs.set(docId, entry);
+    }
+    return entry;
+  }
+}

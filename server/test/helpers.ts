@@ -1,0 +1,128 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import pino from "pino";
+import WebSocket from "ws";
+import { WebsocketProvider } from "y-websocket";
+import * as Y from "yjs";
+import { type CowriteServer, createServer, type ServerOptions } from "../src/server.ts";
+import type { DocStore } from "../src/storage/doc-store.ts";
+import { SqliteDocStore } from "../src/storage/sqlite.ts";
+
+export const silentLogger = pino({ level: "silent" });
+
+export function tempDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), "cowrite-test-"));
+}
+
+export interface Running {
+  server: CowriteServer;
+  store: DocStore;
+  url: string;
+  wsUrl: string;
+  stop(): Promise<void>;
+}
+
+/** A real server on a free port with a real SQLite file (or the store given). */
+export async function startServer(
+  options: Partial<ServerOptions> & { dir?: string } = {},
+): Promise<Running> {
+  const store =
+    options.store ?? new SqliteDocStore(path.join(options.dir ?? tempDir(), "cowrite.db"));
+  const server = createServer({ logger: silentLogger, heartbeatMs: 0, ...options, store });
+  const address = await server.listen(0, "127.0.0.1");
+  const url = `http://127.0.0.1:${address.port}`;
+  return {
+    server,
+    store,
+    url,
+    wsUrl: `ws://127.0.0.1:${address.port}/ws`,
+    async stop() {
+      await server.close();
+      await store.close();
+    },
+  };
+}
+
+/** The standard y-websocket client, unmodified. */
+export function connectProvider(wsUrl: string, docId: string, doc = new Y.Doc()) {
+  const provider = new WebsocketProvider(wsUrl, docId, doc, {
+    WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
+    disableBc: true,
+    resyncInterval: -1,
+  });
+  return { doc, provider };
+}
+
+export function whenSynced(provider: WebsocketProvider): Promise<void> {
+  if (provider.synced) return Promise.resolve();
+  return new Promise((resolve) => {
+    const onSync = (synced: boolean) => {
+      if (!synced) return;
+      provider.off("sync", onSync);
+      resolve();
+    };
+    provider.on("sync", onSync);
+  });
+}
+
+/** Resolves when `check(doc)` holds, re-checking after every update of the doc. */
+export function whenDoc(doc: Y.Doc, check: (doc: Y.Doc) => boolean): Promise<void> {
+  if (check(doc)) return Promise.resolve();
+  return new Promise((resolve) => {
+    const onUpdate = () => {
+      if (!check(doc)) return;
+      doc.off("update", onUpdate);
+      resolve();
+    };
+    doc.on("update", onUpdate);
+  });
+}
+
+export interface RawClient {
+  ws: WebSocket;
+  messages: Uint8Array[];
+  closed: Promise<{ code: number; reason: string }>;
+  opened: Promise<void>;
+  /** Resolves with the next message that satisfies `match` (already received ones count). */
+  next(match?: (bytes: Uint8Array) => boolean): Promise<Uint8Array>;
+}
+
+/** A bare ws client that records every binary message. */
+export function rawClient(url: string, options: WebSocket.ClientOptions = {}): RawClient {
+  const ws = new WebSocket(url, options);
+  const messages: Uint8Array[] = [];
+  const waiters: { match: (bytes: Uint8Array) => boolean; resolve: (b: Uint8Array) => void }[] = [];
+  let consumed = 0;
+  ws.on("message", (data: Buffer) => {
+    const bytes = new Uint8Array(data);
+    messages.push(bytes);
+    for (const waiter of [...waiters]) {
+      if (waiter.match(bytes)) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve(bytes);
+      }
+    }
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => {
+    ws.on("close", (code, reason) => resolve({ code, reason: reason.toString() }));
+  });
+  const opened = new Promise<void>((resolve, reject) => {
+    ws.once("open", () => resolve());
+    ws.once("error", reject);
+  });
+  return {
+    ws,
+    messages,
+    closed,
+    opened,
+    next(match = () => true) {
+      const found = messages.slice(consumed).find(match);
+      if (found) {
+        consumed = messages.indexOf(found) + 1;
+        return Promise.resolve(found);
+      }
+      return new Promise((resolve) => waiters.push({ match, resolve }));
+    },
+  };
+}

@@ -1,0 +1,4 @@
+export * from "./api.ts";
+export * from "./close-codes.ts";
+export * from "./doc-id.ts";
+export * from "./protocol.ts";
