@@ -1,0 +1,138 @@
+import net from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import * as Y from "yjs";
+import { type Running, startServer } from "./helpers.ts";
+
+let running: Running;
+afterEach(async () => {
+  await running?.stop();
+});
+
+async function api(path: string, init: RequestInit = {}) {
+  const res = await fetch(`${running.url}${path}`, init);
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null };
+}
+
+const json = (body: unknown): RequestInit => ({
+  method: "POST",
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify(body),
+});
+
+describe("HTTP API", () => {
+  it("creates, lists, gets and deletes documents", async () => {
+    running = await startServer();
+    const created = await api("/api/documents", json({ title: "Plans" }));
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ title: "Plans" });
+    expect(created.body.id).toMatch(/^[a-z0-9]{12}$/);
+    expect(created.headers.get("location")).toBe(`/api/documents/${created.body.id}`);
+
+    const second = await api("/api/documents", json({}));
+    expect(second.status).toBe(201);
+    expect(second.body.title).toBe("");
+
+    const list = await api("/api/documents");
+    expect(list.status).toBe(200);
+    expect(list.body.documents.map((d: { id: string }) => d.id).sort()).toEqual(
+      [created.body.id, second.body.id].sort(),
+    );
+
+    const got = await api(`/api/documents/${created.body.id}`);
+    expect(got.body).toEqual(created.body);
+
+    expect((await api(`/api/documents/${created.body.id}`, { method: "DELETE" })).status).toBe(204);
+    expect((await api(`/api/documents/${created.body.id}`)).status).toBe(404);
+  });
+
+  it("puts the title given at creation into the document itself", async () => {
+    running = await startServer();
+    const created = await api("/api/documents", json({ title: "Shared title" }));
+    const doc = new Y.Doc();
+    for (const update of await running.store.load(created.body.id)) Y.applyUpdate(doc, update);
+    expect(doc.getText("title").toString()).toBe("Shared title");
+  });
+
+  it("lists the most recently changed document first", async () => {
+    let clock = 1000;
+    running = await startServer({ now: () => clock });
+    const a = await api("/api/documents", json({ id: "first" }));
+    clock = 2000;
+    await api("/api/documents", json({ id: "second" }));
+    clock = 3000;
+    await running.store.append("first", new Uint8Array([0, 0]), { at: clock });
+    const list = await api("/api/documents");
+    expect(list.body.documents.map((d: { id: string }) => d.id)).toEqual(["first", "second"]);
+    expect(list.body.documents[0].updatedAt).toBe(new Date(3000).toISOString());
+    expect(a.body.createdAt).toBe(new Date(1000).toISOString());
+  });
+
+  it.each([
+    ["an invalid id", "/api/documents/bad%20id", {}, 400, "bad_request"],
+    ["an unknown document", "/api/documents/unknown", {}, 404, "not_found"],
+    ["an unknown API route", "/api/nothing", {}, 404, "not_found"],
+    ["an unknown page", "/no/such/page", {}, 404, "not_found"],
+    [
+      "malformed JSON",
+      "/api/documents",
+      { method: "POST", headers: { "content-type": "application/json" }, body: "{oops" },
+      400,
+      "invalid_json",
+    ],
+    [
+      "a non-JSON body",
+      "/api/documents",
+      { method: "POST", headers: { "content-type": "text/plain" }, body: "hi" },
+      415,
+      "unsupported_media_type",
+    ],
+    [
+      "a huge body",
+      "/api/documents",
+      json({ title: "x".repeat(100_000) }),
+      413,
+      "payload_too_large",
+    ],
+    ["a too-long title", "/api/documents", json({ title: "x".repeat(201) }), 400, "bad_request"],
+    ["unknown fields", "/api/documents", json({ color: "red" }), 400, "bad_request"],
+    ["a bad id in the body", "/api/documents", json({ id: "../etc" }), 400, "bad_request"],
+    ["a bad limit", "/api/documents?limit=-3", {}, 400, "bad_request"],
+  ] as const)("answers %s with a JSON 4xx error", async (_name, path, init, status, code) => {
+    running = await startServer();
+    const res = await api(path, init as RequestInit);
+    expect(res.status).toBe(status);
+    expect(res.body.error.code).toBe(code);
+    expect(typeof res.body.error.message).toBe("string");
+    expect(JSON.stringify(res.body)).not.toMatch(/at .*\.ts:\d+/);
+  });
+
+  it("refuses to create a document whose id exists with 409", async () => {
+    running = await startServer();
+    expect((await api("/api/documents", json({ id: "taken" }))).status).toBe(201);
+    const again = await api("/api/documents", json({ id: "taken" }));
+    expect(again.status).toBe(409);
+    expect(again.body.error.code).toBe("conflict");
+  });
+
+  it("answers garbage on the socket with 400 and stays up", async () => {
+    running = await startServer();
+    const port = Number(new URL(running.url).port);
+    const reply = await new Promise<string>((resolve) => {
+      const socket = net.connect(port, "127.0.0.1", () => socket.write("GARBAGE\r\n\r\n"));
+      let data = "";
+      socket.on("data", (chunk) => {
+        data += chunk;
+      });
+      socket.on("close", () => resolve(data));
+    });
+    expect(reply).toMatch(/^HTTP\/1\.1 400/);
+    expect((await api("/healthz")).status).toBe(200);
+  });
+
+  it("reports health and readiness", async () => {
+    running = await startServer();
+    expect((await api("/healthz")).body).toEqual({ status: "ok" });
+    expect((await api("/readyz")).body).toEqual({ status: "ready" });
+  });
+});

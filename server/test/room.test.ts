@@ -1,0 +1,174 @@
+import { decodeFrame, type Frame } from "@cowrite/shared";
+import { describe, expect, it } from "vitest";
+import * as Y from "yjs";
+import type { Peer } from "../src/room.ts";
+import { Room } from "../src/room.ts";
+import { RoomRegistry } from "../src/rooms.ts";
+import { MemoryDocStore } from "../src/storage/memory.ts";
+import { silentLogger } from "./helpers.ts";
+
+function fakePeer(id: string, readOnly = false) {
+  const received: Frame[] = [];
+  const peer: Peer & { received: Frame[] } = {
+    id,
+    readOnly,
+    received,
+    send: (bytes) => received.push(decodeFrame(bytes)),
+    close: () => {},
+  };
+  return peer;
+}
+
+function edit(text: string): Uint8Array {
+  const doc = new Y.Doc();
+  doc.getText("t").insert(0, text);
+  return Y.encodeStateAsUpdate(doc);
+}
+
+const options = (store: MemoryDocStore) => ({
+  docId: "d",
+  store,
+  logger: silentLogger,
+  now: () => 1,
+  compactEvery: 100,
+  maxRetryDelayMs: 1,
+});
+
+describe("Room", () => {
+  it("broadcasts an update to the other peers only after the store accepted it", async () => {
+    const store = new MemoryDocStore();
+    const room = await Room.load(options(store));
+    const a = fakePeer("a");
+    const b = fakePeer("b");
+    room.addPeer(a);
+    room.addPeer(b);
+    b.received.length = 0;
+    a.received.length = 0;
+    const append = store.append.bind(store);
+    let appended = 0;
+    store.append = async (...args) => {
+      expect(b.received).toHaveLength(0);
+      appended++;
+      return append(...args);
+    };
+    await room.handle(a, { type: "update", update: edit("hi") });
+    expect(appended).toBe(1);
+    expect(b.received.map((f) => f.type)).toEqual(["update"]);
+    expect(a.received).toHaveLength(0);
+  });
+
+  it("retries a failed save, keeps the update unacknowledged and the room open", async () => {
+    const store = new MemoryDocStore();
+    const room = await Room.load(options(store));
+    const a = fakePeer("a");
+    const b = fakePeer("b");
+    room.addPeer(a);
+    room.addPeer(b);
+    b.received.length = 0;
+    store.failWrites = new Error("disk full");
+    let failures = 0;
+    const append = store.append.bind(store);
+    store.append = async (...args) => {
+      try {
+        return await append(...args);
+      } catch (error) {
+        failures++;
+        // Heal the disk after three failures.
+        if (failures === 3) store.failWrites = null;
+        throw error;
+      }
+    };
+    await room.handle(a, { type: "update", update: edit("precious") });
+    expect(failures).toBe(3);
+    expect(room.lastSaveError).toBeNull();
+    expect(b.received.map((f) => f.type)).toEqual(["update"]);
+    const doc = new Y.Doc();
+    for (const update of await store.load("d")) Y.applyUpdate(doc, update);
+    expect(doc.getText("t").toString()).toBe("precious");
+  });
+
+  it("drops updates from read-only peers", async () => {
+    const store = new MemoryDocStore();
+    const room = await Room.load(options(store));
+    const viewer = fakePeer("v", true);
+    room.addPeer(viewer);
+    await room.handle(viewer, { type: "update", update: edit("nope") });
+    await room.handle(viewer, { type: "sync-step-2", update: edit("nope") });
+    expect(room.doc.getText("t").toString()).toBe("");
+    expect(await store.load("d")).toEqual([]);
+  });
+
+  it("does not store duplicates of updates it already has", async () => {
+    const store = new MemoryDocStore();
+    const room = await Room.load(options(store));
+    const a = fakePeer("a");
+    room.addPeer(a);
+    const update = edit("once");
+    await room.handle(a, { type: "update", update });
+    await room.handle(a, { type: "update", update });
+    expect(await store.countUpdates("d")).toBe(1);
+  });
+
+  it("keeps the stored title in step with the shared title text", async () => {
+    const store = new MemoryDocStore();
+    const room = await Room.load(options(store));
+    const a = fakePeer("a");
+    room.addPeer(a);
+    const doc = new Y.Doc();
+    doc.getText("title").insert(0, "  Minutes  ");
+    await room.handle(a, { type: "update", update: Y.encodeStateAsUpdate(doc) });
+    expect((await store.get("d"))?.title).toBe("Minutes");
+  });
+});
+
+describe("RoomRegistry", () => {
+  it("shares one load among concurrent acquires and closes after the last release", async () => {
+    const store = new MemoryDocStore();
+    let loads = 0;
+    const rooms = new RoomRegistry({
+      open: (docId) => {
+        loads++;
+        return Room.load({ ...options(store), docId });
+      },
+    });
+    const [r1, r2, r3] = await Promise.all([
+      rooms.acquire("x"),
+      rooms.acquire("x"),
+      rooms.acquire("x"),
+    ]);
+    expect(loads).toBe(1);
+    expect(r1).toBe(r2);
+    expect(r2).toBe(r3);
+    await rooms.release("x");
+    await rooms.release("x");
+    expect(rooms.get("x")).toBe(r1);
+    await rooms.release("x");
+    expect(rooms.size).toBe(0);
+  });
+
+  it("an acquire during closing waits and gets a freshly loaded room", async () => {
+    const store = new MemoryDocStore();
+    const rooms = new RoomRegistry({ open: (docId) => Room.load({ ...options(store), docId }) });
+    const first = await rooms.acquire("x");
+    const closing = rooms.release("x");
+    const second = await rooms.acquire("x");
+    await closing;
+    expect(second).not.toBe(first);
+    expect(rooms.get("x")).toBe(second);
+  });
+
+  it("forgets a room whose load failed so the next acquire retries", async () => {
+    let attempt = 0;
+    const store = new MemoryDocStore();
+    const rooms = new RoomRegistry({
+      open: async (docId) => {
+        attempt++;
+        if (attempt === 1) throw new Error("storage down");
+        return Room.load({ ...options(store), docId });
+      },
+    });
+    await expect(rooms.acquire("x")).rejects.toThrow("storage down");
+    expect(rooms.size).toBe(0);
+    await expect(rooms.acquire("x")).resolves.toBeDefined();
+  });
+});

@@ -1,0 +1,140 @@
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import * as Y from "yjs";
+import { type DocStore, DocumentExistsError } from "../src/storage/doc-store.ts";
+import { MemoryDocStore } from "../src/storage/memory.ts";
+import { SqliteDocStore } from "../src/storage/sqlite.ts";
+import { tempDir } from "./helpers.ts";
+
+// One contract, run on every DocStore implementation (see storage/doc-store.ts).
+const implementations: [string, () => DocStore][] = [
+  ["MemoryDocStore", () => new MemoryDocStore()],
+  ["SqliteDocStore", () => new SqliteDocStore(path.join(tempDir(), "contract.db"))],
+];
+
+function edit(text: string, clientID: number): Uint8Array {
+  const doc = new Y.Doc();
+  doc.clientID = clientID;
+  doc.getText("t").insert(0, text);
+  return Y.encodeStateAsUpdate(doc);
+}
+
+function materialize(updates: Uint8Array[]): string {
+  const doc = new Y.Doc();
+  for (const update of updates) Y.applyUpdate(doc, update);
+  return doc.getText("t").toString();
+}
+
+describe.each(implementations)("%s fulfils the DocStore contract", (_name, make) => {
+  const stores: DocStore[] = [];
+  const open = () => {
+    const store = make();
+    stores.push(store);
+    return store;
+  };
+  afterEach(async () => {
+    for (const store of stores.splice(0)) await store.close();
+  });
+
+  it("loads nothing for an unknown document", async () => {
+    const store = open();
+    expect(await store.load("nope")).toEqual([]);
+    expect(await store.get("nope")).toBeNull();
+  });
+
+  it("returns appended updates in order, and creates the document on first append", async () => {
+    const store = open();
+    const a = edit("a", 1);
+    const b = edit("b", 2);
+    await store.append("d", a, { at: 10 });
+    await store.append("d", b, { at: 20, title: "Hello" });
+    expect(await store.load("d")).toEqual([a, b]);
+    expect(await store.get("d")).toEqual({ id: "d", title: "Hello", createdAt: 10, updatedAt: 20 });
+  });
+
+  it("compaction merges the log into one update with the same content", async () => {
+    const store = open();
+    for (let i = 0; i < 50; i++) await store.append("d", edit(String(i % 10), i + 1), { at: i });
+    const before = materialize(await store.load("d"));
+    expect(await store.compact("d")).toBe(50);
+    expect(await store.countUpdates("d")).toBe(1);
+    expect(materialize(await store.load("d"))).toBe(before);
+    await store.append("d", edit("z", 999), { at: 99 });
+    expect(await store.countUpdates("d")).toBe(2);
+    expect(materialize(await store.load("d"))).toHaveLength(51);
+  });
+
+  it("compaction of a short log is a no-op", async () => {
+    const store = open();
+    await store.append("d", edit("x", 1), { at: 1 });
+    expect(await store.compact("d")).toBe(0);
+    expect(await store.compact("missing")).toBe(0);
+  });
+
+  it("ensure creates once and keeps existing metadata", async () => {
+    const store = open();
+    const first = await store.ensure("d", 5);
+    expect(first).toEqual({ id: "d", title: "", createdAt: 5, updatedAt: 5 });
+    await store.append("d", edit("x", 1), { at: 7, title: "T" });
+    expect(await store.ensure("d", 9)).toEqual({ id: "d", title: "T", createdAt: 5, updatedAt: 7 });
+  });
+
+  it("create refuses an existing id with DocumentExistsError", async () => {
+    const store = open();
+    await store.create({ id: "d", title: "One", at: 1 });
+    await expect(store.create({ id: "d", title: "Two", at: 2 })).rejects.toBeInstanceOf(
+      DocumentExistsError,
+    );
+    expect((await store.get("d"))?.title).toBe("One");
+  });
+
+  it("lists newest change first, up to the limit", async () => {
+    const store = open();
+    await store.create({ id: "old", title: "", at: 1 });
+    await store.create({ id: "new", title: "", at: 3 });
+    await store.create({ id: "mid", title: "", at: 2 });
+    await store.append("old", edit("x", 1), { at: 4 });
+    expect((await store.list({ limit: 10 })).map((d) => d.id)).toEqual(["old", "new", "mid"]);
+    expect((await store.list({ limit: 2 })).map((d) => d.id)).toEqual(["old", "new"]);
+  });
+
+  it("delete removes metadata and updates", async () => {
+    const store = open();
+    await store.append("d", edit("x", 1), { at: 1 });
+    expect(await store.delete("d")).toBe(true);
+    expect(await store.delete("d")).toBe(false);
+    expect(await store.get("d")).toBeNull();
+    expect(await store.load("d")).toEqual([]);
+  });
+
+  it("ping succeeds on a working store", async () => {
+    await expect(open().ping()).resolves.toBeUndefined();
+  });
+});
+
+describe("SqliteDocStore on disk", () => {
+  it("keeps appended updates across reopening the file", async () => {
+    const file = path.join(tempDir(), "reopen.db");
+    const first = new SqliteDocStore(file);
+    await first.append("d", edit("durable", 1), { at: 1, title: "Kept" });
+    await first.close();
+    const second = new SqliteDocStore(file);
+    expect(materialize(await second.load("d"))).toBe("durable");
+    expect((await second.get("d"))?.title).toBe("Kept");
+    await second.close();
+  });
+
+  it("loads a document of many small updates quickly once compacted", async () => {
+    const store = new SqliteDocStore(path.join(tempDir(), "many.db"));
+    const doc = new Y.Doc();
+    const updates: Uint8Array[] = [];
+    doc.on("update", (update: Uint8Array) => updates.push(update));
+    for (let i = 0; i < 20_000; i++) doc.getText("t").insert(i, "x");
+    for (const update of updates) await store.append("d", update, { at: 1 });
+    expect(await store.compact("d")).toBe(20_000);
+    const stored = await store.load("d");
+    expect(stored).toHaveLength(1);
+    expect(materialize(stored)).toHaveLength(20_000);
+    await store.close();
+  });
+});
