@@ -6,7 +6,12 @@ import { spawn } from "node:child_process";
 const children = [
   spawn("node", ["--import", "tsx", "--watch", "server/src/main.ts"], {
     stdio: "inherit",
-    env: { LOG_LEVEL: "debug", ...process.env },
+    // Vite serves the page from its own origin; let it open sockets.
+    env: {
+      LOG_LEVEL: "debug",
+      ALLOWED_ORIGINS: "http://localhost:5173,http://127.0.0.1:5173",
+      ...process.env,
+    },
   }),
   spawn("npx", ["vite", "--config", "client/vite.config.ts"], { stdio: "inherit" }),
 ];

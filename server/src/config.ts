@@ -7,19 +7,49 @@ import { z } from "zod";
 
 const bytes = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
-const schema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65535).default(1234),
-  HOST: z.string().min(1).default("127.0.0.1"),
-  DATA_DIR: z.string().min(1).default("./data"),
-  LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
-  CLIENT_DIR: z.string().min(1).optional(),
-  HEARTBEAT_MS: z.coerce.number().int().min(0).default(30_000),
-  COMPACT_EVERY: z.coerce.number().int().min(2).default(500),
-  MAX_MESSAGE_BYTES: bytes(32 * 1024 * 1024),
-  MAX_QUEUED_MESSAGES: z.coerce.number().int().positive().default(1000),
-  MAX_BUFFERED_BYTES: bytes(64 * 1024 * 1024),
-  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(3000),
-});
+const schema = z
+  .object({
+    PORT: z.coerce.number().int().min(0).max(65535).default(1234),
+    HOST: z.string().min(1).default("127.0.0.1"),
+    DATA_DIR: z.string().min(1).default("./data"),
+    LOG_LEVEL: z
+      .enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"])
+      .default("info"),
+    CLIENT_DIR: z.string().min(1).optional(),
+    HEARTBEAT_MS: z.coerce.number().int().min(0).default(30_000),
+    COMPACT_EVERY: z.coerce.number().int().min(2).default(500),
+    MAX_MESSAGE_BYTES: bytes(32 * 1024 * 1024),
+    MAX_QUEUED_MESSAGES: z.coerce.number().int().positive().default(1000),
+    MAX_BUFFERED_BYTES: bytes(64 * 1024 * 1024),
+    SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(3000),
+    MAX_MESSAGES_PER_SECOND: z.coerce.number().int().positive().default(200),
+    MAX_AWARENESS_BYTES: bytes(64 * 1024),
+    MAX_CONNECTIONS_PER_DOCUMENT: z.coerce.number().int().positive().default(500),
+    MAX_CONNECTIONS: z.coerce.number().int().positive().default(20_000),
+    MAX_OPEN_DOCUMENTS: z.coerce.number().int().positive().default(5_000),
+    AUTH_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
+    AUTH_PUBLIC_KEY: z.string().min(1).optional(),
+    AUTH_ALGORITHM: z
+      .enum(["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"])
+      .default("RS256"),
+    AUTH_ISSUER: z.string().min(1).optional(),
+    AUTH_AUDIENCE: z.string().min(1).optional(),
+    ALLOWED_ORIGINS: z
+      .string()
+      .default("")
+      .transform((value) =>
+        value
+          .split(",")
+          .map((origin) => origin.trim())
+          .filter(Boolean),
+      ),
+    TLS_CERT: z.string().min(1).optional(),
+    TLS_KEY: z.string().min(1).optional(),
+  })
+  .refine((c) => !c.TLS_CERT === !c.TLS_KEY, {
+    message: "TLS_CERT and TLS_KEY must be set together",
+    path: ["TLS_CERT"],
+  });
 
 export type Config = z.infer<typeof schema>;
 

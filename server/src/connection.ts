@@ -12,6 +12,7 @@ import {
   CLOSE_BAD_FRAME,
   CLOSE_INTERNAL_ERROR,
   CLOSE_RATE_LIMITED,
+  CLOSE_UNAUTHENTICATED,
   decodeFrame,
   ProtocolError,
 } from "@cowrite/shared";
@@ -25,8 +26,15 @@ export interface ConnectionOptions {
   id: string;
   docId: string;
   readOnly: boolean;
+  /** The authenticated user, if auth is on. */
+  user?: { id: string; name: string } | null;
+  /** When the credential expires (ms since epoch); the connection closes with 4401 then. */
+  expiresAt?: number | null;
   rooms: RoomRegistry;
   logger: Logger;
+  now?: () => number;
+  /** Sustained messages per second; bursts of twice that are allowed. */
+  maxMessagesPerSecond?: number;
   /** Frames received but not yet handled (e.g. while the room loads). */
   maxQueuedFrames: number;
   /** A client whose unsent backlog exceeds this is not reading; it is closed. */
@@ -46,6 +54,8 @@ export class Connection {
   private queued = 0;
   private closing = false;
   private resolveFinished!: () => void;
+  private expiryTimer: NodeJS.Timeout | null = null;
+  private readonly rate: TokenBucket | null;
 
   constructor(private readonly options: ConnectionOptions) {
     this.ws = options.ws;
@@ -53,12 +63,23 @@ export class Connection {
     this.peer = {
       id: options.id,
       readOnly: options.readOnly,
+      user: options.user ?? null,
       send: (bytes) => this.send(bytes),
       close: (code, reason) => this.close(code, reason),
     };
     this.finished = new Promise((resolve) => {
       this.resolveFinished = resolve;
     });
+    const now = options.now ?? Date.now;
+    this.rate = options.maxMessagesPerSecond
+      ? new TokenBucket(options.maxMessagesPerSecond, options.maxMessagesPerSecond * 2, now)
+      : null;
+    if (options.expiresAt != null) {
+      // setTimeout overflows past ~24.8 days; such tokens are re-checked on reconnect anyway.
+      const ms = Math.min(Math.max(0, options.expiresAt - now()), 2 ** 31 - 1);
+      this.expiryTimer = setTimeout(() => this.close(CLOSE_UNAUTHENTICATED, "token expired"), ms);
+      this.expiryTimer.unref();
+    }
     const ready = options.rooms.acquire(options.docId);
     this.chain = ready.then(
       (room) => {
@@ -116,6 +137,10 @@ export class Connection {
       this.close(CLOSE_BAD_FRAME, "text messages are not supported; send binary frames");
       return;
     }
+    if (this.rate && !this.rate.take()) {
+      this.close(CLOSE_RATE_LIMITED, "too many messages per second");
+      return;
+    }
     if (this.queued >= this.options.maxQueuedFrames) {
       this.close(CLOSE_RATE_LIMITED, "too many messages queued");
       return;
@@ -143,6 +168,7 @@ export class Connection {
 
   private onClose(): void {
     this.closing = true;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
     // Leave the room right away (so presence disappears), but release it only
     // after the frames already being handled have finished saving.
     this.room?.removePeer(this.peer);
@@ -154,6 +180,30 @@ export class Connection {
       })
       .catch((error: unknown) => this.logger.error({ err: error }, "leaving the room failed"))
       .finally(() => this.resolveFinished());
+  }
+}
+
+/** Allows `rate` events per second on average and bursts of up to `burst`. */
+class TokenBucket {
+  private tokens: number;
+  private last: number;
+
+  constructor(
+    private readonly rate: number,
+    private readonly burst: number,
+    private readonly now: () => number,
+  ) {
+    this.tokens = burst;
+    this.last = now();
+  }
+
+  take(): boolean {
+    const at = this.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((at - this.last) / 1000) * this.rate);
+    this.last = at;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
   }
 }
 

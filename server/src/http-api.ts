@@ -15,6 +15,7 @@ import express, { type NextFunction, type Request, type Response } from "express
 import type { Logger } from "pino";
 import * as Y from "yjs";
 import { z } from "zod";
+import { type Access, AuthError, type Authorize, matchesDoc } from "./auth.ts";
 import type { RoomRegistry } from "./rooms.ts";
 import { type DocMeta, type DocStore, DocumentExistsError } from "./storage/doc-store.ts";
 
@@ -23,6 +24,7 @@ export interface ApiOptions {
   rooms: RoomRegistry;
   logger: Logger;
   now: () => number;
+  authorize: Authorize;
 }
 
 export class HttpError extends Error {
@@ -48,12 +50,36 @@ const listQuerySchema = z.object({
 
 export function createApiRouter(options: ApiOptions): express.Router {
   const { store, rooms, now } = options;
+  /** Checks the request's bearer token (header or `?token=`) like a WebSocket's. */
+  const access = async (req: Request, docId: string | null, need: "read" | "write") => {
+    const header = req.get("authorization");
+    const bearer = header?.match(/^Bearer\s+(\S+)$/i)?.[1] ?? null;
+    const query = typeof req.query.token === "string" ? req.query.token : null;
+    let granted: Access;
+    try {
+      granted = await options.authorize(bearer ?? query, docId);
+    } catch (error) {
+      if (error instanceof AuthError) {
+        const code = error.httpStatus === 401 ? "unauthenticated" : "forbidden";
+        throw new HttpError(error.httpStatus, code, error.message);
+      }
+      throw error;
+    }
+    if (need === "write" && granted.permission !== "write") {
+      throw new HttpError(403, "forbidden", "this token is read-only");
+    }
+    return granted;
+  };
   const router = express.Router();
   router.use(express.json({ limit: "16kb", strict: true }));
 
   router.get("/documents", async (req, res) => {
     const { limit } = parse(listQuerySchema, req.query, "query");
-    const body: DocumentList = { documents: (await store.list({ limit })).map(toApi) };
+    const { docPattern } = await access(req, null, "read");
+    const visible = docPattern.endsWith("*")
+      ? await store.list({ limit, prefix: docPattern.slice(0, -1) })
+      : [await store.get(docPattern)].filter((meta): meta is DocMeta => meta !== null);
+    const body: DocumentList = { documents: visible.map(toApi) };
     res.json(body);
   });
 
@@ -62,7 +88,11 @@ export function createApiRouter(options: ApiOptions): express.Router {
       throw new HttpError(415, "unsupported_media_type", "send a JSON body (application/json)");
     }
     const body = parse(createBodySchema, req.body ?? {}, "body");
-    const id = body.id ?? generateDocId();
+    const { docPattern } = await access(req, null, "write");
+    const id = body.id ?? newIdFor(docPattern);
+    if (!matchesDoc(docPattern, id)) {
+      throw new HttpError(403, "forbidden", `token does not grant access to document ${id}`);
+    }
     const title = (body.title ?? "").trim();
     const at = now();
     let meta: DocMeta;
@@ -82,6 +112,7 @@ export function createApiRouter(options: ApiOptions): express.Router {
 
   router.get("/documents/:id", async (req, res) => {
     const id = parse(docIdSchema, req.params.id, "id");
+    await access(req, id, "read");
     const meta = await store.get(id);
     if (!meta) throw new HttpError(404, "not_found", `document ${id} not found`);
     res.json(toApi(meta));
@@ -89,6 +120,7 @@ export function createApiRouter(options: ApiOptions): express.Router {
 
   router.delete("/documents/:id", async (req, res) => {
     const id = parse(docIdSchema, req.params.id, "id");
+    await access(req, id, "write");
     rooms.get(id)?.markDeleted();
     if (!(await store.delete(id)))
       throw new HttpError(404, "not_found", `document ${id} not found`);
@@ -138,6 +170,12 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const issue = result.error.issues[0];
   const where = issue?.path.length ? `${what}.${issue.path.join(".")}` : what;
   throw new HttpError(400, "bad_request", `${where}: ${issue?.message ?? "invalid"}`);
+}
+
+/** A fresh id the credential covers: `team-*` gives `team-<random>`. */
+function newIdFor(docPattern: string): string {
+  if (!docPattern.endsWith("*")) return docPattern;
+  return `${docPattern.slice(0, -1)}${generateDocId()}`.slice(0, 64);
 }
 
 function toApi(meta: DocMeta): DocumentMeta {

@@ -2,10 +2,12 @@
  * The `cowrite` process: reads the environment once, builds the adapters,
  * starts the server, and shuts down cleanly on SIGINT/SIGTERM.
  */
+import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pino from "pino";
-import { ConfigError, databaseFile, readConfig } from "./config.ts";
+import { type Authorize, createTokenAuth, openAccess } from "./auth.ts";
+import { type Config, ConfigError, databaseFile, readConfig } from "./config.ts";
 import { createServer } from "./server.ts";
 import { SqliteDocStore } from "./storage/sqlite.ts";
 
@@ -19,6 +21,13 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const logger = pino({ level: config.LOG_LEVEL, base: { service: "cowrite" } });
+  const authorize = await buildAuth(config);
+  if (authorize === openAccess) {
+    logger.warn(
+      "auth is OFF: anyone who can reach this server can read and edit every document. " +
+        "Set AUTH_SECRET (or AUTH_PUBLIC_KEY) before exposing it.",
+    );
+  }
   const store = new SqliteDocStore(databaseFile(config));
   const clientDir =
     config.CLIENT_DIR ?? path.resolve(fileURLToPath(import.meta.url), "../../../client/dist");
@@ -29,10 +38,21 @@ async function main(): Promise<void> {
     heartbeatMs: config.HEARTBEAT_MS,
     compactEvery: config.COMPACT_EVERY,
     shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
+    authorize,
+    allowedOrigins: config.ALLOWED_ORIGINS,
+    tls:
+      config.TLS_CERT && config.TLS_KEY
+        ? { cert: fs.readFileSync(config.TLS_CERT), key: fs.readFileSync(config.TLS_KEY) }
+        : undefined,
     limits: {
       maxMessageBytes: config.MAX_MESSAGE_BYTES,
       maxQueuedFrames: config.MAX_QUEUED_MESSAGES,
       maxBufferedBytes: config.MAX_BUFFERED_BYTES,
+      maxMessagesPerSecond: config.MAX_MESSAGES_PER_SECOND,
+      maxAwarenessBytes: config.MAX_AWARENESS_BYTES,
+      maxConnectionsPerDocument: config.MAX_CONNECTIONS_PER_DOCUMENT,
+      maxConnections: config.MAX_CONNECTIONS,
+      maxOpenDocuments: config.MAX_OPEN_DOCUMENTS,
     },
   });
 
@@ -61,8 +81,30 @@ async function main(): Promise<void> {
   const shownHost = address.address.includes(":") ? `[${address.address}]` : address.address;
   logger.info(
     { port: address.port, host: address.address, database: store.file },
-    `Cowrite is listening on http://${shownHost}:${address.port}`,
+    `Cowrite is listening on ${config.TLS_CERT ? "https" : "http"}://${shownHost}:${address.port}`,
   );
+}
+
+async function buildAuth(config: Config): Promise<Authorize> {
+  if (config.AUTH_PUBLIC_KEY) {
+    // The variable holds the PEM itself or a path to it.
+    const pem = config.AUTH_PUBLIC_KEY.includes("-----BEGIN")
+      ? config.AUTH_PUBLIC_KEY
+      : fs.readFileSync(config.AUTH_PUBLIC_KEY, "utf8");
+    return createTokenAuth({
+      publicKey: { pem, algorithm: config.AUTH_ALGORITHM },
+      issuer: config.AUTH_ISSUER,
+      audience: config.AUTH_AUDIENCE,
+    });
+  }
+  if (config.AUTH_SECRET) {
+    return createTokenAuth({
+      secret: config.AUTH_SECRET,
+      issuer: config.AUTH_ISSUER,
+      audience: config.AUTH_AUDIENCE,
+    });
+  }
+  return openAccess;
 }
 
 main().catch((error: unknown) => {

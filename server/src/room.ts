@@ -13,7 +13,10 @@
  * - The room never touches sockets: a peer is `send(bytes)` and `close()`.
  */
 import {
+  type AwarenessEntry,
   CLOSE_NO_DOCUMENT,
+  decodeAwarenessUpdate,
+  encodeAwarenessUpdate,
   encodeFrame,
   type Frame,
   ProtocolError,
@@ -30,6 +33,8 @@ export interface Peer {
   readonly id: string;
   /** Read-only peers may sync and publish presence, never change the document. */
   readonly readOnly: boolean;
+  /** The authenticated user; their name overrides what the client publishes. */
+  readonly user?: { id: string; name: string } | null;
   send(bytes: Uint8Array): void;
   close(code: number, reason: string): void;
 }
@@ -43,7 +48,12 @@ export interface RoomOptions {
   compactEvery: number;
   /** Upper bound of the delay between retries of a failed save. */
   maxRetryDelayMs?: number;
+  /** Largest awareness state (JSON characters) a peer may publish. */
+  maxAwarenessBytes?: number;
 }
+
+/** Awareness client ids one connection may publish (a y-websocket client uses one). */
+const MAX_AWARENESS_IDS_PER_PEER = 8;
 
 export class Room {
   readonly docId: string;
@@ -51,6 +61,8 @@ export class Room {
   readonly awareness: awarenessProtocol.Awareness;
   /** Each peer with the awareness client ids it controls. */
   private readonly peers = new Map<Peer, Set<number>>();
+  /** Which peer published each awareness client id. */
+  private readonly awarenessOwners = new Map<number, Peer>();
   private readonly inflight = new Set<Promise<void>>();
   private appendsSinceCompact: number;
   private compacting: Promise<void> | null = null;
@@ -130,11 +142,7 @@ export class Room {
         if (peer.readOnly) return;
         return this.applyPeerUpdate(peer, frame.update);
       case "awareness":
-        try {
-          awarenessProtocol.applyAwarenessUpdate(this.awareness, frame.update, peer);
-        } catch (error) {
-          throw new ProtocolError(`invalid awareness update: ${(error as Error).message}`);
-        }
+        this.applyPeerAwareness(peer, frame.update);
         return;
       case "query-awareness": {
         const ids = [...this.awareness.getStates().keys()];
@@ -195,6 +203,34 @@ export class Room {
     const change = changes.length === 1 ? (changes[0] as Uint8Array) : Y.mergeUpdates(changes);
     await this.persist(change);
     this.broadcast(encodeFrame({ type: "update", update: change }), peer);
+  }
+
+  /**
+   * Applies a peer's presence, refusing oversize states and states for
+   * client ids another connection owns, and stamping the authenticated
+   * user's name over whatever name the client claims.
+   */
+  private applyPeerAwareness(peer: Peer, update: Uint8Array): void {
+    const entries = decodeAwarenessUpdate(update);
+    const maxBytes = this.options.maxAwarenessBytes ?? 64 * 1024;
+    const owned = this.peers.get(peer);
+    for (const entry of entries) {
+      if (entry.stateLength > maxBytes) {
+        throw new ProtocolError(`awareness state larger than ${maxBytes} bytes`);
+      }
+      const owner = this.awarenessOwners.get(entry.clientId);
+      if (owner && owner !== peer) {
+        throw new ProtocolError(`awareness client ${entry.clientId} belongs to another connection`);
+      }
+      if (!owner && owned && owned.size >= MAX_AWARENESS_IDS_PER_PEER) {
+        throw new ProtocolError("too many awareness client ids on one connection");
+      }
+    }
+    const user = peer.user;
+    const applied = user
+      ? encodeAwarenessUpdate(entries.map((entry) => withUserName(entry, user.name)))
+      : update;
+    awarenessProtocol.applyAwarenessUpdate(this.awareness, applied, peer);
   }
 
   private persist(update: Uint8Array): Promise<void> {
@@ -274,12 +310,30 @@ export class Room {
     const changed = [...changes.added, ...changes.updated, ...changes.removed];
     const ids = this.peers.get(origin as Peer);
     if (ids) {
-      for (const id of changes.added) ids.add(id);
-      for (const id of changes.removed) ids.delete(id);
+      for (const id of changes.added) {
+        ids.add(id);
+        this.awarenessOwners.set(id, origin as Peer);
+      }
+    }
+    for (const id of changes.removed) {
+      const owner = this.awarenessOwners.get(id);
+      if (owner) this.peers.get(owner)?.delete(id);
+      this.awarenessOwners.delete(id);
     }
     const update = awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed);
     this.broadcast(encodeFrame({ type: "awareness", update }), ids ? (origin as Peer) : null);
   };
+}
+
+function withUserName(entry: AwarenessEntry, name: string): AwarenessEntry {
+  const state = entry.state;
+  if (typeof state !== "object" || state === null || Array.isArray(state)) return entry;
+  const next: Record<string, unknown> = { ...state, name };
+  const user = next.user;
+  if (typeof user === "object" && user !== null && !Array.isArray(user)) {
+    next.user = { ...user, name };
+  }
+  return { ...entry, state: next };
 }
 
 function encodeStateAsUpdate(doc: Y.Doc, stateVector: Uint8Array): Uint8Array {

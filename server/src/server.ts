@@ -5,13 +5,21 @@
  */
 import fs from "node:fs";
 import http from "node:http";
+import https from "node:https";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import type { Duplex } from "node:stream";
-import { CLOSE_BAD_FRAME, CLOSE_GOING_AWAY, isValidDocId } from "@cowrite/shared";
+import {
+  CLOSE_BAD_FRAME,
+  CLOSE_FORBIDDEN,
+  CLOSE_GOING_AWAY,
+  CLOSE_RATE_LIMITED,
+  isValidDocId,
+} from "@cowrite/shared";
 import express from "express";
 import type { Logger } from "pino";
 import { WebSocketServer } from "ws";
+import { type Access, AuthError, type Authorize, openAccess } from "./auth.ts";
 import { Connection } from "./connection.ts";
 import { createApiRouter, HttpError, jsonErrorHandler } from "./http-api.ts";
 import { Room } from "./room.ts";
@@ -25,6 +33,16 @@ export interface ServerLimits {
   maxQueuedFrames: number;
   /** Unsent bytes to one client before it counts as not reading. */
   maxBufferedBytes: number;
+  /** Messages per second one connection may send (averaged over a 2 s burst). */
+  maxMessagesPerSecond: number;
+  /** Largest awareness state one client may publish, in JSON characters. */
+  maxAwarenessBytes: number;
+  /** Open WebSocket connections to one document. */
+  maxConnectionsPerDocument: number;
+  /** Open WebSocket connections in total. */
+  maxConnections: number;
+  /** Documents held in memory at once. */
+  maxOpenDocuments: number;
 }
 
 export interface ServerOptions {
@@ -38,12 +56,22 @@ export interface ServerOptions {
   /** Merge a document's stored log after this many updates. */
   compactEvery?: number;
   limits?: Partial<ServerLimits>;
+  /** Decides who may do what; default: everyone may do everything (auth off). */
+  authorize?: Authorize;
+  /**
+   * Origins (scheme://host[:port]) whose browser pages may open WebSockets.
+   * Empty: same-origin pages only. ["*"]: any. Clients that send no Origin
+   * header (not browsers) are not affected.
+   */
+  allowedOrigins?: readonly string[];
+  /** Serve HTTPS and WSS directly with this certificate (PEM). */
+  tls?: { cert: Buffer | string; key: Buffer | string } | undefined;
   /** How long shutdown waits for clients to finish the close handshake. */
   shutdownGraceMs?: number;
 }
 
 export interface CowriteServer {
-  readonly httpServer: http.Server;
+  readonly httpServer: http.Server | https.Server;
   readonly rooms: RoomRegistry;
   /** Open WebSocket connections. */
   readonly connectionCount: number;
@@ -56,10 +84,17 @@ const DEFAULT_LIMITS: ServerLimits = {
   maxMessageBytes: 32 * 1024 * 1024,
   maxQueuedFrames: 1000,
   maxBufferedBytes: 64 * 1024 * 1024,
+  maxMessagesPerSecond: 200,
+  maxAwarenessBytes: 64 * 1024,
+  maxConnectionsPerDocument: 500,
+  maxConnections: 20_000,
+  maxOpenDocuments: 5_000,
 };
 
 export function createServer(options: ServerOptions): CowriteServer {
   const { store, logger } = options;
+  const authorize = options.authorize ?? openAccess;
+  const allowedOrigins = options.allowedOrigins ?? [];
   const now = options.now ?? Date.now;
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const connections = new Set<Connection>();
@@ -74,6 +109,7 @@ export function createServer(options: ServerOptions): CowriteServer {
         now,
         logger: logger.child({ docId }),
         compactEvery: options.compactEvery ?? 500,
+        maxAwarenessBytes: limits.maxAwarenessBytes,
       }),
     onCloseError: (docId, error) => logger.error({ err: error, docId }, "closing a room failed"),
   });
@@ -102,7 +138,7 @@ export function createServer(options: ServerOptions): CowriteServer {
     }
     res.json({ status: "ready" });
   });
-  app.use("/api", createApiRouter({ store, rooms, logger, now }));
+  app.use("/api", createApiRouter({ store, rooms, logger, now, authorize }));
   app.get("/ws/{*rest}", () => {
     throw new HttpError(426, "upgrade_required", "this endpoint speaks WebSocket");
   });
@@ -112,7 +148,7 @@ export function createServer(options: ServerOptions): CowriteServer {
   });
   app.use(jsonErrorHandler(logger));
 
-  const httpServer = http.createServer(app);
+  const httpServer = options.tls ? https.createServer(options.tls, app) : http.createServer(app);
   httpServer.on("clientError", (error, socket) => {
     logger.debug({ err: error }, "bad HTTP request");
     if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
@@ -127,26 +163,78 @@ export function createServer(options: ServerOptions): CowriteServer {
     const match = /^\/ws\/([^/]*)$/.exec(url.pathname);
     if (!match) return rejectUpgrade(socket, 404, "Not Found");
     const docId = safeDecode(match[1] ?? "");
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      // Rejections after the upgrade so that a browser can see the close code.
-      if (docId === null || !isValidDocId(docId)) {
-        ws.close(CLOSE_BAD_FRAME, "invalid document id");
-        return;
-      }
-      const connection = new Connection({
-        ws,
-        id: String(nextConnectionId++),
-        docId,
-        readOnly: false,
-        rooms,
-        logger,
-        maxQueuedFrames: limits.maxQueuedFrames,
-        maxBufferedBytes: limits.maxBufferedBytes,
+    void admit(req, url, docId).then((verdict) => {
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        // Rejections happen after the upgrade so that a browser sees the close code and reason.
+        if ("reject" in verdict) {
+          logger.info(
+            { docId, code: verdict.reject.code, reason: verdict.reject.reason },
+            "rejected",
+          );
+          ws.close(verdict.reject.code, verdict.reject.reason);
+          return;
+        }
+        const connection = new Connection({
+          ws,
+          id: String(nextConnectionId++),
+          docId: verdict.docId,
+          readOnly: verdict.access.permission === "read",
+          user: verdict.access.user,
+          expiresAt: verdict.access.expiresAt,
+          rooms,
+          logger,
+          now,
+          maxQueuedFrames: limits.maxQueuedFrames,
+          maxBufferedBytes: limits.maxBufferedBytes,
+          maxMessagesPerSecond: limits.maxMessagesPerSecond,
+        });
+        connections.add(connection);
+        countByDoc.set(verdict.docId, (countByDoc.get(verdict.docId) ?? 0) + 1);
+        void connection.finished.then(() => {
+          connections.delete(connection);
+          const left = (countByDoc.get(verdict.docId) ?? 1) - 1;
+          if (left > 0) countByDoc.set(verdict.docId, left);
+          else countByDoc.delete(verdict.docId);
+        });
       });
-      connections.add(connection);
-      void connection.finished.then(() => connections.delete(connection));
     });
   });
+
+  const countByDoc = new Map<string, number>();
+
+  type Verdict = { docId: string; access: Access } | { reject: { code: number; reason: string } };
+
+  /** Everything decided before any room state exists: id, origin, credentials, capacity. */
+  async function admit(
+    req: http.IncomingMessage,
+    url: URL,
+    docId: string | null,
+  ): Promise<Verdict> {
+    const reject = (code: number, reason: string): Verdict => ({ reject: { code, reason } });
+    if (docId === null || !isValidDocId(docId))
+      return reject(CLOSE_BAD_FRAME, "invalid document id");
+    if (!isOriginAllowed(req.headers.origin, req.headers.host, allowedOrigins)) {
+      return reject(CLOSE_FORBIDDEN, "origin not allowed");
+    }
+    let access: Access;
+    try {
+      access = await authorize(url.searchParams.get("token"), docId);
+    } catch (error) {
+      if (error instanceof AuthError) return reject(error.closeCode, error.message);
+      logger.error({ err: error, docId }, "authorization failed unexpectedly");
+      return reject(CLOSE_FORBIDDEN, "authorization failed");
+    }
+    if (connections.size >= limits.maxConnections) {
+      return reject(CLOSE_RATE_LIMITED, "server has too many connections; try again later");
+    }
+    if ((countByDoc.get(docId) ?? 0) >= limits.maxConnectionsPerDocument) {
+      return reject(CLOSE_RATE_LIMITED, "document has too many connections; try again later");
+    }
+    if (!rooms.get(docId) && rooms.size >= limits.maxOpenDocuments) {
+      return reject(CLOSE_RATE_LIMITED, "server has too many open documents; try again later");
+    }
+    return { docId, access };
+  }
 
   const heartbeatMs = options.heartbeatMs ?? 30_000;
   const heartbeat =
@@ -225,6 +313,26 @@ function mountClient(app: express.Express, clientDir: string): void {
   };
   app.get("/", sendIndex);
   app.get("/d/:docId", sendIndex);
+}
+
+/**
+ * Browsers always send Origin on WebSocket handshakes, so checking it stops
+ * other sites' pages from opening sockets with the user's cookies or network
+ * position (cross-site WebSocket hijacking).
+ */
+export function isOriginAllowed(
+  origin: string | undefined,
+  host: string | undefined,
+  allowed: readonly string[],
+): boolean {
+  if (origin === undefined) return true;
+  if (allowed.includes("*") || allowed.includes(origin)) return true;
+  if (allowed.length > 0) return false;
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false;
+  }
 }
 
 function rejectUpgrade(socket: Duplex, status: number, text: string): void {

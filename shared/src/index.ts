@@ -1,4 +1,5 @@
 export * from "./api.ts";
+export * from "./awareness.ts";
 export * from "./close-codes.ts";
 export * from "./doc-id.ts";
 export * from "./protocol.ts";

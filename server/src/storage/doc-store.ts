@@ -40,8 +40,8 @@ export interface DocStore {
   ensure(docId: string, at: number): Promise<DocMeta>;
   create(meta: { id: string; title: string; at: number }): Promise<DocMeta>;
   get(docId: string): Promise<DocMeta | null>;
-  /** Newest change first. */
-  list(options: { limit: number }): Promise<DocMeta[]>;
+  /** Newest change first; only ids starting with `prefix` when given. */
+  list(options: { limit: number; prefix?: string }): Promise<DocMeta[]>;
   /** Resolves true if the document existed. */
   delete(docId: string): Promise<boolean>;
   /** Throws if the backing store is unreachable (for /readyz). */

@@ -47,9 +47,11 @@ export class MemoryDocStore implements DocStore {
     return entry ? { ...entry.meta } : null;
   }
 
-  async list(options: { limit: number }): Promise<DocMeta[]> {
+  async list(options: { limit: number; prefix?: string }): Promise<DocMeta[]> {
+    const prefix = options.prefix ?? "";
     return [...this.docs.values()]
       .map((entry) => ({ ...entry.meta }))
+      .filter((meta) => meta.id.startsWith(prefix))
       .sort((a, b) => b.updatedAt - a.updatedAt || a.id.localeCompare(b.id))
       .slice(0, options.limit);
   }

@@ -65,8 +65,8 @@ export class SqliteDocStore implements DocStore {
         "UPDATE documents SET updated_at = ?, title = ? WHERE id = ?",
       ),
       get: db.prepare<[string], Row>("SELECT * FROM documents WHERE id = ?"),
-      list: db.prepare<[number], Row>(
-        "SELECT * FROM documents ORDER BY updated_at DESC, id LIMIT ?",
+      list: db.prepare<[string, string, number], Row>(
+        "SELECT * FROM documents WHERE substr(id, 1, length(?)) = ? ORDER BY updated_at DESC, id LIMIT ?",
       ),
       deleteUpdates: db.prepare<[string]>("DELETE FROM updates WHERE doc_id = ?"),
       deleteDoc: db.prepare<[string]>("DELETE FROM documents WHERE id = ?"),
@@ -128,8 +128,9 @@ export class SqliteDocStore implements DocStore {
     return row ? toMeta(row) : null;
   }
 
-  async list(options: { limit: number }): Promise<DocMeta[]> {
-    return this.statements.list.all(options.limit).map(toMeta);
+  async list(options: { limit: number; prefix?: string }): Promise<DocMeta[]> {
+    const prefix = options.prefix ?? "";
+    return this.statements.list.all(prefix, prefix, options.limit).map(toMeta);
   }
 
   async delete(docId: string): Promise<boolean> {

@@ -1,0 +1,281 @@
+import {
+  CLOSE_BAD_FRAME,
+  CLOSE_FORBIDDEN,
+  CLOSE_RATE_LIMITED,
+  CLOSE_UNAUTHENTICATED,
+  encodeAwarenessUpdate,
+  encodeFrame,
+} from "@cowrite/shared";
+import { afterEach, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import * as Y from "yjs";
+import { createTokenAuth, mintToken, type Permission } from "../src/auth.ts";
+import { isOriginAllowed } from "../src/server.ts";
+import {
+  connectProvider,
+  type Running,
+  rawClient,
+  startServer,
+  whenDoc,
+  whenSynced,
+} from "./helpers.ts";
+
+const SECRET = "test-secret-test-secret-test-secret-42";
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function authServer(options: Parameters<typeof startServer>[0] = {}): Promise<Running> {
+  const running = await startServer({
+    authorize: await createTokenAuth({ secret: SECRET }),
+    ...options,
+  });
+  cleanups.push(() => running.stop());
+  return running;
+}
+
+function token(
+  doc: string,
+  perm: Permission = "write",
+  extra: { name?: string; expiresIn?: number; secret?: string } = {},
+) {
+  return mintToken({
+    secret: extra.secret ?? SECRET,
+    userId: (extra.name ?? "alice").toLowerCase(),
+    name: extra.name ?? "Alice",
+    doc,
+    permission: perm,
+    expiresIn: extra.expiresIn ?? 3600,
+  });
+}
+
+function client(url: string, options?: WebSocket.ClientOptions) {
+  const c = rawClient(url, options);
+  cleanups.push(() => c.ws.terminate());
+  return c;
+}
+
+function provider(wsUrl: string, docId: string, params: Record<string, string>) {
+  const doc = new Y.Doc();
+  const p = connectProvider(wsUrl, docId, doc);
+  p.provider.disconnect();
+  p.provider.params = params;
+  p.provider.connect();
+  cleanups.push(() => p.provider.destroy());
+  return p;
+}
+
+describe("WebSocket access control", () => {
+  it("closes a connection without a token with 4401", async () => {
+    const { wsUrl } = await authServer();
+    expect(await client(`${wsUrl}/doc`).closed).toEqual({
+      code: CLOSE_UNAUTHENTICATED,
+      reason: "authentication required: no token",
+    });
+  });
+
+  it("closes a token with a bad signature with 4401", async () => {
+    const { wsUrl } = await authServer();
+    const forged = await token("doc", "write", { secret: "another-secret-another-secret-another" });
+    expect(await client(`${wsUrl}/doc?token=${forged}`).closed).toEqual({
+      code: CLOSE_UNAUTHENTICATED,
+      reason: "invalid token",
+    });
+    expect((await client(`${wsUrl}/doc?token=garbage`).closed).code).toBe(CLOSE_UNAUTHENTICATED);
+  });
+
+  it("closes an expired token with 4401 'token expired'", async () => {
+    const { wsUrl } = await authServer();
+    const expired = await token("doc", "write", { expiresIn: -10 });
+    expect(await client(`${wsUrl}/doc?token=${expired}`).closed).toEqual({
+      code: CLOSE_UNAUTHENTICATED,
+      reason: "token expired",
+    });
+  });
+
+  it("closes a token for another document with 4403", async () => {
+    const { wsUrl } = await authServer();
+    const other = await token("other-doc");
+    const { code, reason } = await client(`${wsUrl}/doc?token=${other}`).closed;
+    expect(code).toBe(CLOSE_FORBIDDEN);
+    expect(reason).toContain("doc");
+  });
+
+  it("accepts prefix tokens for every document under the prefix", async () => {
+    const { wsUrl } = await authServer();
+    const team = await token("team-*");
+    const ok = provider(wsUrl, "team-notes", { token: team });
+    await whenSynced(ok.provider);
+    expect((await client(`${wsUrl}/private?token=${team}`).closed).code).toBe(CLOSE_FORBIDDEN);
+  });
+
+  it("closes the connection with 4401 when the token expires while connected", async () => {
+    const { wsUrl } = await authServer();
+    const short = await token("doc", "write", { expiresIn: 1 });
+    const c = client(`${wsUrl}/doc?token=${short}`);
+    await c.next();
+    expect(await c.closed).toEqual({ code: CLOSE_UNAUTHENTICATED, reason: "token expired" });
+  });
+
+  it("a read-only peer receives the document but cannot change it", async () => {
+    const { wsUrl } = await authServer();
+    const writer = provider(wsUrl, "ro", { token: await token("ro", "write") });
+    await whenSynced(writer.provider);
+    writer.doc.getText("t").insert(0, "by the writer");
+    const reader = provider(wsUrl, "ro", { token: await token("ro", "read", { name: "Rita" }) });
+    await whenDoc(reader.doc, (d) => d.getText("t").toString() === "by the writer");
+    reader.doc.getText("t").insert(0, "SNEAKY ");
+    // The writer's next edit arrives; the reader's never does.
+    writer.doc.getText("t").insert(13, "!");
+    await whenDoc(reader.doc, (d) => d.getText("t").toString().endsWith("!"));
+    const third = provider(wsUrl, "ro", { token: await token("ro", "read") });
+    await whenDoc(third.doc, (d) => d.getText("t").toString() === "by the writer!");
+    expect(writer.doc.getText("t").toString()).toBe("by the writer!");
+  });
+
+  it("stamps the token's name over the name a client publishes", async () => {
+    const { wsUrl } = await authServer();
+    const mallory = provider(wsUrl, "names", {
+      token: await token("names", "write", { name: "Alice" }),
+    });
+    const bob = provider(wsUrl, "names", { token: await token("names", "write", { name: "Bob" }) });
+    await Promise.all([whenSynced(mallory.provider), whenSynced(bob.provider)]);
+    mallory.provider.awareness.setLocalState({ name: "Bob", user: { name: "Bob" } });
+    const seen = await new Promise<unknown>((resolve) => {
+      const check = () => {
+        const state = bob.provider.awareness.getStates().get(mallory.doc.clientID);
+        if (state) resolve(state);
+      };
+      bob.provider.awareness.on("change", check);
+      check();
+    });
+    expect(seen).toEqual({ name: "Alice", user: { name: "Alice" } });
+  });
+});
+
+describe("origin allowlist", () => {
+  it("allows same-origin pages and non-browser clients by default, refuses other sites with 4403", async () => {
+    const { wsUrl, url } = await startServer();
+    const host = new URL(url).host;
+    const same = client(`${wsUrl}/o`, { origin: `http://${host}` });
+    await same.next();
+    const none = client(`${wsUrl}/o`);
+    await none.next();
+    expect(await client(`${wsUrl}/o`, { origin: "https://evil.example" }).closed).toEqual({
+      code: CLOSE_FORBIDDEN,
+      reason: "origin not allowed",
+    });
+  });
+
+  it("allows exactly the configured origins", () => {
+    expect(isOriginAllowed("https://app.example", "cowrite:1234", ["https://app.example"])).toBe(
+      true,
+    );
+    expect(isOriginAllowed("http://cowrite:1234", "cowrite:1234", ["https://app.example"])).toBe(
+      false,
+    );
+    expect(isOriginAllowed("https://anything", "h", ["*"])).toBe(true);
+    expect(isOriginAllowed("not a url", "h", [])).toBe(false);
+  });
+});
+
+describe("HTTP API access control", () => {
+  const json = (body: unknown, tokenValue?: string): RequestInit => ({
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      ...(tokenValue ? { authorization: `Bearer ${tokenValue}` } : {}),
+    },
+    body: JSON.stringify(body),
+  });
+
+  it("needs a token, refuses read-only tokens for writes, and lists only covered documents", async () => {
+    const { url } = await authServer();
+    expect((await fetch(`${url}/api/documents`)).status).toBe(401);
+    const reader = await token("team-*", "read");
+    expect((await fetch(`${url}/api/documents`, json({}, reader))).status).toBe(403);
+
+    const writer = await token("team-*", "write");
+    const created = await fetch(`${url}/api/documents`, json({ title: "Ours" }, writer));
+    expect(created.status).toBe(201);
+    const { id } = await created.json();
+    expect(id).toMatch(/^team-/);
+    expect((await fetch(`${url}/api/documents`, json({ id: "elsewhere" }, writer))).status).toBe(
+      403,
+    );
+    const admin = await token("*", "write");
+    await fetch(`${url}/api/documents`, json({ id: "elsewhere" }, admin));
+
+    const list = await fetch(`${url}/api/documents?token=${reader}`);
+    expect((await list.json()).documents.map((d: { id: string }) => d.id)).toEqual([id]);
+    const forbidden = await fetch(`${url}/api/documents/elsewhere`, {
+      headers: { authorization: `Bearer ${reader}` },
+    });
+    expect(forbidden.status).toBe(403);
+    expect((await forbidden.json()).error.code).toBe("forbidden");
+    const del = await fetch(`${url}/api/documents/${id}`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${reader}` },
+    });
+    expect(del.status).toBe(403);
+  });
+});
+
+describe("limits", () => {
+  it("closes a connection that floods messages with 4429", async () => {
+    const { wsUrl } = await startServer({ limits: { maxMessagesPerSecond: 50 } }).then((r) => {
+      cleanups.push(() => r.stop());
+      return r;
+    });
+    const c = client(`${wsUrl}/flood`);
+    await c.opened;
+    const frame = encodeFrame({ type: "query-awareness" });
+    for (let i = 0; i < 500 && c.ws.readyState === WebSocket.OPEN; i++) c.ws.send(frame);
+    expect(await c.closed).toEqual({
+      code: CLOSE_RATE_LIMITED,
+      reason: "too many messages per second",
+    });
+  });
+
+  it("refuses connections past the per-document limit with 4429", async () => {
+    const running = await startServer({ limits: { maxConnectionsPerDocument: 2 } });
+    cleanups.push(() => running.stop());
+    const a = client(`${running.wsUrl}/full`);
+    const b = client(`${running.wsUrl}/full`);
+    await Promise.all([a.next(), b.next()]);
+    expect((await client(`${running.wsUrl}/full`).closed).code).toBe(CLOSE_RATE_LIMITED);
+    await client(`${running.wsUrl}/other`).next();
+  });
+
+  it("closes a client publishing an oversize awareness state with 4400", async () => {
+    const running = await startServer({ limits: { maxAwarenessBytes: 1000 } });
+    cleanups.push(() => running.stop());
+    const c = client(`${running.wsUrl}/aw`);
+    await c.opened;
+    const update = encodeAwarenessUpdate([
+      { clientId: 1, clock: 1, state: { name: "x".repeat(5000) }, stateLength: 0 },
+    ]);
+    c.ws.send(encodeFrame({ type: "awareness", update }));
+    expect((await c.closed).code).toBe(CLOSE_BAD_FRAME);
+  });
+
+  it("closes a client that publishes presence for another connection's client id with 4400", async () => {
+    const running = await startServer();
+    cleanups.push(() => running.stop());
+    const victim = connectProvider(running.wsUrl, "imp");
+    cleanups.push(() => victim.provider.destroy());
+    victim.provider.awareness.setLocalStateField("name", "Victim");
+    await whenSynced(victim.provider);
+    const attacker = client(`${running.wsUrl}/imp`);
+    await attacker.next();
+    // Wait until the server has the victim's state (it relays it to the attacker).
+    await attacker.next((bytes) => bytes[0] === 1);
+    const update = encodeAwarenessUpdate([
+      { clientId: victim.doc.clientID, clock: 999, state: null, stateLength: 0 },
+    ]);
+    attacker.ws.send(encodeFrame({ type: "awareness", update }));
+    expect((await attacker.closed).code).toBe(CLOSE_BAD_FRAME);
+    expect(victim.provider.wsconnected).toBe(true);
+  });
+});
