@@ -1,0 +1,51 @@
+import { createDocument, expect, test } from "./fixtures.ts";
+
+test("a document created from the list opens, connected and editable", async ({ page }) => {
+  await page.goto("/");
+  await page.getByTestId("new-document").click();
+
+  await expect(page).toHaveURL(/\/d\/[A-Za-z0-9_-]+$/);
+  await expect(page.getByTestId("editor")).toBeVisible();
+  await expect(page.getByTestId("status")).toHaveAttribute("data-state", "connected");
+  await expect(page.getByTestId("editor")).toHaveAttribute("contenteditable", "true");
+});
+
+test("a new document appears in the list with its title", async ({ page }) => {
+  await page.goto("/");
+  await page.getByTestId("new-document").click();
+  await expect(page).toHaveURL(/\/d\/[A-Za-z0-9_-]+$/);
+  const docPath = new URL(page.url()).pathname;
+  const link = page.locator(`a[href="${docPath}"]`);
+  await expect(page.getByTestId("status")).toHaveAttribute("data-state", "connected");
+
+  // Untitled until someone names it.
+  await page.getByRole("link", { name: "All documents" }).click();
+  await expect(page.getByTestId("document-item").filter({ has: link })).toContainText("Untitled");
+
+  await link.click();
+  await expect(page.getByTestId("status")).toHaveAttribute("data-state", "connected");
+  await page.getByTestId("title").fill("Meeting notes");
+  await expect(page.getByTestId("saved")).toHaveAttribute("data-state", "saved");
+  await page.getByRole("link", { name: "All documents" }).click();
+
+  await expect(page.getByTestId("document-item").filter({ has: link })).toContainText(
+    "Meeting notes",
+  );
+});
+
+test("the document list shows the newest document first", async ({ page, request }) => {
+  const older = await createDocument(request, "Older document");
+  // Different timestamps, so the order is decided by age and nothing else.
+  await expect.poll(() => Date.now()).toBeGreaterThan(Date.parse(older.updatedAt));
+  const newer = await createDocument(request, "Newer document");
+
+  await page.goto("/");
+
+  const items = page.getByTestId("document-item");
+  const ours = items.filter({
+    has: page.locator(`a[href="/d/${older.id}"], a[href="/d/${newer.id}"]`),
+  });
+  await expect(ours).toHaveCount(2);
+  await expect(ours.first()).toContainText("Newer document");
+  await expect(ours.last()).toContainText("Older document");
+});
