@@ -19,11 +19,21 @@ export interface DocumentsApi {
   deleteDocument(id: string): Promise<void>;
 }
 
-export function createDocumentsApi(
-  baseUrl = "",
-  fetchImpl: typeof fetch = globalThis.fetch.bind(globalThis),
-): DocumentsApi {
+export interface DocumentsApiOptions {
+  /** Prefix for `/api`; defaults to this origin. */
+  baseUrl?: string;
+  fetch?: typeof fetch;
+  /** The bearer token for every request, read per request; null sends none. */
+  token?: () => string | null;
+}
+
+export function createDocumentsApi(options: DocumentsApiOptions = {}): DocumentsApi {
+  const baseUrl = options.baseUrl ?? "";
+  const fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
+  const readToken = options.token ?? (() => null);
+
   async function request<T>(path: string, init?: RequestInit): Promise<T> {
+    const token = readToken();
     let response: Response;
     try {
       response = await fetchImpl(`${baseUrl}/api${path}`, {
@@ -31,6 +41,7 @@ export function createDocumentsApi(
         headers: {
           accept: "application/json",
           ...(init?.body ? { "content-type": "application/json" } : {}),
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
         },
       });
     } catch {

@@ -79,6 +79,13 @@ export interface BindEditorOptions {
    * with the server's content as an extra block.
    */
   readOnlyUntilSynced?: boolean;
+  /**
+   * A viewer (default false): the editor stays non-editable for good, even
+   * after the first sync, and the binding writes nothing (no bootstrap
+   * paragraph). The server drops a read-only peer's updates anyway; this
+   * keeps the viewer's screen from showing edits nobody else will see.
+   */
+  readOnly?: boolean;
 }
 
 export interface EditorBinding {
@@ -128,12 +135,14 @@ export function bindEditor(options: BindEditorOptions): EditorBinding {
   );
 
   // --- provider: connection, first sync, bootstrap ---
+  const readOnly = options.readOnly ?? false;
   const readOnlyUntilSynced = options.readOnlyUntilSynced ?? true;
   let hasSynced = false;
   const onSync = (isSynced: boolean): void => {
     if (!isSynced) return;
     if (!hasSynced) {
       hasSynced = true;
+      if (readOnly) return;
       if (bootstrapEmptyDocument(binding)) undoManager.clear();
       if (readOnlyUntilSynced) editor.setEditable(true);
     }
@@ -141,7 +150,7 @@ export function bindEditor(options: BindEditorOptions): EditorBinding {
   const onStatus = ({ status }: { status: string }): void => {
     editor.dispatchCommand(CONNECTED_COMMAND, status === "connected");
   };
-  if (readOnlyUntilSynced && !options.isSynced) editor.setEditable(false);
+  if (readOnly || (readOnlyUntilSynced && !options.isSynced)) editor.setEditable(false);
   provider.on("sync", onSync);
   provider.on("status", onStatus);
 

@@ -2,8 +2,20 @@
  * The document page at /d/<id>: shared title, connection and saved status,
  * presence, display name, toolbar and the collaborative editor. Everything
  * it creates (doc, provider, editor, listeners) is torn down by `destroy()`.
+ *
+ * With an access token, the token's claims shape the page: a `read` token
+ * gets a view-only page (no editing, toolbar and title disabled, a "View
+ * only" badge), and a token's name is the display name (the server stamps
+ * it on our presence anyway, so the name field is read-only).
  */
-import { describeCloseCode, TITLE_FIELD, TITLE_MAX_LENGTH } from "@cowrite/shared";
+import {
+  CLOSE_FORBIDDEN,
+  CLOSE_NORMAL,
+  CLOSE_UNAUTHENTICATED,
+  describeCloseCode,
+  TITLE_FIELD,
+  TITLE_MAX_LENGTH,
+} from "@cowrite/shared";
 import type { Provider } from "@lexical/yjs";
 import { $getRoot, $isParagraphNode } from "lexical";
 import * as Y from "yjs";
@@ -15,6 +27,7 @@ import { createPresenceList } from "./presence.ts";
 import { type ConnectionState, CowriteProvider, type SavedState } from "./provider.ts";
 import type { Page } from "./router.ts";
 import { bindTitle } from "./title-binding.ts";
+import { decodeTokenClaims, describeAccessError } from "./token.ts";
 import { createToolbar } from "./toolbar.ts";
 
 export interface DocumentPageOptions {
@@ -23,15 +36,27 @@ export interface DocumentPageOptions {
   store: KeyValueStore | null;
   /** WebSocket base URL, e.g. ws://host/ws. */
   wsUrl: string;
+  /** The access token, sent to the server; null when the page has none (auth off). */
+  token?: string | null;
 }
 
 export function mountDocumentPage(container: HTMLElement, options: DocumentPageOptions): Page {
   const { docId, store } = options;
-  let identity = options.identity;
+  const token = options.token ?? null;
+  const claims = decodeTokenClaims(token);
+  const readOnly = claims?.permission === "read";
+  const tokenName = claims?.name ?? null;
+  let identity = tokenName === null ? options.identity : { ...options.identity, name: tokenName };
 
   const doc = new Y.Doc();
   // Connect only after the editor binding listens, so no first sync is missed.
-  const provider = new CowriteProvider({ url: options.wsUrl, docId, doc, connect: false });
+  const provider = new CowriteProvider({
+    url: options.wsUrl,
+    docId,
+    doc,
+    connect: false,
+    ...(token === null ? {} : { token }),
+  });
 
   // ---- layout ----
   const titleInput = el("input", {
@@ -55,8 +80,24 @@ export function mountDocumentPage(container: HTMLElement, options: DocumentPageO
     testid: "display-name",
   });
   nameInput.value = identity.name;
+  if (tokenName !== null) {
+    nameInput.readOnly = true;
+    nameInput.title = "Your name, from your access link";
+  }
+  const viewOnly = el("span", {
+    className: "view-only-badge",
+    testid: "view-only",
+    text: "View only",
+    title: "You can read this document and watch others edit it, but not change it",
+    hidden: !readOnly,
+  });
   const presence = createPresenceList(provider.awareness);
-  const banner = el("div", { className: "banner", role: "alert", hidden: true });
+  const banner = el("div", {
+    className: "banner",
+    role: "alert",
+    hidden: true,
+    testid: "connection-error",
+  });
 
   const editorElement = el("div", {
     className: "editor",
@@ -89,7 +130,7 @@ export function mountDocumentPage(container: HTMLElement, options: DocumentPageO
       ),
       el("div", { className: "doc-title-block" }, [
         titleInput,
-        el("div", { className: "doc-meta" }, [status, saved]),
+        el("div", { className: "doc-meta" }, [status, saved, viewOnly]),
       ]),
       el("div", { className: "doc-people" }, [
         presence.element,
@@ -123,10 +164,19 @@ export function mountDocumentPage(container: HTMLElement, options: DocumentPageO
     });
     placeholder.hidden = !isEmpty || !editor.isEditable();
   });
-  const unregisterEditable = editor.registerEditableListener((editable) => {
-    editorWrapper.classList.toggle("is-loading", !editable);
-  });
-  editorWrapper.classList.add("is-loading");
+  // Loading ends when the editor becomes editable, or for a viewer (never
+  // editable) at the first sync.
+  let hasSynced = false;
+  const renderLoading = (): void => {
+    editorWrapper.classList.toggle("is-loading", !(editor.isEditable() || (readOnly && hasSynced)));
+  };
+  const unregisterEditable = editor.registerEditableListener(renderLoading);
+  const onSync = (isSynced: boolean): void => {
+    hasSynced ||= isSynced;
+    renderLoading();
+  };
+  provider.on("sync", onSync);
+  renderLoading();
   placeholder.hidden = true;
 
   // y-protocols' Awareness types its states as `{[key: string]: any}`, which
@@ -138,6 +188,7 @@ export function mountDocumentPage(container: HTMLElement, options: DocumentPageO
     doc,
     user: identity,
     cursorsContainer: cursors,
+    readOnly,
   });
 
   // ---- title ----
@@ -162,17 +213,22 @@ export function mountDocumentPage(container: HTMLElement, options: DocumentPageO
     status.dataset.state = state.status;
     status.textContent = describeConnection(state);
     status.title = status.textContent;
-    const stopped = state.status === "stopped" && state.code !== 1000;
+    const stopped = state.status === "stopped" && state.code !== CLOSE_NORMAL;
     banner.hidden = !stopped;
     if (stopped) {
+      const isAccessError = state.code === CLOSE_UNAUTHENTICATED || state.code === CLOSE_FORBIDDEN;
       banner.replaceChildren(
-        el("strong", { text: "This document is not available. " }),
-        el("span", { text: capitalize(state.reason) }),
+        ...(isAccessError
+          ? [el("strong", { text: describeAccessError(state.code, state.reason) })]
+          : [
+              el("strong", { text: "This document is not available. " }),
+              el("span", { text: capitalize(state.reason) }),
+            ]),
         el("span", { text: " " }),
         el("a", { href: "/", text: "Back to all documents" }),
       );
     }
-    titleInput.readOnly = state.status === "stopped";
+    titleInput.readOnly = readOnly || state.status === "stopped";
   };
   const renderSaved = (state: SavedState): void => {
     saved.dataset.state = state;
@@ -212,6 +268,7 @@ export function mountDocumentPage(container: HTMLElement, options: DocumentPageO
       titleInput.removeEventListener("keydown", onTitleKeyDown);
       provider.off("connection", renderConnection);
       provider.off("saved", renderSaved);
+      provider.off("sync", onSync);
       unbindTitle();
       collab.destroy();
       unregisterEditable();

@@ -1,19 +1,25 @@
 /** The document list at `/`: create a document, open one, see when each last changed. */
 import type { DocumentMeta } from "@cowrite/shared";
-import type { DocumentsApi } from "./api.ts";
+import { ApiRequestError, type DocumentsApi } from "./api.ts";
 import { el } from "./dom.ts";
 import { formatDateTime, formatRelativeTime } from "./format.ts";
 import { documentPath, type Page } from "./router.ts";
+import { decodeTokenClaims, describeAccessError } from "./token.ts";
 
 export interface ListPageOptions {
   api: DocumentsApi;
   navigate: (path: string) => void;
+  /** The access token the app was opened with; only its claims are read here (the api sends it). */
+  token?: string | null;
 }
 
 /** How often relative times ("5 minutes ago") are refreshed. */
 const REFRESH_TIMES_MS = 30_000;
 
-export function mountListPage(container: HTMLElement, { api, navigate }: ListPageOptions): Page {
+export function mountListPage(
+  container: HTMLElement,
+  { api, navigate, token = null }: ListPageOptions,
+): Page {
   let destroyed = false;
   const newButton = el("button", {
     className: "button button-primary",
@@ -21,6 +27,11 @@ export function mountListPage(container: HTMLElement, { api, navigate }: ListPag
     testid: "new-document",
     text: "New document",
   });
+  if (decodeTokenClaims(token)?.permission === "read") {
+    // The server would refuse with 403; say so before the click.
+    newButton.disabled = true;
+    newButton.title = "Your access is view-only";
+  }
   const error = el("p", {
     className: "list-error",
     role: "alert",
@@ -97,7 +108,7 @@ export function mountListPage(container: HTMLElement, { api, navigate }: ListPag
       renderList();
     } catch (reason) {
       if (destroyed) return;
-      showError(`Could not load documents: ${(reason as Error).message}`);
+      showError(describeFailure("Could not load documents", reason));
     } finally {
       if (!destroyed) loading.hidden = true;
     }
@@ -110,7 +121,7 @@ export function mountListPage(container: HTMLElement, { api, navigate }: ListPag
       if (!destroyed) navigate(documentPath(meta.id));
     } catch (reason) {
       if (destroyed) return;
-      showError(`Could not create a document: ${(reason as Error).message}`);
+      showError(describeFailure("Could not create a document", reason));
       newButton.disabled = false;
     }
   };
@@ -136,4 +147,12 @@ export function mountListPage(container: HTMLElement, { api, navigate }: ListPag
       page.remove();
     },
   };
+}
+
+/** Access problems name themselves ("Sign-in required: ..."); other failures say what failed. */
+function describeFailure(action: string, reason: unknown): string {
+  if (reason instanceof ApiRequestError && (reason.status === 401 || reason.status === 403)) {
+    return describeAccessError(reason.status, reason.message);
+  }
+  return `${action}: ${(reason as Error).message}`;
 }

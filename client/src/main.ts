@@ -9,9 +9,12 @@ import { el } from "./dom.ts";
 import { browserStore, loadIdentity } from "./identity.ts";
 import { mountListPage } from "./list-page.ts";
 import { type Page, parseRoute } from "./router.ts";
+import { loadToken, sessionStore } from "./token.ts";
 
 export function startApp(container: HTMLElement): Page {
-  const api = createDocumentsApi();
+  // Read ?token= once: it is remembered for this tab and dropped from the URL (see token.ts).
+  const token = loadToken(sessionStore(), window.location.search);
+  const api = createDocumentsApi({ token: () => token });
   const store = browserStore();
   // Read ?name= once: it sets the remembered name and is then dropped from the URL.
   loadIdentity(store, window.location.search);
@@ -23,7 +26,7 @@ export function startApp(container: HTMLElement): Page {
     const route = parseRoute(window.location.pathname);
     switch (route.page) {
       case "list":
-        current = mountListPage(container, { api, navigate });
+        current = mountListPage(container, { api, navigate, token });
         break;
       case "document":
         current = mountDocumentPage(container, {
@@ -31,6 +34,7 @@ export function startApp(container: HTMLElement): Page {
           identity: loadIdentity(store, ""),
           store,
           wsUrl,
+          token,
         });
         break;
       case "invalid-document":
@@ -70,9 +74,11 @@ export function startApp(container: HTMLElement): Page {
     if (url.pathname !== window.location.pathname) navigate(url.pathname);
   };
 
-  if (new URLSearchParams(window.location.search).has("name")) {
+  const search = new URLSearchParams(window.location.search);
+  if (search.has("name") || search.has("token")) {
     const url = new URL(window.location.href);
     url.searchParams.delete("name");
+    url.searchParams.delete("token");
     window.history.replaceState(null, "", url.pathname + url.search + url.hash);
   }
   document.addEventListener("click", onClick);

@@ -15,11 +15,16 @@
  * - Reconnects with full-jitter exponential backoff unless the server closed
  *   with a permanent code (`shouldReconnect(code) === false`); then it stops
  *   and reports the code and reason.
+ * - Auth: the `token` option travels as the `token` query parameter. When it
+ *   is a function, it is called before every attempt, and a 4401 "token
+ *   expired" close is retried (with backoff) with a fresh token instead of
+ *   stopping; with a fixed token there is nothing to retry with.
  * - `destroy()` removes every listener and timer it installed.
  */
 import {
   CLOSE_BAD_FRAME,
   CLOSE_NORMAL,
+  CLOSE_UNAUTHENTICATED,
   decodeFrame,
   describeCloseCode,
   encodeFrame,
@@ -77,6 +82,12 @@ export type ProviderEvents = {
 /** The subset of the WebSocket API the provider relies on, so tests can pass a fake. */
 export type WebSocketConstructor = new (url: string) => WebSocket;
 
+/** A bearer token, or a function that supplies a current one (it may fetch). */
+export type TokenSource = string | (() => string | Promise<string>);
+
+/** The reason the server gives when a token's `exp` has passed (see server/src/auth.ts). */
+export const TOKEN_EXPIRED_REASON = "token expired";
+
 /** Where `online`/`offline`/`pagehide`/`beforeunload`/`pageshow` come from. */
 export type EventSource = Pick<EventTarget, "addEventListener" | "removeEventListener">;
 
@@ -85,6 +96,12 @@ export interface CowriteProviderOptions {
   url: string;
   docId: string;
   doc: Y.Doc;
+  /**
+   * Sent as `?token=` on the WebSocket URL. A function is called before every
+   * (re)connect, so the host page can hand out a fresh token; an empty
+   * string means no token.
+   */
+  token?: TokenSource;
   /** Defaults to a new Awareness on `doc`, which the provider then owns and destroys. */
   awareness?: Awareness;
   /** Connect immediately (default true). */
@@ -117,6 +134,7 @@ export class CowriteProvider {
   readonly docId: string;
 
   private readonly url: string;
+  private readonly token: TokenSource | undefined;
   private readonly WebSocketImpl: WebSocketConstructor;
   private readonly backoff: { minMs: number; maxMs: number };
   private readonly saveProbeDelayMs: number;
@@ -135,6 +153,8 @@ export class CowriteProvider {
   /** Failed attempts since the last successful sync; drives the backoff. */
   private attempt = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Set while a token function's promise is pending; one object per request, so stale answers are dropped. */
+  private pendingToken: object | null = null;
   private probeTimer: ReturnType<typeof setTimeout> | null = null;
   private isSynced = false;
   private connectionState: ConnectionState = { status: "connecting" };
@@ -158,6 +178,7 @@ export class CowriteProvider {
     this.doc = options.doc;
     this.docId = options.docId;
     this.url = options.url.replace(/\/+$/, "");
+    this.token = options.token;
     this.ownsAwareness = options.awareness === undefined;
     this.awareness = options.awareness ?? new Awareness(options.doc);
     this.WebSocketImpl = options.WebSocketImpl ?? globalThis.WebSocket;
@@ -208,7 +229,7 @@ export class CowriteProvider {
   connect(): void {
     if (this.destroyed) return;
     this.wantConnection = true;
-    if (this.socket !== null || this.reconnectTimer !== null) return;
+    if (this.isAttemptUnderWay()) return;
     if (!this.isOnline()) {
       this.setConnection({ status: "offline" });
       return;
@@ -220,6 +241,7 @@ export class CowriteProvider {
   disconnect(): void {
     this.wantConnection = false;
     this.clearReconnectTimer();
+    this.pendingToken = null;
     if (this.socket !== null) {
       this.sendLocalAwarenessRemoval();
       this.closeSocket(CLOSE_NORMAL, "disconnected");
@@ -247,6 +269,11 @@ export class CowriteProvider {
 
   // ---- socket lifecycle ---------------------------------------------------
 
+  /** A socket exists, a retry is scheduled, or a token is being fetched. */
+  private isAttemptUnderWay(): boolean {
+    return this.socket !== null || this.reconnectTimer !== null || this.pendingToken !== null;
+  }
+
   private openSocket(): void {
     this.clearReconnectTimer();
     if (this.everConnected || this.attempt > 0) {
@@ -256,7 +283,44 @@ export class CowriteProvider {
     }
     this.events.emit("status", { status: "connecting" });
 
-    const socket = new this.WebSocketImpl(`${this.url}/${encodeURIComponent(this.docId)}`);
+    const token = this.readToken();
+    if (typeof token === "string") {
+      this.createSocket(token);
+      return;
+    }
+    const request = {};
+    this.pendingToken = request;
+    token.then(
+      (value) => {
+        if (this.pendingToken !== request) return;
+        this.pendingToken = null;
+        if (this.destroyed || !this.wantConnection) return;
+        this.createSocket(value);
+      },
+      (error: unknown) => {
+        if (this.pendingToken !== request) return;
+        this.pendingToken = null;
+        if (this.destroyed || !this.wantConnection) return;
+        // Whatever supplies tokens may be briefly unreachable: a failed attempt, retried.
+        console.warn("[cowrite] could not get an access token", error);
+        this.scheduleReconnect();
+      },
+    );
+  }
+
+  /** The token for this attempt; a function that throws counts as one whose promise rejects. */
+  private readToken(): string | Promise<string> {
+    if (typeof this.token !== "function") return this.token ?? "";
+    try {
+      return this.token();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private createSocket(token: string): void {
+    const query = token === "" ? "" : `?token=${encodeURIComponent(token)}`;
+    const socket = new this.WebSocketImpl(`${this.url}/${encodeURIComponent(this.docId)}${query}`);
     socket.binaryType = "arraybuffer";
     this.socket = socket;
     // Each handler checks it still belongs to the current socket: a replaced
@@ -395,7 +459,7 @@ export class CowriteProvider {
       this.setConnection({ status: "offline" });
       return;
     }
-    if (!shouldReconnect(code)) {
+    if (!shouldReconnect(code) && !this.canRefreshToken(code, reason)) {
       this.wantConnection = false;
       this.setConnection({
         status: "stopped",
@@ -409,6 +473,15 @@ export class CowriteProvider {
       return;
     }
     this.scheduleReconnect();
+  }
+
+  /** An expired token is worth another attempt only if a fresh one can be asked for. */
+  private canRefreshToken(code: number, reason: string): boolean {
+    return (
+      code === CLOSE_UNAUTHENTICATED &&
+      reason === TOKEN_EXPIRED_REASON &&
+      typeof this.token === "function"
+    );
   }
 
   private scheduleReconnect(): void {
@@ -520,7 +593,7 @@ export class CowriteProvider {
   };
 
   private readonly onOnline = (): void => {
-    if (!this.wantConnection || this.socket !== null) return;
+    if (!this.wantConnection || this.socket !== null || this.pendingToken !== null) return;
     // The network is back: skip whatever backoff was pending.
     this.attempt = 0;
     this.clearReconnectTimer();
@@ -529,6 +602,8 @@ export class CowriteProvider {
 
   private readonly onOffline = (): void => {
     this.clearReconnectTimer();
+    // A token still being fetched would open a socket into a dead network; `online` starts over.
+    this.pendingToken = null;
     if (this.socket !== null) {
       // The socket would only find out after a long TCP timeout.
       this.closeSocket(CLOSE_NORMAL, "offline", true);

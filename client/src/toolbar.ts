@@ -253,17 +253,21 @@ export function createToolbar(editor: LexicalEditor, options: ToolbarOptions = {
 
   const undoButton = buttons.get("undo")?.button;
   const redoButton = buttons.get("redo")?.button;
-  if (undoButton) undoButton.disabled = true;
-  if (redoButton) redoButton.disabled = true;
+  let canUndo = false;
+  let canRedo = false;
 
+  // A non-editable editor (loading, or a view-only user) disables every button.
   const render = (): void => {
     const editable = editor.isEditable();
+    element.setAttribute("aria-disabled", String(!editable));
     for (const { spec, button } of buttons.values()) {
       if (spec.isActive !== undefined) {
         button.setAttribute("aria-pressed", String(spec.isActive(format)));
         button.disabled = !editable;
       }
     }
+    if (undoButton) undoButton.disabled = !editable || !canUndo;
+    if (redoButton) redoButton.disabled = !editable || !canRedo;
   };
 
   const unregister = mergeRegister(
@@ -274,16 +278,18 @@ export function createToolbar(editor: LexicalEditor, options: ToolbarOptions = {
     editor.registerEditableListener(render),
     editor.registerCommand(
       CAN_UNDO_COMMAND,
-      (canUndo) => {
-        if (undoButton) undoButton.disabled = !canUndo;
+      (payload) => {
+        canUndo = payload;
+        render();
         return false;
       },
       COMMAND_PRIORITY_LOW,
     ),
     editor.registerCommand(
       CAN_REDO_COMMAND,
-      (canRedo) => {
-        if (redoButton) redoButton.disabled = !canRedo;
+      (payload) => {
+        canRedo = payload;
+        render();
         return false;
       },
       COMMAND_PRIORITY_LOW,

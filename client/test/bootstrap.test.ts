@@ -14,7 +14,7 @@ interface Client {
 
 const clients: Client[] = [];
 
-function openClient(name: string): Client {
+function openClient(name: string, options: { readOnly?: boolean } = {}): Client {
   const doc = new Y.Doc();
   const editor = createEditor({
     namespace: "test",
@@ -28,6 +28,7 @@ function openClient(name: string): Client {
     provider: provider.asLexicalProvider(),
     doc,
     user: { name, color: "#000000" },
+    ...options,
   });
   const client = { doc, editor, provider, bound };
   clients.push(client);
@@ -133,5 +134,20 @@ describe("deterministic bootstrap", () => {
     expect(alice.editor.isEditable()).toBe(false);
     alice.provider.events.emit("sync", true);
     expect(alice.editor.isEditable()).toBe(true);
+  });
+});
+
+describe("read-only binding", () => {
+  it("a read-only editor stays non-editable after the first sync and writes nothing", () => {
+    const viewer = openClient("Viewer", { readOnly: true });
+    expect(viewer.editor.isEditable()).toBe(false);
+    viewer.provider.events.emit("sync", true);
+    expect(viewer.editor.isEditable()).toBe(false);
+    // No bootstrap paragraph: the viewer's doc holds nothing of its own.
+    expect(viewer.doc.store.clients.size).toBe(0);
+
+    const writer = openClient("Writer");
+    writer.provider.events.emit("sync", true);
+    expect(writer.editor.isEditable()).toBe(true);
   });
 });

@@ -1,9 +1,19 @@
 // @vitest-environment jsdom
-import { CLOSE_NO_DOCUMENT, CLOSE_UNAUTHENTICATED, type Frame } from "@cowrite/shared";
+import {
+  CLOSE_FORBIDDEN,
+  CLOSE_NO_DOCUMENT,
+  CLOSE_UNAUTHENTICATED,
+  type Frame,
+} from "@cowrite/shared";
 import * as decoding from "lib0/decoding";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import * as Y from "yjs";
-import { type ConnectionState, CowriteProvider, type SavedState } from "../src/provider.ts";
+import {
+  type ConnectionState,
+  CowriteProvider,
+  type SavedState,
+  type TokenSource,
+} from "../src/provider.ts";
 import { createFakeWebSockets, type FakeSocket } from "./fake-websocket.ts";
 
 interface Setup {
@@ -17,7 +27,7 @@ interface Setup {
 
 const providers: CowriteProvider[] = [];
 
-function setup(options: { online?: () => boolean } = {}): Setup {
+function setup(options: { online?: () => boolean; token?: TokenSource } = {}): Setup {
   const doc = new Y.Doc();
   const { Impl, sockets } = createFakeWebSockets();
   const windowTarget = new EventTarget();
@@ -32,6 +42,7 @@ function setup(options: { online?: () => boolean } = {}): Setup {
     isOnline: options.online ?? (() => true),
     windowTarget,
     documentTarget: null,
+    ...(options.token === undefined ? {} : { token: options.token }),
   });
   providers.push(provider);
   const states: ConnectionState[] = [];
@@ -299,6 +310,108 @@ describe("CowriteProvider", () => {
     windowTarget.dispatchEvent(new Event("online"));
     expect(sockets).toHaveLength(1);
     expect(socket.sent).toHaveLength(0);
+  });
+
+  it("sends the token as the token query parameter", () => {
+    const { sockets } = setup({ token: "header.pay+load/=.sig" });
+    expect(lastSocket(sockets).url).toBe(
+      "ws://example.test/ws/doc-1?token=header.pay%2Bload%2F%3D.sig",
+    );
+  });
+
+  it("asks the token function again before every attempt", async () => {
+    let calls = 0;
+    const { sockets } = setup({ token: () => `token-${++calls}` });
+    expect(lastSocket(sockets).url).toBe("ws://example.test/ws/doc-1?token=token-1");
+    lastSocket(sockets).serverClose(1006);
+    await vi.advanceTimersByTimeAsync(250);
+    expect(lastSocket(sockets).url).toBe("ws://example.test/ws/doc-1?token=token-2");
+  });
+
+  it("reconnects with a fresh token, after a backoff, when the token expired and a function supplies tokens", async () => {
+    let calls = 0;
+    const token = vi.fn(async () => `token-${++calls}`);
+    const { sockets, states } = setup({ token });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(lastSocket(sockets).url).toBe("ws://example.test/ws/doc-1?token=token-1");
+    handshake(lastSocket(sockets));
+
+    lastSocket(sockets).serverClose(CLOSE_UNAUTHENTICATED, "token expired");
+    expect(states.at(-1)).toMatchObject({ status: "reconnecting", attempt: 1 });
+    await vi.advanceTimersByTimeAsync(249);
+    expect(token).toHaveBeenCalledTimes(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(token).toHaveBeenCalledTimes(2);
+    expect(sockets).toHaveLength(2);
+    expect(lastSocket(sockets).url).toBe("ws://example.test/ws/doc-1?token=token-2");
+
+    // A refresh that is refused again counts as another failed attempt: the delay doubles.
+    lastSocket(sockets).serverClose(CLOSE_UNAUTHENTICATED, "token expired");
+    expect(states.at(-1)).toMatchObject({ status: "reconnecting", attempt: 2 });
+    await vi.advanceTimersByTimeAsync(499);
+    expect(sockets).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(sockets).toHaveLength(3);
+    handshake(lastSocket(sockets));
+    expect(states.at(-1)).toEqual({ status: "connected" });
+  });
+
+  it("stops and reports when the token expired and it has no way to get another", () => {
+    const { provider, sockets, states } = setup({ token: "fixed-token" });
+    handshake(lastSocket(sockets));
+    lastSocket(sockets).serverClose(CLOSE_UNAUTHENTICATED, "token expired");
+    const stopped = { status: "stopped", code: CLOSE_UNAUTHENTICATED, reason: "token expired" };
+    expect(states.at(-1)).toEqual(stopped);
+    vi.advanceTimersByTime(60_000);
+    expect(sockets).toHaveLength(1);
+    expect(provider.connection).toEqual(stopped);
+  });
+
+  it.each([
+    [CLOSE_UNAUTHENTICATED, "invalid token"],
+    [CLOSE_FORBIDDEN, "token does not grant access to document doc-1"],
+  ])("stops after %i %s even when a function supplies tokens", async (code, reason) => {
+    const token = vi.fn(() => "token");
+    const { sockets, states } = setup({ token });
+    lastSocket(sockets).serverClose(code, reason);
+    expect(states.at(-1)).toEqual({ status: "stopped", code, reason });
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(sockets).toHaveLength(1);
+    expect(token).toHaveBeenCalledTimes(1);
+  });
+
+  it("retries with backoff when the token function fails", async () => {
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    let fail = true;
+    const { sockets, states } = setup({
+      token: async () => {
+        if (fail) throw new Error("token service unreachable");
+        return "fresh";
+      },
+    });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(sockets).toHaveLength(0);
+    expect(states.at(-1)).toMatchObject({ status: "reconnecting", attempt: 1 });
+    expect(warn).toHaveBeenCalled();
+    fail = false;
+    await vi.advanceTimersByTimeAsync(250);
+    expect(lastSocket(sockets).url).toBe("ws://example.test/ws/doc-1?token=fresh");
+    warn.mockRestore();
+  });
+
+  it("opens no socket when disconnected while a token is being fetched", async () => {
+    let resolveToken: (token: string) => void = () => {};
+    const { provider, sockets, states } = setup({
+      token: () =>
+        new Promise<string>((resolve) => {
+          resolveToken = resolve;
+        }),
+    });
+    provider.disconnect();
+    resolveToken("late");
+    await vi.advanceTimersByTimeAsync(0);
+    expect(sockets).toHaveLength(0);
+    expect(states.at(-1)).toMatchObject({ status: "stopped", code: 1000 });
   });
 
   it("drops remote carets when the connection closes", () => {

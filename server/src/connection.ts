@@ -1,8 +1,9 @@
 /**
  * One WebSocket: turns frames into room calls, in order, and room output
- * into frames. Frames are handled strictly one after another; a frame whose
- * handler awaits (a save) holds back the frames behind it, so a client's
- * sync step 1 is answered only after its earlier updates are durable.
+ * into frames. Frames are decoded and applied strictly one after another.
+ * Saves run in the background (so one client's burst of updates shares one
+ * disk write), but a client's sync step 1 is answered only after all of its
+ * earlier updates are durable: that answer is the client's "saved" receipt.
  *
  * Malformed input closes only this connection, with 4400 and a reason.
  * Unexpected errors are logged with the document and connection id and
@@ -20,6 +21,9 @@ import type { Logger } from "pino";
 import WebSocket from "ws";
 import type { Peer, Room } from "./room.ts";
 import type { RoomRegistry } from "./rooms.ts";
+
+/** Updates one connection may have applied but not yet durable. */
+const MAX_UNSAVED_PER_CONNECTION = 256;
 
 export interface ConnectionOptions {
   ws: WebSocket;
@@ -53,6 +57,9 @@ export class Connection {
   private chain: Promise<void>;
   private queued = 0;
   private closing = false;
+  /** Settles when every update this client sent so far is durable. */
+  private saved: Promise<void> = Promise.resolve();
+  private unsaved = 0;
   private resolveFinished!: () => void;
   private expiryTimer: NodeJS.Timeout | null = null;
   private readonly rate: TokenBucket | null;
@@ -151,9 +158,28 @@ export class Connection {
       .then(async () => {
         this.queued--;
         if (this.closing || !this.room) return;
-        await this.room.handle(this.peer, decodeFrame(bytes));
+        const frame = decodeFrame(bytes);
+        if (frame.type === "sync-step-1") await this.saved;
+        const saving = this.room.handle(this.peer, frame);
+        if (saving) this.trackSave(saving);
+        // Backpressure: a client cannot run arbitrarily far ahead of the disk.
+        if (this.unsaved >= MAX_UNSAVED_PER_CONNECTION) await this.saved;
       })
       .catch((error: unknown) => this.fail(error));
+  }
+
+  private trackSave(saving: Promise<void>): void {
+    this.unsaved++;
+    const done = saving.then(
+      () => {
+        this.unsaved--;
+      },
+      (error: unknown) => {
+        this.unsaved--;
+        this.logger.error({ err: error }, "saving an update failed");
+      },
+    );
+    this.saved = Promise.all([this.saved, done]).then(() => {});
   }
 
   private fail(error: unknown): void {
@@ -173,6 +199,7 @@ export class Connection {
     // after the frames already being handled have finished saving.
     this.room?.removePeer(this.peer);
     void this.chain
+      .then(() => this.saved)
       .then(async () => {
         if (!this.room) return; // the room never opened
         this.room.removePeer(this.peer);

@@ -5,10 +5,11 @@
  * Contract:
  * - A room is built only from fully loaded storage (`Room.load`), so no peer
  *   is answered before the stored state is in memory.
- * - An update from a peer is applied, then appended to the store, and only
- *   after the store confirms it durable is it broadcast to the other peers.
- *   `handle` resolves after that, so a connection that awaits `handle` before
- *   its next frame gives "saved" semantics to its own later sync step 1.
+ * - An update from a peer is applied at once (bad updates throw
+ *   ProtocolError synchronously), then appended to the store, and only after
+ *   the store confirms it durable is it broadcast to the other peers. `handle`
+ *   returns a promise for that moment; a connection answers its client's
+ *   later sync step 1 only after such promises settle ("saved" semantics).
  * - A failed save is retried with backoff, never dropped; the room stays open.
  * - The room never touches sockets: a peer is `send(bytes)` and `close()`.
  */
@@ -44,7 +45,11 @@ export interface RoomOptions {
   store: DocStore;
   logger: Logger;
   now: () => number;
-  /** Merge the stored log after this many appends. */
+  /**
+   * Merge the stored log after at least this many appends, once they also
+   * add up to half the size of the last merged state (so that merging, which
+   * costs as much as the whole document, is amortised over its growth).
+   */
   compactEvery: number;
   /** Upper bound of the delay between retries of a failed save. */
   maxRetryDelayMs?: number;
@@ -65,6 +70,9 @@ export class Room {
   private readonly awarenessOwners = new Map<number, Peer>();
   private readonly inflight = new Set<Promise<void>>();
   private appendsSinceCompact: number;
+  /** Bytes appended since the last merge, and the size of the merged state then. */
+  private bytesSinceCompact: number;
+  private snapshotBytes = 0;
   private compacting: Promise<void> | null = null;
   private title: string;
   private saveError: Error | null = null;
@@ -80,8 +88,9 @@ export class Room {
     doc.transact(() => {
       for (const update of updates) Y.applyUpdate(doc, update);
     });
-    const room = new Room(options, doc, meta.title, updates.length);
-    if (updates.length > 1) room.compactInBackground();
+    const storedBytes = updates.reduce((sum, update) => sum + update.length, 0);
+    const room = new Room(options, doc, meta.title, updates.length, storedBytes);
+    if (updates.length >= options.compactEvery) room.compactInBackground();
     return room;
   }
 
@@ -90,11 +99,13 @@ export class Room {
     doc: Y.Doc,
     title: string,
     storedUpdates: number,
+    storedBytes: number,
   ) {
     this.docId = options.docId;
     this.doc = doc;
     this.title = title;
     this.appendsSinceCompact = storedUpdates;
+    this.bytesSinceCompact = storedBytes;
     this.awareness = new awarenessProtocol.Awareness(doc);
     // The server has no presence of its own.
     this.awareness.setLocalState(null);
@@ -127,8 +138,12 @@ export class Room {
     if (ids.size > 0) awarenessProtocol.removeAwarenessStates(this.awareness, [...ids], null);
   }
 
-  /** Handles one decoded frame from `peer`. Throws ProtocolError on bad input. */
-  async handle(peer: Peer, frame: Frame): Promise<void> {
+  /**
+   * Handles one decoded frame from `peer`. Throws ProtocolError on bad input.
+   * For an accepted update, returns a promise that resolves once the update
+   * is durable and broadcast; for anything else, nothing.
+   */
+  handle(peer: Peer, frame: Frame): Promise<void> | undefined {
     switch (frame.type) {
       case "sync-step-1": {
         const update = encodeStateAsUpdate(this.doc, frame.stateVector);
@@ -186,50 +201,74 @@ export class Room {
     this.doc.destroy();
   }
 
-  private async applyPeerUpdate(peer: Peer, update: Uint8Array): Promise<void> {
+  private applyPeerUpdate(peer: Peer, update: Uint8Array): Promise<void> | undefined {
     // Capture what the update actually changed: nothing for a duplicate, more
     // than `update` when it releases updates Yjs held back as pending.
     const changes: Uint8Array[] = [];
     const capture = (change: Uint8Array) => changes.push(change);
+    const hadPending = hasPending(this.doc);
+    let failure: string | null = null;
     this.doc.on("update", capture);
     try {
       Y.applyUpdate(this.doc, update, peer);
     } catch (error) {
-      throw new ProtocolError(`invalid Yjs update: ${(error as Error).message}`);
+      failure = `invalid Yjs update: ${(error as Error).message}`;
     } finally {
       this.doc.off("update", capture);
     }
-    if (changes.length === 0) return;
+    // A client's live updates only build on what it got from this server, so
+    // an update with missing dependencies is corrupt or forged. Held back, such
+    // updates would pile up and be re-examined on every later update; drop
+    // them and make the client resync.
+    if (!hadPending && hasPending(this.doc)) {
+      this.doc.store.pendingStructs = null;
+      this.doc.store.pendingDs = null;
+      failure ??= "update depends on changes the server does not have";
+    }
+    // Whatever did get integrated is stored and broadcast like any update,
+    // even when the rest of the message is refused.
+    const saving = changes.length > 0 ? this.persistAndBroadcast(changes, peer) : undefined;
+    if (failure) throw new ProtocolError(failure);
+    return saving;
+  }
+
+  private persistAndBroadcast(changes: Uint8Array[], origin: Peer): Promise<void> {
     const change = changes.length === 1 ? (changes[0] as Uint8Array) : Y.mergeUpdates(changes);
-    await this.persist(change);
-    this.broadcast(encodeFrame({ type: "update", update: change }), peer);
+    return this.persist(change).then(() => {
+      this.broadcast(encodeFrame({ type: "update", update: change }), origin);
+    });
   }
 
   /**
-   * Applies a peer's presence, refusing oversize states and states for
-   * client ids another connection owns, and stamping the authenticated
-   * user's name over whatever name the client claims.
+   * Applies a peer's presence. Oversize states close the connection. Entries
+   * for client ids that another connection published are dropped, not
+   * refused: the standard y-websocket client echoes every awareness change it
+   * receives back to the server, so such entries are normal; dropping them
+   * is also what stops a client from overwriting someone else's presence.
+   * With auth on, the authenticated user's name is stamped over the state.
    */
   private applyPeerAwareness(peer: Peer, update: Uint8Array): void {
     const entries = decodeAwarenessUpdate(update);
     const maxBytes = this.options.maxAwarenessBytes ?? 64 * 1024;
     const owned = this.peers.get(peer);
+    const own: AwarenessEntry[] = [];
     for (const entry of entries) {
       if (entry.stateLength > maxBytes) {
         throw new ProtocolError(`awareness state larger than ${maxBytes} bytes`);
       }
       const owner = this.awarenessOwners.get(entry.clientId);
-      if (owner && owner !== peer) {
-        throw new ProtocolError(`awareness client ${entry.clientId} belongs to another connection`);
-      }
-      if (!owner && owned && owned.size >= MAX_AWARENESS_IDS_PER_PEER) {
+      if (owner && owner !== peer) continue;
+      if (!owner && entry.state !== null && owned && owned.size >= MAX_AWARENESS_IDS_PER_PEER) {
         throw new ProtocolError("too many awareness client ids on one connection");
       }
+      own.push(entry);
     }
+    if (own.length === 0) return;
     const user = peer.user;
-    const applied = user
-      ? encodeAwarenessUpdate(entries.map((entry) => withUserName(entry, user.name)))
-      : update;
+    const applied =
+      user || own.length !== entries.length
+        ? encodeAwarenessUpdate(user ? own.map((entry) => withUserName(entry, user.name)) : own)
+        : update;
     awarenessProtocol.applyAwarenessUpdate(this.awareness, applied, peer);
   }
 
@@ -261,7 +300,13 @@ export class Room {
     this.saveError = null;
     this.title = info.title ?? this.title;
     this.appendsSinceCompact++;
-    if (this.appendsSinceCompact >= this.options.compactEvery) this.compactInBackground();
+    this.bytesSinceCompact += update.length;
+    if (
+      this.appendsSinceCompact >= this.options.compactEvery &&
+      this.bytesSinceCompact * 2 >= this.snapshotBytes
+    ) {
+      this.compactInBackground();
+    }
   }
 
   private delay(ms: number): Promise<void> {
@@ -282,11 +327,15 @@ export class Room {
   }
 
   private async compact(): Promise<void> {
-    const pending = this.appendsSinceCompact;
+    const appends = this.appendsSinceCompact;
+    const bytes = this.bytesSinceCompact;
     try {
-      const merged = await this.options.store.compact(this.docId);
-      this.appendsSinceCompact = Math.max(0, this.appendsSinceCompact - pending) + (merged ? 1 : 0);
-      this.options.logger.debug({ docId: this.docId, merged }, "compacted update log");
+      const result = await this.options.store.compact(this.docId);
+      // Appends that landed while merging count towards the next merge.
+      this.appendsSinceCompact -= appends;
+      this.bytesSinceCompact -= bytes;
+      this.snapshotBytes = result.bytes;
+      this.options.logger.debug({ docId: this.docId, ...result }, "compacted update log");
     } catch (error) {
       // The log is intact; compaction is only an optimisation and runs again later.
       this.options.logger.error({ err: error, docId: this.docId }, "compaction failed");
@@ -323,6 +372,10 @@ export class Room {
     const update = awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed);
     this.broadcast(encodeFrame({ type: "awareness", update }), ids ? (origin as Peer) : null);
   };
+}
+
+function hasPending(doc: Y.Doc): boolean {
+  return doc.store.pendingStructs !== null || doc.store.pendingDs !== null;
 }
 
 function withUserName(entry: AwarenessEntry, name: string): AwarenessEntry {

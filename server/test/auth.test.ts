@@ -260,22 +260,36 @@ describe("limits", () => {
     expect((await c.closed).code).toBe(CLOSE_BAD_FRAME);
   });
 
-  it("closes a client that publishes presence for another connection's client id with 4400", async () => {
+  it("ignores presence a client publishes for another connection's client id", async () => {
     const running = await startServer();
     cleanups.push(() => running.stop());
     const victim = connectProvider(running.wsUrl, "imp");
+    const watcher = connectProvider(running.wsUrl, "imp");
     cleanups.push(() => victim.provider.destroy());
+    cleanups.push(() => watcher.provider.destroy());
     victim.provider.awareness.setLocalStateField("name", "Victim");
-    await whenSynced(victim.provider);
+    await Promise.all([whenSynced(victim.provider), whenSynced(watcher.provider)]);
     const attacker = client(`${running.wsUrl}/imp`);
     await attacker.next();
     // Wait until the server has the victim's state (it relays it to the attacker).
     await attacker.next((bytes) => bytes[0] === 1);
-    const update = encodeAwarenessUpdate([
-      { clientId: victim.doc.clientID, clock: 999, state: null, stateLength: 0 },
+    const forged = encodeAwarenessUpdate([
+      { clientId: victim.doc.clientID, clock: 999, state: { name: "Mallory" }, stateLength: 0 },
+      { clientId: 77, clock: 1, state: { name: "attacker's own" }, stateLength: 0 },
     ]);
-    attacker.ws.send(encodeFrame({ type: "awareness", update }));
-    expect((await attacker.closed).code).toBe(CLOSE_BAD_FRAME);
+    attacker.ws.send(encodeFrame({ type: "awareness", update: forged }));
+    // The attacker's own entry arrives; the forged one never does.
+    await new Promise<void>((resolve) => {
+      const check = () => {
+        if (watcher.provider.awareness.getStates().has(77)) resolve();
+      };
+      watcher.provider.awareness.on("change", check);
+      check();
+    });
+    expect(watcher.provider.awareness.getStates().get(victim.doc.clientID)).toEqual({
+      name: "Victim",
+    });
     expect(victim.provider.wsconnected).toBe(true);
+    expect(attacker.ws.readyState).toBe(WebSocket.OPEN);
   });
 });

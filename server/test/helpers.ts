@@ -9,7 +9,7 @@ import { type CowriteServer, createServer, type ServerOptions } from "../src/ser
 import type { DocStore } from "../src/storage/doc-store.ts";
 import { SqliteDocStore } from "../src/storage/sqlite.ts";
 
-export const silentLogger = pino({ level: "silent" });
+export const silentLogger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
 
 export function tempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), "cowrite-test-"));

@@ -56,7 +56,7 @@ describe.each(implementations)("%s fulfils the DocStore contract", (_name, make)
     const store = open();
     for (let i = 0; i < 50; i++) await store.append("d", edit(String(i % 10), i + 1), { at: i });
     const before = materialize(await store.load("d"));
-    expect(await store.compact("d")).toBe(50);
+    expect((await store.compact("d")).merged).toBe(50);
     expect(await store.countUpdates("d")).toBe(1);
     expect(materialize(await store.load("d"))).toBe(before);
     await store.append("d", edit("z", 999), { at: 99 });
@@ -67,8 +67,8 @@ describe.each(implementations)("%s fulfils the DocStore contract", (_name, make)
   it("compaction of a short log is a no-op", async () => {
     const store = open();
     await store.append("d", edit("x", 1), { at: 1 });
-    expect(await store.compact("d")).toBe(0);
-    expect(await store.compact("missing")).toBe(0);
+    expect((await store.compact("d")).merged).toBe(0);
+    expect(await store.compact("missing")).toEqual({ merged: 0, bytes: 0 });
   });
 
   it("ensure creates once and keeps existing metadata", async () => {
@@ -131,7 +131,9 @@ describe("SqliteDocStore on disk", () => {
     doc.on("update", (update: Uint8Array) => updates.push(update));
     for (let i = 0; i < 20_000; i++) doc.getText("t").insert(i, "x");
     for (const update of updates) await store.append("d", update, { at: 1 });
-    expect(await store.compact("d")).toBe(20_000);
+    const { merged, bytes } = await store.compact("d");
+    expect(merged).toBe(20_000);
+    expect(bytes).toBeLessThan(40_000);
     const stored = await store.load("d");
     expect(stored).toHaveLength(1);
     expect(materialize(stored)).toHaveLength(20_000);

@@ -117,6 +117,36 @@ describe("awareness", () => {
     expect(b.provider.awareness.getStates().has(aId)).toBe(false);
   });
 
+  it("standard clients echoing each other's presence stay connected", async () => {
+    const { wsUrl } = await server();
+    const a = provider(wsUrl, "echo");
+    const b = provider(wsUrl, "echo");
+    await Promise.all([whenSynced(a.provider), whenSynced(b.provider)]);
+    let closes = 0;
+    for (const p of [a.provider, b.provider]) p.on("connection-close", () => closes++);
+    const sees = (viewer: typeof a, subject: typeof a, name: string) =>
+      new Promise<void>((resolve) => {
+        const check = () => {
+          const state = viewer.provider.awareness.getStates().get(subject.doc.clientID);
+          if (state?.user?.name === name) resolve();
+        };
+        viewer.provider.awareness.on("change", check);
+        check();
+      });
+    for (let round = 0; round < 5; round++) {
+      a.provider.awareness.setLocalStateField("user", { name: `A${round}` });
+      await sees(b, a, `A${round}`);
+      b.provider.awareness.setLocalStateField("user", { name: `B${round}` });
+      await sees(a, b, `B${round}`);
+    }
+    // y-websocket re-sends every awareness change it receives; the server must
+    // treat those echoes as harmless. A last edit round-trips on both sockets.
+    a.doc.getText("t").insert(0, "still here");
+    await whenDoc(b.doc, (d) => text(d) === "still here");
+    expect(closes).toBe(0);
+    expect(a.provider.wsconnected && b.provider.wsconnected).toBe(true);
+  });
+
   it("a late joiner receives the presence of peers already there", async () => {
     const { wsUrl } = await server();
     const a = provider(wsUrl, "late");

@@ -29,12 +29,19 @@ export interface AppendInfo {
   title?: string;
 }
 
+export interface CompactResult {
+  /** Updates merged (0 when there was nothing to merge). */
+  merged: number;
+  /** Size of the document's log afterwards, in bytes. */
+  bytes: number;
+}
+
 export interface DocStore {
   /** Every stored update of the document, oldest first; empty if none. */
   load(docId: string): Promise<Uint8Array[]>;
   append(docId: string, update: Uint8Array, info: AppendInfo): Promise<void>;
-  /** Merges the log into one update. Returns how many rows were merged. */
-  compact(docId: string): Promise<number>;
+  /** Merges the log into one update: how many updates were merged, and its size. */
+  compact(docId: string): Promise<CompactResult>;
   /** How many updates are in the document's log (compaction heuristic). */
   countUpdates(docId: string): Promise<number>;
   ensure(docId: string, at: number): Promise<DocMeta>;

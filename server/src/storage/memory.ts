@@ -1,4 +1,10 @@
-import { type AppendInfo, type DocMeta, type DocStore, DocumentExistsError } from "./doc-store.ts";
+import {
+  type AppendInfo,
+  type CompactResult,
+  type DocMeta,
+  type DocStore,
+  DocumentExistsError,
+} from "./doc-store.ts";
 import { mergeUpdateLog } from "./merge.ts";
 
 /** In-memory DocStore for unit tests. Nothing survives the process. */
@@ -19,12 +25,13 @@ export class MemoryDocStore implements DocStore {
     if (info.title !== undefined) entry.meta.title = info.title;
   }
 
-  async compact(docId: string): Promise<number> {
+  async compact(docId: string): Promise<CompactResult> {
     const entry = this.docs.get(docId);
-    if (!entry || entry.updates.length < 2) return 0;
-    const count = entry.updates.length;
+    const size = () => entry?.updates.reduce((sum, u) => sum + u.length, 0) ?? 0;
+    if (!entry || entry.updates.length < 2) return { merged: 0, bytes: size() };
+    const merged = entry.updates.length;
     entry.updates = [mergeUpdateLog(entry.updates)];
-    return count;
+    return { merged, bytes: size() };
   }
 
   async countUpdates(docId: string): Promise<number> {
