@@ -31,6 +31,7 @@ import {
   type Frame,
   ProtocolError,
   shouldReconnect,
+  TOKEN_EXPIRED_REASON,
 } from "@cowrite/shared";
 import {
   Awareness,
@@ -85,8 +86,8 @@ export type WebSocketConstructor = new (url: string) => WebSocket;
 /** A bearer token, or a function that supplies a current one (it may fetch). */
 export type TokenSource = string | (() => string | Promise<string>);
 
-/** The reason the server gives when a token's `exp` has passed (see server/src/auth.ts). */
-export const TOKEN_EXPIRED_REASON = "token expired";
+/** The reason the server gives when a token's `exp` has passed (shared/src/close-codes.ts). */
+export { TOKEN_EXPIRED_REASON };
 
 /** Where `online`/`offline`/`pagehide`/`beforeunload`/`pageshow` come from. */
 export type EventSource = Pick<EventTarget, "addEventListener" | "removeEventListener">;

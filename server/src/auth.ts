@@ -12,7 +12,7 @@
  *   `doc` (a document id, a prefix ending in `*`, or `*`), `perm`
  *   (`read` | `write`) and `exp`.
  */
-import { CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED } from "@cowrite/shared";
+import { CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, TOKEN_EXPIRED_REASON } from "@cowrite/shared";
 import * as jose from "jose";
 
 export type Permission = "read" | "write";
@@ -95,7 +95,7 @@ export async function createTokenAuth(options: TokenAuthOptions): Promise<Author
       }));
     } catch (error) {
       if (error instanceof jose.errors.JWTExpired) {
-        throw new AuthError(CLOSE_UNAUTHENTICATED, "token expired");
+        throw new AuthError(CLOSE_UNAUTHENTICATED, TOKEN_EXPIRED_REASON);
       }
       throw new AuthError(CLOSE_UNAUTHENTICATED, "invalid token");
     }

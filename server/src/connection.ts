@@ -16,6 +16,7 @@ import {
   CLOSE_UNAUTHENTICATED,
   decodeFrame,
   ProtocolError,
+  TOKEN_EXPIRED_REASON,
 } from "@cowrite/shared";
 import type { Logger } from "pino";
 import WebSocket from "ws";
@@ -84,7 +85,10 @@ export class Connection {
     if (options.expiresAt != null) {
       // setTimeout overflows past ~24.8 days; such tokens are re-checked on reconnect anyway.
       const ms = Math.min(Math.max(0, options.expiresAt - now()), 2 ** 31 - 1);
-      this.expiryTimer = setTimeout(() => this.close(CLOSE_UNAUTHENTICATED, "token expired"), ms);
+      this.expiryTimer = setTimeout(
+        () => this.close(CLOSE_UNAUTHENTICATED, TOKEN_EXPIRED_REASON),
+        ms,
+      );
       this.expiryTimer.unref();
     }
     const ready = options.rooms.acquire(options.docId);

@@ -1,7 +1,8 @@
 import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import * as Y from "yjs";
-import { type Running, startServer } from "./helpers.ts";
+import { MemoryDocStore } from "../src/storage/memory.ts";
+import { connectProvider, type Running, startServer, whenDoc, whenSynced } from "./helpers.ts";
 
 let running: Running;
 afterEach(async () => {
@@ -134,5 +135,44 @@ describe("HTTP API", () => {
     running = await startServer();
     expect((await api("/healthz")).body).toEqual({ status: "ok" });
     expect((await api("/readyz")).body).toEqual({ status: "ready" });
+  });
+});
+
+describe("storage failures", () => {
+  it("a failing disk keeps the update unacknowledged, shows in /readyz, and recovers", async () => {
+    const store = new MemoryDocStore();
+    const append = store.append.bind(store);
+    let failing = true;
+    let signalFailure = () => {};
+    const failed = new Promise<void>((resolve) => {
+      signalFailure = resolve;
+    });
+    store.append = async (...args) => {
+      if (failing) {
+        signalFailure();
+        throw new Error("ENOSPC: no space left on device");
+      }
+      return append(...args);
+    };
+    running = await startServer({ store });
+    const a = connectProvider(running.wsUrl, "disk");
+    const b = connectProvider(running.wsUrl, "disk");
+    try {
+      await Promise.all([whenSynced(a.provider), whenSynced(b.provider)]);
+      a.doc.getText("t").insert(0, "precious");
+      await failed;
+      const ready = await api("/readyz");
+      expect(ready.status).toBe(503);
+      expect(ready.body).toEqual({ status: "saves failing", documents: ["disk"] });
+      // Not broadcast while it is not stored.
+      expect(b.doc.getText("t").toString()).toBe("");
+      failing = false;
+      await whenDoc(b.doc, (d) => d.getText("t").toString() === "precious");
+      expect((await api("/readyz")).status).toBe(200);
+      expect(await store.countUpdates("disk")).toBe(1);
+    } finally {
+      a.provider.destroy();
+      b.provider.destroy();
+    }
   });
 });

@@ -15,6 +15,12 @@ export const CLOSE_IDLE = 4408;
 export const CLOSE_VERSION_MISMATCH = 4426;
 export const CLOSE_RATE_LIMITED = 4429;
 
+/**
+ * The reason sent with 4401 when a token has expired (at connect or while
+ * connected). Clients that can fetch a fresh token reconnect on it.
+ */
+export const TOKEN_EXPIRED_REASON = "token expired";
+
 export interface CloseCodeInfo {
   /** Short machine-friendly name. */
   name: string;
