@@ -17,6 +17,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { defineConfig, devices } from "@playwright/test";
+import { chromiumLaunchOptions } from "./chromium.ts";
 import { AUTH_PORT_VAR, AUTH_SECRET_VAR, DATA_DIR_VAR, PORT_VAR } from "./env-vars.ts";
 
 const e2eDir = path.dirname(fileURLToPath(import.meta.url));
@@ -59,19 +60,7 @@ const AUTH_SPECS = "auth-*.spec.ts";
 
 const chromium = {
   ...devices["Desktop Chrome"],
-  launchOptions: {
-    executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-dev-shm-usage",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-      "--disable-quic",
-    ],
-  },
+  launchOptions: chromiumLaunchOptions,
 };
 
 const serverDefaults = {

@@ -2,23 +2,12 @@
 // Usage: start Cowrite (npm start), then
 //   node --import tsx scripts/screenshot.ts [http://127.0.0.1:1234] [docs/screenshot.png]
 import { chromium } from "@playwright/test";
+import { chromiumLaunchOptions } from "../e2e/chromium.ts";
 
 const base = process.argv[2] ?? "http://127.0.0.1:1234";
 const out = process.argv[3] ?? "docs/screenshot.png";
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-  ],
-});
+const browser = await chromium.launch(chromiumLaunchOptions);
 try {
   const res = await fetch(`${base}/api/documents`, {
     method: "POST",
