@@ -122,7 +122,7 @@ export class Connection {
       return;
     }
     this.isAlive = false;
-    this.ws.ping();
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.ping();
   }
 
   close(code: number, reason: string): void {

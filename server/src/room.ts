@@ -179,9 +179,12 @@ export class Room {
    * The document was deleted: disconnect everyone (4404, a permanent close)
    * and write nothing more, so the deleted document is not recreated.
    */
-  markDeleted(): void {
+  async markDeleted(): Promise<void> {
     this.deleted = true;
     this.closePeers(CLOSE_NO_DOCUMENT, "document deleted");
+    // Appends already handed to the store must land before the caller
+    // deletes, or they would recreate the document afterwards.
+    await this.flush();
   }
 
   /** Resolves once every accepted update is durable. */

@@ -340,6 +340,20 @@ describe("bad input", () => {
 });
 
 describe("lifecycle", () => {
+  it("heartbeats drop a connection that stops answering pings and keep live ones", async () => {
+    const { wsUrl } = await server({ heartbeatMs: 40 });
+    const live = rawClient(`${wsUrl}/beat`);
+    const dead = rawClient(`${wsUrl}/beat`, { autoPong: false });
+    await Promise.all([live.next(), dead.next()]);
+    let pings = 0;
+    live.ws.on("ping", () => pings++);
+    const { code } = await dead.closed;
+    expect(code).toBe(1006); // terminated, no close frame
+    expect(pings).toBeGreaterThanOrEqual(1);
+    expect(live.ws.readyState).toBe(WebSocket.OPEN);
+    cleanups.push(() => live.ws.terminate());
+  });
+
   it("deleting a document disconnects its clients with 4404", async () => {
     const running = await server();
     const client = rawClient(`${running.wsUrl}/doomed`);
