@@ -20,6 +20,7 @@ const schema = z
     COMPACT_EVERY: z.coerce.number().int().min(2).default(500),
     MAX_MESSAGE_BYTES: bytes(32 * 1024 * 1024),
     MAX_QUEUED_MESSAGES: z.coerce.number().int().positive().default(1000),
+    MAX_QUEUED_BYTES: bytes(64 * 1024 * 1024),
     MAX_BUFFERED_BYTES: bytes(64 * 1024 * 1024),
     SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(3000),
     MAX_MESSAGES_PER_SECOND: z.coerce.number().int().positive().default(200),

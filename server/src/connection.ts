@@ -12,7 +12,9 @@
 import {
   CLOSE_BAD_FRAME,
   CLOSE_INTERNAL_ERROR,
+  CLOSE_NO_DOCUMENT,
   CLOSE_RATE_LIMITED,
+  CLOSE_TRY_AGAIN_LATER,
   CLOSE_UNAUTHENTICATED,
   decodeFrame,
   ProtocolError,
@@ -42,6 +44,8 @@ export interface ConnectionOptions {
   maxMessagesPerSecond?: number;
   /** Frames received but not yet handled (e.g. while the room loads). */
   maxQueuedFrames: number;
+  /** Total size of those frames. */
+  maxQueuedBytes: number;
   /** A client whose unsent backlog exceeds this is not reading; it is closed. */
   maxBufferedBytes: number;
 }
@@ -57,6 +61,7 @@ export class Connection {
   private room: Room | null = null;
   private chain: Promise<void>;
   private queued = 0;
+  private queuedBytes = 0;
   private closing = false;
   /** Settles when every update this client sent so far is durable. */
   private saved: Promise<void> = Promise.resolve();
@@ -82,20 +87,16 @@ export class Connection {
     this.rate = options.maxMessagesPerSecond
       ? new TokenBucket(options.maxMessagesPerSecond, options.maxMessagesPerSecond * 2, now)
       : null;
-    if (options.expiresAt != null) {
-      // setTimeout overflows past ~24.8 days; such tokens are re-checked on reconnect anyway.
-      const ms = Math.min(Math.max(0, options.expiresAt - now()), 2 ** 31 - 1);
-      this.expiryTimer = setTimeout(
-        () => this.close(CLOSE_UNAUTHENTICATED, TOKEN_EXPIRED_REASON),
-        ms,
-      );
-      this.expiryTimer.unref();
-    }
+    if (options.expiresAt != null) this.closeAtExpiry(options.expiresAt, now);
     const ready = options.rooms.acquire(options.docId);
     this.chain = ready.then(
       (room) => {
         this.room = room;
         if (this.closing) return;
+        if (room.isDeleted) {
+          this.close(CLOSE_NO_DOCUMENT, "document deleted");
+          return;
+        }
         room.addPeer(this.peer);
       },
       (error: unknown) => {
@@ -112,6 +113,20 @@ export class Connection {
       this.logger.info({ err: error }, "socket error");
     });
     this.ws.on("close", () => this.onClose());
+  }
+
+  private closeAtExpiry(expiresAt: number, now: () => number): void {
+    const left = expiresAt - now();
+    if (left <= 0) {
+      this.close(CLOSE_UNAUTHENTICATED, TOKEN_EXPIRED_REASON);
+      return;
+    }
+    // setTimeout overflows past ~24.8 days: wait in steps.
+    this.expiryTimer = setTimeout(
+      () => this.closeAtExpiry(expiresAt, now),
+      Math.min(left, 2 ** 31 - 1),
+    );
+    this.expiryTimer.unref();
   }
 
   /** Ping, or terminate if the last ping went unanswered. */
@@ -135,7 +150,7 @@ export class Connection {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     if (this.ws.bufferedAmount > this.options.maxBufferedBytes) {
       this.logger.warn({ buffered: this.ws.bufferedAmount }, "client is not reading; closing");
-      this.close(CLOSE_RATE_LIMITED, "client is not reading its messages");
+      this.close(CLOSE_TRY_AGAIN_LATER, "client is not reading its messages");
       this.ws.terminate();
       return;
     }
@@ -152,18 +167,29 @@ export class Connection {
       this.close(CLOSE_RATE_LIMITED, "too many messages per second");
       return;
     }
-    if (this.queued >= this.options.maxQueuedFrames) {
+    const bytes = copyBytes(data);
+    if (
+      this.queued >= this.options.maxQueuedFrames ||
+      this.queuedBytes + bytes.length > this.options.maxQueuedBytes
+    ) {
       this.close(CLOSE_RATE_LIMITED, "too many messages queued");
       return;
     }
-    const bytes = copyBytes(data);
     this.queued++;
+    this.queuedBytes += bytes.length;
     this.chain = this.chain
       .then(async () => {
         this.queued--;
+        this.queuedBytes -= bytes.length;
         if (this.closing || !this.room) return;
         const frame = decodeFrame(bytes);
-        if (frame.type === "sync-step-1") await this.saved;
+        if (frame.type === "sync-step-1") {
+          // Our own updates first (the client's "saved" receipt), then
+          // everyone's: the answer must not contain what a crash could lose.
+          await this.saved;
+          await this.room.whenDurable();
+          if (this.closing) return;
+        }
         const saving = this.room.handle(this.peer, frame);
         if (saving) this.trackSave(saving);
         // Backpressure: a client cannot run arbitrarily far ahead of the disk.

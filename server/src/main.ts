@@ -47,6 +47,7 @@ async function main(): Promise<void> {
     limits: {
       maxMessageBytes: config.MAX_MESSAGE_BYTES,
       maxQueuedFrames: config.MAX_QUEUED_MESSAGES,
+      maxQueuedBytes: config.MAX_QUEUED_BYTES,
       maxBufferedBytes: config.MAX_BUFFERED_BYTES,
       maxMessagesPerSecond: config.MAX_MESSAGES_PER_SECOND,
       maxAwarenessBytes: config.MAX_AWARENESS_BYTES,

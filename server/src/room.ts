@@ -116,6 +116,19 @@ export class Room {
     return this.peers.size;
   }
 
+  /** Deleted documents accept no new peers; the registry reloads them once closed. */
+  get isDeleted(): boolean {
+    return this.deleted;
+  }
+
+  /**
+   * Resolves once every update accepted so far is durable: what a sync step 1
+   * is answered from must not include anything a crash could still lose.
+   */
+  async whenDurable(): Promise<void> {
+    await Promise.allSettled([...this.inflight]);
+  }
+
   /** The last save error, until a save succeeds again. */
   get lastSaveError(): Error | null {
     return this.saveError;
@@ -255,14 +268,19 @@ export class Room {
     const maxBytes = this.options.maxAwarenessBytes ?? 64 * 1024;
     const owned = this.peers.get(peer);
     const own: AwarenessEntry[] = [];
+    let fresh = 0;
     for (const entry of entries) {
       if (entry.stateLength > maxBytes) {
         throw new ProtocolError(`awareness state larger than ${maxBytes} bytes`);
       }
       const owner = this.awarenessOwners.get(entry.clientId);
       if (owner && owner !== peer) continue;
-      if (!owner && entry.state !== null && owned && owned.size >= MAX_AWARENESS_IDS_PER_PEER) {
-        throw new ProtocolError("too many awareness client ids on one connection");
+      if (!owner && entry.state !== null) {
+        // Count ids new in this very message too, not only those already owned.
+        if ((owned?.size ?? 0) + fresh >= MAX_AWARENESS_IDS_PER_PEER) {
+          throw new ProtocolError("too many awareness client ids on one connection");
+        }
+        fresh++;
       }
       own.push(entry);
     }
@@ -373,7 +391,10 @@ export class Room {
       this.awarenessOwners.delete(id);
     }
     const update = awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed);
-    this.broadcast(encodeFrame({ type: "awareness", update }), ids ? (origin as Peer) : null);
+    // Sent to the publisher too: y-websocket treats 30 s without any incoming
+    // message as a dead link, and a client alone in a document would
+    // otherwise hear nothing but its own (unechoed) presence renewals.
+    this.broadcast(encodeFrame({ type: "awareness", update }), null);
   };
 }
 

@@ -2,6 +2,7 @@ import {
   CLOSE_BAD_FRAME,
   CLOSE_FORBIDDEN,
   CLOSE_RATE_LIMITED,
+  CLOSE_TRY_AGAIN_LATER,
   CLOSE_UNAUTHENTICATED,
   encodeAwarenessUpdate,
   encodeFrame,
@@ -168,13 +169,11 @@ describe("origin allowlist", () => {
     });
   });
 
-  it("allows exactly the configured origins", () => {
-    expect(isOriginAllowed("https://app.example", "cowrite:1234", ["https://app.example"])).toBe(
-      true,
-    );
-    expect(isOriginAllowed("http://cowrite:1234", "cowrite:1234", ["https://app.example"])).toBe(
-      false,
-    );
+  it("configured origins widen, never replace, the server's own origin", () => {
+    const allowed = ["https://app.example"];
+    expect(isOriginAllowed("https://app.example", "cowrite:1234", allowed)).toBe(true);
+    expect(isOriginAllowed("http://cowrite:1234", "cowrite:1234", allowed)).toBe(true);
+    expect(isOriginAllowed("https://other.example", "cowrite:1234", allowed)).toBe(false);
     expect(isOriginAllowed("https://anything", "h", ["*"])).toBe(true);
     expect(isOriginAllowed("not a url", "h", [])).toBe(false);
   });
@@ -238,14 +237,34 @@ describe("limits", () => {
     });
   });
 
-  it("refuses connections past the per-document limit with 4429", async () => {
+  it("refuses connections past the per-document limit with 1013 (try again later)", async () => {
     const running = await startServer({ limits: { maxConnectionsPerDocument: 2 } });
     cleanups.push(() => running.stop());
     const a = client(`${running.wsUrl}/full`);
     const b = client(`${running.wsUrl}/full`);
     await Promise.all([a.next(), b.next()]);
-    expect((await client(`${running.wsUrl}/full`).closed).code).toBe(CLOSE_RATE_LIMITED);
+    expect((await client(`${running.wsUrl}/full`).closed).code).toBe(CLOSE_TRY_AGAIN_LATER);
     await client(`${running.wsUrl}/other`).next();
+  });
+
+  it("counts every new presence id in one message against the per-connection cap", async () => {
+    const running = await startServer();
+    cleanups.push(() => running.stop());
+    const c = client(`${running.wsUrl}/ids`);
+    await c.opened;
+    const update = encodeAwarenessUpdate(
+      Array.from({ length: 20 }, (_, i) => ({
+        clientId: 1000 + i,
+        clock: 1,
+        state: { i },
+        stateLength: 0,
+      })),
+    );
+    c.ws.send(encodeFrame({ type: "awareness", update }));
+    expect(await c.closed).toEqual({
+      code: CLOSE_BAD_FRAME,
+      reason: "too many awareness client ids on one connection",
+    });
   });
 
   it("closes a client publishing an oversize awareness state with 4400", async () => {

@@ -8,6 +8,7 @@ import {
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import * as Y from "yjs";
+import { MemoryDocStore } from "../src/storage/memory.ts";
 import { SqliteDocStore } from "../src/storage/sqlite.ts";
 import {
   connectProvider,
@@ -145,6 +146,22 @@ describe("awareness", () => {
     await whenDoc(b.doc, (d) => text(d) === "still here");
     expect(closes).toBe(0);
     expect(a.provider.wsconnected && b.provider.wsconnected).toBe(true);
+  });
+
+  it("echoes presence to its publisher, so a lone y-websocket client hears from the server", async () => {
+    const { wsUrl } = await server();
+    const alone = rawClient(`${wsUrl}/lonely`);
+    await alone.next();
+    const doc = new Y.Doc();
+    const { Awareness, encodeAwarenessUpdate } = await import("y-protocols/awareness");
+    const awareness = new Awareness(doc);
+    awareness.setLocalStateField("user", { name: "Solo" });
+    alone.ws.send(
+      encodeFrame({ type: "awareness", update: encodeAwarenessUpdate(awareness, [doc.clientID]) }),
+    );
+    awareness.destroy();
+    const echo = decodeFrame(await alone.next((bytes) => decodeFrame(bytes).type === "awareness"));
+    expect(echo.type).toBe("awareness");
   });
 
   it("a late joiner receives the presence of peers already there", async () => {
@@ -286,6 +303,27 @@ describe("bad input", () => {
     expect(status).toBe(404);
   });
 
+  it("answers an upgrade with an unparsable target with 400 and stays up", async () => {
+    const { url } = await server();
+    const port = Number(new URL(url).port);
+    const net = await import("node:net");
+    const reply = await new Promise<string>((resolve) => {
+      const socket = net.connect(port, "127.0.0.1", () =>
+        socket.write(
+          "GET //[ HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        ),
+      );
+      let data = "";
+      socket.on("data", (chunk) => {
+        data += chunk;
+      });
+      socket.on("close", () => resolve(data));
+    });
+    expect(reply).toMatch(/^HTTP\/1\.1 400/);
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+  });
+
   it("answers a plain HTTP GET on the sync endpoint with 426", async () => {
     const { url } = await server();
     const res = await fetch(`${url}/ws/some-doc`);
@@ -352,6 +390,65 @@ describe("lifecycle", () => {
     expect(pings).toBeGreaterThanOrEqual(1);
     expect(live.ws.readyState).toBe(WebSocket.OPEN);
     cleanups.push(() => live.ws.terminate());
+  });
+
+  it("a deleted document's lingering room turns new clients away with 4404", async () => {
+    const running = await server();
+    const stuck = rawClient(`${running.wsUrl}/gone`);
+    await stuck.next();
+    // Keep the room alive: this client never answers the close handshake.
+    (stuck.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    expect((await fetch(`${running.url}/api/documents/gone`, { method: "DELETE" })).status).toBe(
+      204,
+    );
+    const late = rawClient(`${running.wsUrl}/gone`);
+    expect(await late.closed).toEqual({ code: CLOSE_NO_DOCUMENT, reason: "document deleted" });
+    stuck.ws.terminate();
+  });
+
+  it("answers a sync step 1 only with what is already on disk", async () => {
+    const store = new MemoryDocStore();
+    const append = store.append.bind(store);
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let started = () => {};
+    const appendStarted = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    store.append = async (...args) => {
+      started();
+      await gate;
+      return append(...args);
+    };
+    const running = await server({ store });
+    const writer = provider(running.wsUrl, "durable-sync");
+    await whenSynced(writer.provider);
+    writer.doc.getText("t").insert(0, "not yet on disk");
+    await appendStarted;
+    const reader = rawClient(`${running.wsUrl}/durable-sync`);
+    cleanups.push(() => reader.ws.terminate());
+    await reader.next();
+    reader.ws.send(
+      encodeFrame({ type: "sync-step-1", stateVector: Y.encodeStateVector(new Y.Doc()) }),
+    );
+    const answer = reader.next((bytes) => decodeFrame(bytes).type === "sync-step-2");
+    let answered = false;
+    void answer.then(() => {
+      answered = true;
+    });
+    // The writer's save is still held: a query the server answers at once
+    // proves the step 1 above was read and is being held back.
+    reader.ws.send(encodeFrame({ type: "query-awareness" }));
+    await reader.next((bytes) => decodeFrame(bytes).type === "awareness");
+    expect(answered).toBe(false);
+    release();
+    const frame = decodeFrame(await answer);
+    if (frame.type !== "sync-step-2") throw new Error("expected step 2");
+    const doc = new Y.Doc();
+    Y.applyUpdate(doc, frame.update);
+    expect(text(doc)).toBe("not yet on disk");
   });
 
   it("deleting a document disconnects its clients with 4404", async () => {

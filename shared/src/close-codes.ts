@@ -7,6 +7,8 @@ export const CLOSE_NORMAL = 1000;
 export const CLOSE_GOING_AWAY = 1001;
 export const CLOSE_TOO_BIG = 1009;
 export const CLOSE_INTERNAL_ERROR = 1011;
+/** Transient overload (server full, client not keeping up): retry later. */
+export const CLOSE_TRY_AGAIN_LATER = 1013;
 export const CLOSE_BAD_FRAME = 4400;
 export const CLOSE_UNAUTHENTICATED = 4401;
 export const CLOSE_FORBIDDEN = 4403;
@@ -35,6 +37,7 @@ const CLOSE_CODES: ReadonlyMap<number, CloseCodeInfo> = new Map([
   [CLOSE_GOING_AWAY, { name: "going-away", reason: "server shutting down", retry: true }],
   [CLOSE_TOO_BIG, { name: "too-big", reason: "message too big", retry: true }],
   [CLOSE_INTERNAL_ERROR, { name: "internal-error", reason: "internal server error", retry: true }],
+  [CLOSE_TRY_AGAIN_LATER, { name: "try-again-later", reason: "server busy", retry: true }],
   [CLOSE_BAD_FRAME, { name: "bad-frame", reason: "malformed message", retry: true }],
   [
     CLOSE_UNAUTHENTICATED,
