@@ -13,8 +13,9 @@
  *   carets rendered into `cursorsContainer`.
  * - Undo: a Yjs UndoManager scoped to the shared root that tracks only this
  *   binding's transactions, so undo never reverts other people's edits.
- * - Bootstrap: an empty document gets its first paragraph deterministically,
- *   so concurrent first visitors do not produce two paragraphs.
+ * - Bootstrap: an empty document gets its first paragraph (or the caller's
+ *   initial content) deterministically, so concurrent first visitors do not
+ *   produce two copies.
  *
  * Origins: the binding object itself is the origin of every Lexical -> Yjs
  * transaction (set by @lexical/yjs); the UndoManager is the origin of undo
@@ -86,6 +87,20 @@ export interface BindEditorOptions {
    * keeps the viewer's screen from showing edits nobody else will see.
    */
   readOnly?: boolean;
+  /** What a brand-new document starts with instead of one empty paragraph. */
+  initialContent?: InitialContent;
+}
+
+/**
+ * Content written into a brand-new document by `bootstrapEmptyDocument`.
+ * `write` must be deterministic: the same `key` must always produce the
+ * same nodes, because the key picks the Yjs client id the write is made
+ * under (see `bootstrapClientIdFor`).
+ */
+export interface InitialContent {
+  key: string;
+  /** Fills the empty root; runs inside an editor update. */
+  write: () => void;
 }
 
 export interface EditorBinding {
@@ -143,7 +158,7 @@ export function bindEditor(options: BindEditorOptions): EditorBinding {
     if (!hasSynced) {
       hasSynced = true;
       if (readOnly) return;
-      if (bootstrapEmptyDocument(binding)) undoManager.clear();
+      if (bootstrapEmptyDocument(binding, options.initialContent)) undoManager.clear();
       if (readOnlyUntilSynced) editor.setEditable(true);
     }
   };
@@ -257,12 +272,35 @@ export function bindEditor(options: BindEditorOptions): EditorBinding {
  * conditions the bootstrap transaction is byte-for-byte the same on every
  * client (same client id, clock 0, no left/right neighbours).
  */
-export function isPristineContent(doc: Y.Doc, sharedRoot: Y.XmlText): boolean {
-  return sharedRoot._start === null && !doc.store.clients.has(BOOTSTRAP_CLIENT_ID);
+export function isPristineContent(
+  doc: Y.Doc,
+  sharedRoot: Y.XmlText,
+  clientId: number = BOOTSTRAP_CLIENT_ID,
+): boolean {
+  return sharedRoot._start === null && !doc.store.clients.has(clientId);
 }
 
 /**
- * Gives a brand-new document its first, empty paragraph.
+ * The fixed Yjs client id a bootstrap is written under: BOOTSTRAP_CLIENT_ID
+ * for the empty paragraph, otherwise a hash of the initial content's key.
+ * Equal content gives equal ids, so two clients bootstrapping the same
+ * content write identical structs and Yjs keeps one copy. Different content
+ * gets different ids: both copies are kept, which is better than two
+ * different structs under one id (that would make the clients diverge).
+ */
+export function bootstrapClientIdFor(initial: InitialContent | undefined): number {
+  if (initial === undefined) return BOOTSTRAP_CLIENT_ID;
+  // FNV-1a, 32 bits; 0 is reserved for the empty paragraph.
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < initial.key.length; i++) {
+    hash ^= initial.key.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0 || 1;
+}
+
+/**
+ * Gives a brand-new document its first, empty paragraph (or `initial`).
  *
  * Two people opening a new document at once would each insert a paragraph
  * and Yjs would keep both. Instead the write is made under the fixed client
@@ -274,22 +312,26 @@ export function isPristineContent(doc: Y.Doc, sharedRoot: Y.XmlText): boolean {
  * `binding.isBootstrapping` keeps the write out of the undo stack. Returns
  * whether it wrote anything.
  */
-export function bootstrapEmptyDocument(binding: Binding): boolean {
+export function bootstrapEmptyDocument(binding: Binding, initial?: InitialContent): boolean {
   const { doc, editor } = binding;
   const sharedRoot = binding.root.getSharedType();
-  if (!isPristineContent(doc, sharedRoot)) return false;
+  const clientId = bootstrapClientIdFor(initial);
+  if (!isPristineContent(doc, sharedRoot, clientId)) return false;
   // Flush any pending editor update under our real id first, so only the
   // bootstrap itself is written as the bootstrap client.
   editor.update(() => {}, { discrete: true });
-  if (!isPristineContent(doc, sharedRoot)) return false;
+  if (!isPristineContent(doc, sharedRoot, clientId)) return false;
 
   const realClientId = doc.clientID;
   binding.isBootstrapping = true;
-  doc.clientID = BOOTSTRAP_CLIENT_ID;
+  doc.clientID = clientId;
   try {
+    // One discrete update: the whole initial content is one Yjs transaction.
     editor.update(
       () => {
         const root = $getRoot();
+        if (!root.isEmpty()) return;
+        initial?.write();
         if (root.isEmpty()) root.append($createParagraphNode());
       },
       { discrete: true, tag: HISTORY_MERGE_TAG },
@@ -298,5 +340,5 @@ export function bootstrapEmptyDocument(binding: Binding): boolean {
     doc.clientID = realClientId;
     binding.isBootstrapping = false;
   }
-  return doc.store.clients.has(BOOTSTRAP_CLIENT_ID);
+  return doc.store.clients.has(clientId);
 }

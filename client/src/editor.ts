@@ -56,7 +56,7 @@ export const EDITOR_NODES = [
 ];
 
 /** `- [ ] ` must be tried before `- ` or it would become a bullet. */
-const MARKDOWN_TRANSFORMERS = [CHECK_LIST, ...TRANSFORMERS];
+export const MARKDOWN_TRANSFORMERS = [CHECK_LIST, ...TRANSFORMERS];
 
 export function createCowriteEditor(onError: (error: Error) => void): LexicalEditor {
   return createEditor({

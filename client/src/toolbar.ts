@@ -77,7 +77,31 @@ interface ButtonSpec {
 export interface ToolbarOptions {
   /** Asks the user for a link URL; returns null when cancelled. Defaults to window.prompt. */
   promptForUrl?: (current: string) => string | null;
+  /** Show only these buttons (see TOOLBAR_BUTTONS), in the toolbar's order; default all. */
+  buttons?: readonly string[];
 }
+
+/** Every toolbar button name, in display order. */
+export const TOOLBAR_BUTTONS = [
+  "undo",
+  "redo",
+  "h1",
+  "h2",
+  "h3",
+  "bold",
+  "italic",
+  "underline",
+  "strikethrough",
+  "code",
+  "link",
+  "bullet-list",
+  "numbered-list",
+  "check-list",
+  "quote",
+  "code-block",
+] as const;
+
+export type ToolbarButtonName = (typeof TOOLBAR_BUTTONS)[number];
 
 export interface Toolbar {
   element: HTMLElement;
@@ -170,7 +194,7 @@ export function createToolbar(editor: LexicalEditor, options: ToolbarOptions = {
     editor.dispatchCommand(TOGGLE_LINK_COMMAND, url);
   };
 
-  const groups: ButtonSpec[][] = [
+  const allGroups: ButtonSpec[][] = [
     [
       {
         name: "undo",
@@ -217,6 +241,11 @@ export function createToolbar(editor: LexicalEditor, options: ToolbarOptions = {
       blockButton("code-block", "Code block", "{ }", "code", () => $createCodeNode()),
     ],
   ];
+
+  const wanted = options.buttons === undefined ? null : new Set(options.buttons);
+  const groups = allGroups
+    .map((group) => group.filter((spec) => wanted === null || wanted.has(spec.name)))
+    .filter((group) => group.length > 0);
 
   const element = document.createElement("div");
   element.className = "toolbar";

@@ -25,6 +25,8 @@ export interface ApiOptions {
   logger: Logger;
   now: () => number;
   authorize: Authorize;
+  /** Live counters for GET /api/stats (optionally for one document). */
+  stats: (docId: string | null) => object;
 }
 
 export class HttpError extends Error {
@@ -108,6 +110,12 @@ export function createApiRouter(options: ApiOptions): express.Router {
     // everyone edits it together; seed it there too.
     if (title) await store.append(id, encodeTitle(title), { at, title });
     res.status(201).location(`/api/documents/${id}`).json(toApi(meta));
+  });
+
+  router.get("/stats", async (req, res) => {
+    const docId = req.query.doc === undefined ? null : parse(docIdSchema, req.query.doc, "doc");
+    await access(req, docId, "read");
+    res.json(options.stats(docId));
   });
 
   router.get("/documents/:id", async (req, res) => {

@@ -13,7 +13,7 @@ import {
   CLOSE_BAD_FRAME,
   CLOSE_FORBIDDEN,
   CLOSE_GOING_AWAY,
-  CLOSE_RATE_LIMITED,
+  CLOSE_TRY_AGAIN_LATER,
   isValidDocId,
 } from "@cowrite/shared";
 import express from "express";
@@ -31,6 +31,8 @@ export interface ServerLimits {
   maxMessageBytes: number;
   /** Frames a connection may have waiting to be handled. */
   maxQueuedFrames: number;
+  /** Total bytes of those frames. */
+  maxQueuedBytes: number;
   /** Unsent bytes to one client before it counts as not reading. */
   maxBufferedBytes: number;
   /** Messages per second one connection may send (averaged over a 2 s burst). */
@@ -59,8 +61,8 @@ export interface ServerOptions {
   /** Decides who may do what; default: everyone may do everything (auth off). */
   authorize?: Authorize;
   /**
-   * Origins (scheme://host[:port]) whose browser pages may open WebSockets.
-   * Empty: same-origin pages only. ["*"]: any. Clients that send no Origin
+   * Origins (scheme://host[:port]) whose browser pages may open WebSockets,
+   * besides the server's own. ["*"]: any. Clients that send no Origin
    * header (not browsers) are not affected.
    */
   allowedOrigins?: readonly string[];
@@ -83,6 +85,7 @@ export interface CowriteServer {
 const DEFAULT_LIMITS: ServerLimits = {
   maxMessageBytes: 32 * 1024 * 1024,
   maxQueuedFrames: 1000,
+  maxQueuedBytes: 64 * 1024 * 1024,
   maxBufferedBytes: 64 * 1024 * 1024,
   maxMessagesPerSecond: 200,
   maxAwarenessBytes: 64 * 1024,
@@ -138,7 +141,13 @@ export function createServer(options: ServerOptions): CowriteServer {
     }
     res.json({ status: "ready" });
   });
-  app.use("/api", createApiRouter({ store, rooms, logger, now, authorize }));
+  // Read-only counters, e.g. for checking that embedded editors free their sockets.
+  const stats = (docId: string | null) => ({
+    connections: connections.size,
+    documents: rooms.size,
+    ...(docId === null ? {} : { doc: { id: docId, connections: countByDoc.get(docId) ?? 0 } }),
+  });
+  app.use("/api", createApiRouter({ store, rooms, logger, now, authorize, stats }));
   app.get("/ws/{*rest}", () => {
     throw new HttpError(426, "upgrade_required", "this endpoint speaks WebSocket");
   });
@@ -159,12 +168,22 @@ export function createServer(options: ServerOptions): CowriteServer {
   httpServer.on("upgrade", (req, socket, head) => {
     socket.on("error", (error) => logger.debug({ err: error }, "upgrade socket error"));
     if (closing) return rejectUpgrade(socket, 503, "Service Unavailable");
-    const url = new URL(req.url ?? "/", "http://localhost");
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "/", "http://localhost");
+    } catch {
+      return rejectUpgrade(socket, 400, "Bad Request");
+    }
     const match = /^\/ws\/([^/]*)$/.exec(url.pathname);
     if (!match) return rejectUpgrade(socket, 404, "Not Found");
     const docId = safeDecode(match[1] ?? "");
     void admit(req, url, docId).then((verdict) => {
       wss.handleUpgrade(req, socket, head, (ws) => {
+        // Shutdown may have begun while we were checking the credentials.
+        if (closing) {
+          ws.close(CLOSE_GOING_AWAY, "server shutting down");
+          return;
+        }
         // Rejections happen after the upgrade so that a browser sees the close code and reason.
         if ("reject" in verdict) {
           logger.info(
@@ -185,6 +204,7 @@ export function createServer(options: ServerOptions): CowriteServer {
           logger,
           now,
           maxQueuedFrames: limits.maxQueuedFrames,
+          maxQueuedBytes: limits.maxQueuedBytes,
           maxBufferedBytes: limits.maxBufferedBytes,
           maxMessagesPerSecond: limits.maxMessagesPerSecond,
         });
@@ -225,13 +245,13 @@ export function createServer(options: ServerOptions): CowriteServer {
       return reject(CLOSE_FORBIDDEN, "authorization failed");
     }
     if (connections.size >= limits.maxConnections) {
-      return reject(CLOSE_RATE_LIMITED, "server has too many connections; try again later");
+      return reject(CLOSE_TRY_AGAIN_LATER, "server has too many connections; try again later");
     }
     if ((countByDoc.get(docId) ?? 0) >= limits.maxConnectionsPerDocument) {
-      return reject(CLOSE_RATE_LIMITED, "document has too many connections; try again later");
+      return reject(CLOSE_TRY_AGAIN_LATER, "document has too many connections; try again later");
     }
     if (!rooms.get(docId) && rooms.size >= limits.maxOpenDocuments) {
-      return reject(CLOSE_RATE_LIMITED, "server has too many open documents; try again later");
+      return reject(CLOSE_TRY_AGAIN_LATER, "server has too many open documents; try again later");
     }
     return { docId, access };
   }
@@ -313,6 +333,12 @@ function mountClient(app: express.Express, clientDir: string): void {
   };
   app.get("/", sendIndex);
   app.get("/d/:docId", sendIndex);
+  // The embedding library (client/dist-lib, built next to client/dist) and its demo page.
+  app.use("/lib", express.static(path.join(clientDir, "..", "dist-lib"), { index: false }));
+  app.get("/embed-demo", (_req, res) => {
+    res.setHeader("Cache-Control", "no-cache");
+    res.sendFile(path.join(clientDir, "embed-demo.html"));
+  });
 }
 
 /**
@@ -327,7 +353,7 @@ export function isOriginAllowed(
 ): boolean {
   if (origin === undefined) return true;
   if (allowed.includes("*") || allowed.includes(origin)) return true;
-  if (allowed.length > 0) return false;
+  // The server's own pages are always allowed; the list only widens that.
   try {
     return new URL(origin).host === host;
   } catch {

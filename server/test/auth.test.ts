@@ -192,6 +192,7 @@ describe("HTTP API access control", () => {
   it("needs a token, refuses read-only tokens for writes, and lists only covered documents", async () => {
     const { url } = await authServer();
     expect((await fetch(`${url}/api/documents`)).status).toBe(401);
+    expect((await fetch(`${url}/api/stats`)).status).toBe(401);
     const reader = await token("team-*", "read");
     expect((await fetch(`${url}/api/documents`, json({}, reader))).status).toBe(403);
 

@@ -131,6 +131,22 @@ describe("HTTP API", () => {
     expect((await api("/healthz")).status).toBe(200);
   });
 
+  it("reports live connection counts, per document on request", async () => {
+    running = await startServer();
+    const a = connectProvider(running.wsUrl, "counted");
+    try {
+      await whenSynced(a.provider);
+      expect((await api("/api/stats?doc=counted")).body).toEqual({
+        connections: 1,
+        documents: 1,
+        doc: { id: "counted", connections: 1 },
+      });
+      expect((await api("/api/stats?doc=bad%20id")).status).toBe(400);
+    } finally {
+      a.provider.destroy();
+    }
+  });
+
   it("reports health and readiness", async () => {
     running = await startServer();
     expect((await api("/healthz")).body).toEqual({ status: "ok" });

@@ -1,0 +1,191 @@
+/**
+ * The embedding library on the server's /embed-demo page: editors mounted
+ * with createEditor() and as <cowrite-editor>, all loaded from /lib/.
+ */
+import type { APIRequestContext, Page } from "@playwright/test";
+import { createDocument, editorOf, expect, expectReady, paragraphsOf, test } from "./fixtures.ts";
+
+function demoUrl(docId: string): string {
+  return `/embed-demo?doc=${encodeURIComponent(docId)}`;
+}
+
+/** The contenteditable of the embedded editor inside the section `testid`. */
+function embedded(page: Page, testid: string) {
+  return page.getByTestId(testid).getByTestId("cowrite-content");
+}
+
+async function openDemo(page: Page, docId: string): Promise<void> {
+  await page.goto(demoUrl(docId));
+  for (const id of ["embed-a", "embed-b", "embed-element"]) {
+    await expect(embedded(page, id)).toHaveAttribute("contenteditable", "true");
+  }
+}
+
+async function docConnections(request: APIRequestContext, docId: string): Promise<number> {
+  const response = await request.get(`/api/stats?doc=${encodeURIComponent(docId)}`);
+  expect(response.status()).toBe(200);
+  const stats = (await response.json()) as { connections: number; doc: { connections: number } };
+  expect(typeof stats.connections).toBe("number");
+  return stats.doc.connections;
+}
+
+test("two embedded editors on one page sync with each other and with the app", async ({
+  page,
+  docId,
+  alice,
+}) => {
+  await openDemo(page, docId);
+  await embedded(page, "embed-a").click();
+  await page.keyboard.type("from embed A");
+  await expect(embedded(page, "embed-b")).toHaveText("from embed A");
+  await expect(embedded(page, "embed-element")).toHaveText("from embed A");
+  await expect(paragraphsOf(alice)).toHaveText(["from embed A"]);
+
+  await editorOf(alice).click();
+  await alice.keyboard.press("End");
+  await alice.keyboard.type(" and the app");
+  await expect(embedded(page, "embed-a")).toHaveText("from embed A and the app");
+  await expect(embedded(page, "embed-b")).toHaveText("from embed A and the app");
+  await expect(embedded(page, "embed-viewer")).toHaveText("from embed A and the app");
+  await expect(page.getByTestId("presence-b")).toContainText("Embed A");
+});
+
+test("a read-only embed cannot change the document", async ({ page, docId, alice }) => {
+  await openDemo(page, docId);
+  await embedded(page, "embed-a").click();
+  await page.keyboard.type("original");
+  const viewer = embedded(page, "embed-viewer");
+  await expect(viewer).toHaveText("original");
+  await expect(viewer).toHaveAttribute("contenteditable", "false");
+  await expect(page.getByTestId("embed-viewer").locator("button")).toHaveCount(0);
+  await viewer.click();
+  await page.keyboard.type("vandalism");
+  await page.keyboard.press("Enter");
+  await expect(paragraphsOf(alice)).toHaveText(["original"]);
+  await expect(embedded(page, "embed-b")).toHaveText("original");
+  await expect(viewer).toHaveText("original");
+});
+
+test("theme variables and host CSS restyle the embedded editor", async ({ page, docId }) => {
+  await openDemo(page, docId);
+  const root = page.getByTestId("embed-a").locator(".cowrite-editor");
+  const styles = await root.evaluate((element) => {
+    const style = getComputedStyle(element);
+    return {
+      accent: style.getPropertyValue("--cowrite-accent").trim(),
+      background: style.backgroundColor,
+    };
+  });
+  expect(styles).toEqual({ accent: "#00aa77", background: "rgb(243, 251, 248)" });
+  // The custom element picks up variables from the host page's stylesheet.
+  const toolbar = page.getByTestId("embed-element").locator(".toolbar");
+  await expect(toolbar).toHaveCSS("background-color", "rgb(251, 234, 233)");
+  // toolbar="bold,italic" shows exactly those buttons.
+  await expect(page.getByTestId("embed-element").locator("button")).toHaveCount(2);
+  // An editor without a theme keeps the defaults.
+  await expect(page.getByTestId("embed-b").locator(".cowrite-editor")).toHaveCSS(
+    "background-color",
+    "rgb(255, 255, 255)",
+  );
+});
+
+test("destroying and re-creating editors leaves no socket open", async ({ page, request }) => {
+  const { id: docId } = await createDocument(request);
+  const { id: otherDoc } = await createDocument(request);
+  await page.goto(demoUrl(otherDoc));
+  await page.waitForFunction(() => "cowriteDemo" in window);
+
+  // 100 mount/destroy cycles, every other one after the first sync.
+  await page.evaluate(async (id) => {
+    const { createEditor } = (window as unknown as { cowriteDemo: { createEditor: Function } })
+      .cowriteDemo;
+    const host = document.createElement("div");
+    host.id = "churn";
+    document.body.append(host);
+    for (let i = 0; i < 100; i++) {
+      const editor = createEditor(host, { serverUrl: location.origin, docId: id });
+      if (i % 2 === 0) {
+        await new Promise<void>((resolve) => {
+          const off = editor.on("synced", (synced: boolean) => {
+            if (synced) {
+              off();
+              resolve();
+            }
+          });
+        });
+      }
+      editor.destroy();
+    }
+  }, docId);
+  await expect(page.locator("#churn")).toBeEmpty();
+  await expect.poll(() => docConnections(request, docId)).toBe(0);
+
+  // A live one counts, and its destroy() frees it again.
+  await page.evaluate((id) => {
+    const demo = (window as unknown as { cowriteDemo: Record<string, unknown> }).cowriteDemo;
+    const createEditor = demo.createEditor as Function;
+    demo.live = createEditor(document.getElementById("churn"), {
+      serverUrl: location.origin,
+      docId: id,
+    });
+  }, docId);
+  await expect.poll(() => docConnections(request, docId)).toBe(1);
+  await page.evaluate(() =>
+    (
+      window as unknown as { cowriteDemo: { live: { destroy(): void } } }
+    ).cowriteDemo.live.destroy(),
+  );
+  await expect.poll(() => docConnections(request, docId)).toBe(0);
+
+  // Removing a <cowrite-editor> from the page destroys its editor.
+  await expect.poll(() => docConnections(request, otherDoc)).toBe(4);
+  await page
+    .getByTestId("embed-element")
+    .locator("cowrite-editor")
+    .evaluate((el) => el.remove());
+  await expect.poll(() => docConnections(request, otherDoc)).toBe(3);
+});
+
+test("initial content is written once when two embedders open a new document together", async ({
+  page,
+  request,
+  docId,
+  openDocument,
+}) => {
+  await page.goto(demoUrl((await createDocument(request)).id));
+  await page.waitForFunction(() => "cowriteDemo" in window);
+  const texts = await page.evaluate(async (id) => {
+    const { createEditor } = (window as unknown as { cowriteDemo: { createEditor: Function } })
+      .cowriteDemo;
+    const markdown = "# Hello\n\nWorld with **bold**";
+    const editors = [0, 1].map(() => {
+      const host = document.createElement("div");
+      document.body.append(host);
+      return createEditor(host, {
+        serverUrl: location.origin,
+        docId: id,
+        initialContent: { markdown },
+      });
+    });
+    await Promise.all(
+      editors.map(
+        (editor) =>
+          new Promise<void>((resolve) => {
+            if (editor.synced) resolve();
+            else editor.on("synced", (synced: boolean) => synced && resolve());
+          }),
+      ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    return editors.map((editor) => ({ md: editor.getMarkdown(), html: editor.getHTML() }));
+  }, docId);
+  for (const text of texts) {
+    expect(text.md).toBe("# Hello\n\nWorld with **bold**");
+    expect(text.html).toContain("<h1");
+  }
+  const viewer = await openDocument("Carol");
+  await page.goto("about:blank");
+  await expectReady(viewer);
+  await expect(editorOf(viewer).locator("h1")).toHaveText(["Hello"]);
+  await expect(paragraphsOf(viewer)).toHaveText(["World with bold"]);
+});
