@@ -5,6 +5,18 @@
 import type { APIRequestContext, Page } from "@playwright/test";
 import { createDocument, editorOf, expect, expectReady, paragraphsOf, test } from "./fixtures.ts";
 
+/** createEditor as the demo page exposes it (typed loosely: it runs in the browser). */
+type CreateEditor = (
+  element: Element | null,
+  options: Record<string, unknown>,
+) => {
+  destroy(): void;
+  on(event: string, listener: (value: never) => void): () => void;
+  getMarkdown(): string;
+  getHTML(): string;
+  [key: string]: unknown;
+};
+
 function demoUrl(docId: string): string {
   return `/embed-demo?doc=${encodeURIComponent(docId)}`;
 }
@@ -97,7 +109,7 @@ test("destroying and re-creating editors leaves no socket open", async ({ page, 
 
   // 100 mount/destroy cycles, every other one after the first sync.
   await page.evaluate(async (id) => {
-    const { createEditor } = (window as unknown as { cowriteDemo: { createEditor: Function } })
+    const { createEditor } = (window as unknown as { cowriteDemo: { createEditor: CreateEditor } })
       .cowriteDemo;
     const host = document.createElement("div");
     host.id = "churn";
@@ -123,7 +135,7 @@ test("destroying and re-creating editors leaves no socket open", async ({ page, 
   // A live one counts, and its destroy() frees it again.
   await page.evaluate((id) => {
     const demo = (window as unknown as { cowriteDemo: Record<string, unknown> }).cowriteDemo;
-    const createEditor = demo.createEditor as Function;
+    const createEditor = demo.createEditor as CreateEditor;
     demo.live = createEditor(document.getElementById("churn"), {
       serverUrl: location.origin,
       docId: id,
@@ -155,7 +167,7 @@ test("initial content is written once when two embedders open a new document tog
   await page.goto(demoUrl((await createDocument(request)).id));
   await page.waitForFunction(() => "cowriteDemo" in window);
   const texts = await page.evaluate(async (id) => {
-    const { createEditor } = (window as unknown as { cowriteDemo: { createEditor: Function } })
+    const { createEditor } = (window as unknown as { cowriteDemo: { createEditor: CreateEditor } })
       .cowriteDemo;
     const markdown = "# Hello\n\nWorld with **bold**";
     const editors = [0, 1].map(() => {
