@@ -274,7 +274,14 @@ export class Room {
         throw new ProtocolError(`awareness state larger than ${maxBytes} bytes`);
       }
       const owner = this.awarenessOwners.get(entry.clientId);
-      if (owner && owner !== peer) continue;
+      if (owner && owner !== peer) {
+        if (!this.isReclaim(peer, owner, entry)) continue;
+        // The same user reconnected before the server noticed the old socket
+        // died: hand the id over, so their presence is not frozen until then.
+        this.peers.get(owner)?.delete(entry.clientId);
+        this.awarenessOwners.set(entry.clientId, peer);
+        owned?.add(entry.clientId);
+      }
       if (!owner && entry.state !== null) {
         // Count ids new in this very message too, not only those already owned.
         if ((owned?.size ?? 0) + fresh >= MAX_AWARENESS_IDS_PER_PEER) {
@@ -291,6 +298,18 @@ export class Room {
         ? encodeAwarenessUpdate(user ? own.map((entry) => withUserName(entry, user.name)) : own)
         : update;
     awarenessProtocol.applyAwarenessUpdate(this.awareness, applied, peer);
+  }
+
+  /**
+   * Whether `peer` may take over a presence id `owner` published: only the
+   * same authenticated user, and only with a newer clock (an echo repeats
+   * the current clock). Without auth there is no identity to compare, so
+   * ids stay with their first connection until it closes.
+   */
+  private isReclaim(peer: Peer, owner: Peer, entry: AwarenessEntry): boolean {
+    if (!peer.user || peer.user.id !== owner.user?.id) return false;
+    const current = this.awareness.meta.get(entry.clientId)?.clock ?? 0;
+    return entry.clock > current;
   }
 
   private persist(update: Uint8Array): Promise<void> {

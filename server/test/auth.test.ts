@@ -135,6 +135,48 @@ describe("WebSocket access control", () => {
     expect(writer.doc.getText("t").toString()).toBe("by the writer!");
   });
 
+  it("lets the same user take over their presence id from a connection not yet known dead", async () => {
+    const { wsUrl } = await authServer();
+    const alice = await token("pres", "write", { name: "Alice" });
+    const bob = await token("pres", "write", { name: "Bob" });
+    const watcher = provider(wsUrl, "pres", { token: bob });
+    await whenSynced(watcher.provider);
+    const stateOf = (clock: number, label: string) =>
+      encodeFrame({
+        type: "awareness",
+        update: encodeAwarenessUpdate([
+          { clientId: 4242, clock, state: { label }, stateLength: 0 },
+        ]),
+      });
+    const seen = (label: string) =>
+      new Promise<void>((resolve) => {
+        const check = () => {
+          if (
+            (watcher.provider.awareness.getStates().get(4242) as { label?: string })?.label ===
+            label
+          )
+            resolve();
+        };
+        watcher.provider.awareness.on("change", check);
+        check();
+      });
+    const old = client(`${wsUrl}/pres?token=${alice}`);
+    await old.next();
+    old.ws.send(stateOf(1, "old socket"));
+    await seen("old socket");
+    const impostor = client(`${wsUrl}/pres?token=${bob}`);
+    await impostor.next();
+    impostor.ws.send(stateOf(5, "impostor"));
+    const again = client(`${wsUrl}/pres?token=${alice}`);
+    await again.next();
+    again.ws.send(stateOf(2, "reconnected"));
+    await seen("reconnected");
+    // The old socket closing no longer removes the presence it handed over.
+    old.ws.terminate();
+    again.ws.send(stateOf(3, "still here"));
+    await seen("still here");
+  });
+
   it("stamps the token's name over the name a client publishes", async () => {
     const { wsUrl } = await authServer();
     const mallory = provider(wsUrl, "names", {
