@@ -334,7 +334,17 @@ function mountClient(app: express.Express, clientDir: string): void {
   app.get("/", sendIndex);
   app.get("/d/:docId", sendIndex);
   // The embedding library (client/dist-lib, built next to client/dist) and its demo page.
-  app.use("/lib", express.static(path.join(clientDir, "..", "dist-lib"), { index: false }));
+  // Module scripts from other origins are fetched in CORS mode; the library is
+  // public and sent without credentials, so any page may load it.
+  app.use(
+    "/lib",
+    express.static(path.join(clientDir, "..", "dist-lib"), {
+      index: false,
+      setHeaders(res) {
+        res.setHeader("Access-Control-Allow-Origin", "*");
+      },
+    }),
+  );
   app.get("/embed-demo", (_req, res) => {
     res.setHeader("Cache-Control", "no-cache");
     res.sendFile(path.join(clientDir, "embed-demo.html"));

@@ -1,8 +1,17 @@
+import fs from "node:fs";
 import net from "node:net";
+import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import * as Y from "yjs";
 import { MemoryDocStore } from "../src/storage/memory.ts";
-import { connectProvider, type Running, startServer, whenDoc, whenSynced } from "./helpers.ts";
+import {
+  connectProvider,
+  type Running,
+  startServer,
+  tempDir,
+  whenDoc,
+  whenSynced,
+} from "./helpers.ts";
 
 let running: Running;
 afterEach(async () => {
@@ -145,6 +154,20 @@ describe("HTTP API", () => {
     } finally {
       a.provider.destroy();
     }
+  });
+
+  it("serves the embedding library to pages on any origin", async () => {
+    const root = tempDir();
+    fs.mkdirSync(path.join(root, "dist"));
+    fs.mkdirSync(path.join(root, "dist-lib"));
+    fs.writeFileSync(path.join(root, "dist-lib", "cowrite.js"), "export const x = 1;\n");
+    running = await startServer({ clientDir: path.join(root, "dist") });
+    const res = await fetch(`${running.url}/lib/cowrite.js`, {
+      headers: { origin: "https://app.example" },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("access-control-allow-origin")).toBe("*");
+    expect(await res.text()).toContain("export const x");
   });
 
   it("reports health and readiness", async () => {
