@@ -86,9 +86,6 @@ export type WebSocketConstructor = new (url: string) => WebSocket;
 /** A bearer token, or a function that supplies a current one (it may fetch). */
 export type TokenSource = string | (() => string | Promise<string>);
 
-/** The reason the server gives when a token's `exp` has passed (shared/src/close-codes.ts). */
-export { TOKEN_EXPIRED_REASON };
-
 /** Where `online`/`offline`/`pagehide`/`beforeunload`/`pageshow` come from. */
 export type EventSource = Pick<EventTarget, "addEventListener" | "removeEventListener">;
 

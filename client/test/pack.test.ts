@@ -4,7 +4,7 @@
  * when it is missing (a clean clone runs unit tests before any build).
  */
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -47,5 +47,14 @@ describe("npm package", () => {
     );
     expect(unexpected).toEqual([]);
     expect(files.some((file) => /server/i.test(file))).toBe(false);
+  });
+
+  it("has types that refer to no package the tarball does not bring", () => {
+    const typesDir = path.join(clientDir, "dist-lib", "types");
+    const leaks = readdirSync(typesDir, { recursive: true })
+      .map(String)
+      .filter((file) => file.endsWith(".d.ts"))
+      .filter((file) => /from "@cowrite\//.test(readFileSync(path.join(typesDir, file), "utf8")));
+    expect(leaks).toEqual([]);
   });
 });
