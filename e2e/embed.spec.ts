@@ -166,35 +166,42 @@ test("initial content is written once when two embedders open a new document tog
 }) => {
   await page.goto(demoUrl((await createDocument(request)).id));
   await page.waitForFunction(() => "cowriteDemo" in window);
-  const texts = await page.evaluate(async (id) => {
-    const { createEditor } = (window as unknown as { cowriteDemo: { createEditor: CreateEditor } })
-      .cowriteDemo;
-    const markdown = "# Hello\n\nWorld with **bold**";
-    const editors = [0, 1].map(() => {
-      const host = document.createElement("div");
-      document.body.append(host);
-      return createEditor(host, {
-        serverUrl: location.origin,
-        docId: id,
-        initialContent: { markdown },
+  const markdown = "# Hello\n\nWorld with **bold**";
+  await page.evaluate(
+    async ({ id, markdown }) => {
+      const demo = (window as unknown as { cowriteDemo: Record<string, unknown> }).cowriteDemo;
+      const createEditor = demo.createEditor as CreateEditor;
+      const editors = [0, 1].map(() => {
+        const host = document.createElement("div");
+        document.body.append(host);
+        return createEditor(host, {
+          serverUrl: location.origin,
+          docId: id,
+          initialContent: { markdown },
+        });
       });
+      demo.pair = editors;
+      await Promise.all(
+        editors.map(
+          (editor) =>
+            new Promise<void>((resolve) => {
+              if (editor.synced) resolve();
+              else editor.on("synced", (synced: boolean) => synced && resolve());
+            }),
+        ),
+      );
+    },
+    { id: docId, markdown },
+  );
+  const contents = () =>
+    page.evaluate(() => {
+      const demo = (window as unknown as { cowriteDemo: { pair: ReturnType<CreateEditor>[] } })
+        .cowriteDemo;
+      return demo.pair.map((editor) => ({ md: editor.getMarkdown(), html: editor.getHTML() }));
     });
-    await Promise.all(
-      editors.map(
-        (editor) =>
-          new Promise<void>((resolve) => {
-            if (editor.synced) resolve();
-            else editor.on("synced", (synced: boolean) => synced && resolve());
-          }),
-      ),
-    );
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    return editors.map((editor) => ({ md: editor.getMarkdown(), html: editor.getHTML() }));
-  }, docId);
-  for (const text of texts) {
-    expect(text.md).toBe("# Hello\n\nWorld with **bold**");
-    expect(text.html).toContain("<h1");
-  }
+  // Both editors converge on one copy of the content (a duplicate would never match).
+  await expect.poll(async () => (await contents()).map((c) => c.md)).toEqual([markdown, markdown]);
+  for (const { html } of await contents()) expect(html).toContain("<h1");
   const viewer = await openDocument("Carol");
   await page.goto("about:blank");
   await expectReady(viewer);
