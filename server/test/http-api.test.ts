@@ -6,6 +6,7 @@ import * as Y from "yjs";
 import { MemoryDocStore } from "../src/storage/memory.ts";
 import {
   connectProvider,
+  deferred,
   type Running,
   startServer,
   tempDir,
@@ -182,10 +183,7 @@ describe("storage failures", () => {
     const store = new MemoryDocStore();
     const append = store.append.bind(store);
     let failing = true;
-    let signalFailure = () => {};
-    const failed = new Promise<void>((resolve) => {
-      signalFailure = resolve;
-    });
+    const { promise: failed, resolve: signalFailure } = deferred();
     store.append = async (...args) => {
       if (failing) {
         signalFailure();

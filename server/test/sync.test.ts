@@ -12,6 +12,7 @@ import { MemoryDocStore } from "../src/storage/memory.ts";
 import { SqliteDocStore } from "../src/storage/sqlite.ts";
 import {
   connectProvider,
+  deferred,
   type Running,
   rawClient,
   startServer,
@@ -239,10 +240,7 @@ describe("persistence", () => {
     const seed = new Y.Doc();
     seed.getText("t").insert(0, "stored");
     await store.append("slow", Y.encodeStateAsUpdate(seed), { at: 1 });
-    let releaseLoad = () => {};
-    const gate = new Promise<void>((resolve) => {
-      releaseLoad = resolve;
-    });
+    const { promise: gate, resolve: releaseLoad } = deferred();
     const load = store.load.bind(store);
     store.load = async (docId) => {
       await gate;
@@ -409,14 +407,8 @@ describe("lifecycle", () => {
   it("answers a sync step 1 only with what is already on disk", async () => {
     const store = new MemoryDocStore();
     const append = store.append.bind(store);
-    let release = () => {};
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let started = () => {};
-    const appendStarted = new Promise<void>((resolve) => {
-      started = resolve;
-    });
+    const { promise: gate, resolve: release } = deferred();
+    const { promise: appendStarted, resolve: started } = deferred();
     store.append = async (...args) => {
       started();
       await gate;
@@ -466,14 +458,8 @@ describe("lifecycle", () => {
     const dir = tempDir();
     const store = new SqliteDocStore(`${dir}/cowrite.db`);
     const append = store.append.bind(store);
-    let appendStarted = () => {};
-    const started = new Promise<void>((resolve) => {
-      appendStarted = resolve;
-    });
-    let finishAppend = () => {};
-    const gate = new Promise<void>((resolve) => {
-      finishAppend = resolve;
-    });
+    const { promise: started, resolve: appendStarted } = deferred();
+    const { promise: gate, resolve: finishAppend } = deferred();
     store.append = async (...args) => {
       appendStarted();
       await gate;
