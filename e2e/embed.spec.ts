@@ -28,7 +28,7 @@ function embedded(page: Page, testid: string) {
 
 async function openDemo(page: Page, docId: string): Promise<void> {
   await page.goto(demoUrl(docId));
-  for (const id of ["embed-a", "embed-b", "embed-element"]) {
+  for (const id of ["embed-a", "embed-b", "embed-element", "embed-react"]) {
     await expect(embedded(page, id)).toHaveAttribute("contenteditable", "true");
   }
 }
@@ -41,6 +41,15 @@ async function docConnections(request: APIRequestContext, docId: string): Promis
   return stats.doc.connections;
 }
 
+test("the React component edits the document like the other embeds", async ({ page, docId }) => {
+  await openDemo(page, docId);
+  await expect(page.getByTestId("status-react")).toHaveText("connected");
+  await embedded(page, "embed-react").click();
+  await page.keyboard.type("typed in React");
+  await expect(embedded(page, "embed-a")).toHaveText("typed in React");
+  await expect(embedded(page, "embed-element")).toHaveText("typed in React");
+});
+
 test("two embedded editors on one page sync with each other and with the app", async ({
   page,
   docId,
@@ -51,6 +60,7 @@ test("two embedded editors on one page sync with each other and with the app", a
   await page.keyboard.type("from embed A");
   await expect(embedded(page, "embed-b")).toHaveText("from embed A");
   await expect(embedded(page, "embed-element")).toHaveText("from embed A");
+  await expect(embedded(page, "embed-react")).toHaveText("from embed A");
   await expect(paragraphsOf(alice)).toHaveText(["from embed A"]);
 
   await editorOf(alice).click();
@@ -149,13 +159,14 @@ test("destroying and re-creating editors leaves no socket open", async ({ page, 
   );
   await expect.poll(() => docConnections(request, docId)).toBe(0);
 
-  // Removing a <cowrite-editor> from the page destroys its editor.
-  await expect.poll(() => docConnections(request, otherDoc)).toBe(4);
+  // Removing a <cowrite-editor> from the page destroys its editor. The demo
+  // page holds five: two createEditor(), the element, React, the viewer.
+  await expect.poll(() => docConnections(request, otherDoc)).toBe(5);
   await page
     .getByTestId("embed-element")
     .locator("cowrite-editor")
     .evaluate((el) => el.remove());
-  await expect.poll(() => docConnections(request, otherDoc)).toBe(3);
+  await expect.poll(() => docConnections(request, otherDoc)).toBe(4);
 });
 
 test("initial content is written once when two embedders open a new document together", async ({

@@ -419,6 +419,14 @@ describe("lifecycle", () => {
     await whenSynced(writer.provider);
     writer.doc.getText("t").insert(0, "not yet on disk");
     await appendStarted;
+    const room = running.server.rooms.get("durable-sync");
+    if (!room) throw new Error("room not open");
+    const { promise: waitingForDisk, resolve: sawWait } = deferred();
+    const whenDurable = room.whenDurable.bind(room);
+    room.whenDurable = () => {
+      sawWait();
+      return whenDurable();
+    };
     const reader = rawClient(`${running.wsUrl}/durable-sync`);
     cleanups.push(() => reader.ws.terminate());
     await reader.next();
@@ -430,10 +438,14 @@ describe("lifecycle", () => {
     void answer.then(() => {
       answered = true;
     });
-    // The writer's save is still held: a query the server answers at once
-    // proves the step 1 above was read and is being held back.
-    reader.ws.send(encodeFrame({ type: "query-awareness" }));
-    await reader.next((bytes) => decodeFrame(bytes).type === "awareness");
+    // Wait until the server has read the step 1 and is waiting for the
+    // writer's save, which the gate still holds.
+    await waitingForDisk;
+    // A full round trip through the server on another socket: time enough
+    // for an answer that did not wait to arrive.
+    const probe = rawClient(`${running.wsUrl}/durable-sync`);
+    cleanups.push(() => probe.ws.terminate());
+    await probe.next();
     expect(answered).toBe(false);
     release();
     const frame = decodeFrame(await answer);
