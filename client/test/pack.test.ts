@@ -4,7 +4,17 @@
  * when it is missing (a clean clone runs unit tests before any build).
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -57,4 +67,88 @@ describe("npm package", () => {
       .filter((file) => /from "@cowrite\//.test(readFileSync(path.join(typesDir, file), "utf8")));
     expect(leaks).toEqual([]);
   });
+});
+
+describe("the packed tarball in a scratch project", () => {
+  it("type-checks and builds an app that imports the library, its React component and CSS", () => {
+    const scratch = mkdtempSync(path.join(tmpdir(), "cowrite-scratch-"));
+    try {
+      execFileSync("npm", ["pack", "--ignore-scripts", "--pack-destination", scratch], {
+        cwd: clientDir,
+        stdio: "pipe",
+      });
+      const tarball = readdirSync(scratch).find((file) => file.endsWith(".tgz"));
+      if (!tarball) throw new Error("npm pack wrote no tarball");
+      // Install the tarball as an app would have it in node_modules; its
+      // dependencies come from this workspace (the machine may be offline).
+      const installed = path.join(scratch, "node_modules", "@cowrite", "client");
+      mkdirSync(installed, { recursive: true });
+      execFileSync("tar", [
+        "-xzf",
+        path.join(scratch, tarball),
+        "-C",
+        installed,
+        "--strip-components=1",
+      ]);
+      const rootModules = path.join(clientDir, "..", "node_modules");
+      for (const dep of [
+        "lexical",
+        "@lexical",
+        "yjs",
+        "y-protocols",
+        "lib0",
+        "react",
+        "react-dom",
+        "@types",
+      ]) {
+        const target = path.join(scratch, "node_modules", dep);
+        if (!existsSync(target)) symlinkSync(path.join(rootModules, dep), target);
+      }
+      writeFileSync(
+        path.join(scratch, "main.tsx"),
+        [
+          'import { createEditor, type CowriteEditorOptions } from "@cowrite/client";',
+          'import { CowriteEditor } from "@cowrite/client/react";',
+          'import "@cowrite/client/style.css";',
+          "",
+          'const options: CowriteEditorOptions = { serverUrl: "http://127.0.0.1:1234", docId: "scratch" };',
+          "export const mount = (element: HTMLElement) => createEditor(element, options);",
+          "export const App = () => <CowriteEditor {...options} />;",
+          "",
+        ].join("\n"),
+      );
+      writeFileSync(
+        path.join(scratch, "tsconfig.json"),
+        JSON.stringify({
+          compilerOptions: {
+            target: "ES2022",
+            module: "ESNext",
+            moduleResolution: "Bundler",
+            jsx: "react-jsx",
+            strict: true,
+            noEmit: true,
+            skipLibCheck: true,
+            lib: ["ES2023", "DOM"],
+            types: [],
+          },
+          include: ["main.tsx"],
+        }),
+      );
+      const bin = (name: string) => path.join(rootModules, ".bin", name);
+      execFileSync(bin("tsc"), ["-p", "tsconfig.json"], { cwd: scratch, stdio: "pipe" });
+      writeFileSync(
+        path.join(scratch, "vite.config.mjs"),
+        'export default { logLevel: "error", build: { outDir: "out", lib: { entry: "main.tsx", formats: ["es"], fileName: "app" } } };\n',
+      );
+      execFileSync(bin("vite"), ["build"], { cwd: scratch, stdio: "pipe" });
+      const built = readdirSync(path.join(scratch, "out"));
+      expect(built.some((file) => /^app\.m?js$/.test(file))).toBe(true);
+      expect(built.some((file) => file.endsWith(".css"))).toBe(true);
+    } catch (error) {
+      const e = error as { stdout?: Buffer; stderr?: Buffer };
+      throw new Error(`${String(error)}\n${e.stdout ?? ""}\n${e.stderr ?? ""}`);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
