@@ -20,6 +20,22 @@ export function deferred(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve };
 }
 
+/**
+ * Holds every append of `store` until `release()`; `started` resolves when
+ * the first one arrives. For tests of what happens while a write is on its way.
+ */
+export function gateAppends(store: DocStore): { started: Promise<void>; release: () => void } {
+  const append = store.append.bind(store);
+  const gate = deferred();
+  const first = deferred();
+  store.append = async (...args) => {
+    first.resolve();
+    await gate.promise;
+    return append(...args);
+  };
+  return { started: first.promise, release: gate.resolve };
+}
+
 export function tempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), "cowrite-test-"));
 }

@@ -34,16 +34,22 @@ const options = (store: MemoryDocStore) => ({
   maxRetryDelayMs: 1,
 });
 
+/** A loaded room with two peers whose welcome messages are already cleared. */
+async function roomWithTwoPeers(store: MemoryDocStore) {
+  const room = await Room.load(options(store));
+  const a = fakePeer("a");
+  const b = fakePeer("b");
+  room.addPeer(a);
+  room.addPeer(b);
+  a.received.length = 0;
+  b.received.length = 0;
+  return { room, a, b };
+}
+
 describe("Room", () => {
   it("broadcasts an update to the other peers only after the store accepted it", async () => {
     const store = new MemoryDocStore();
-    const room = await Room.load(options(store));
-    const a = fakePeer("a");
-    const b = fakePeer("b");
-    room.addPeer(a);
-    room.addPeer(b);
-    b.received.length = 0;
-    a.received.length = 0;
+    const { room, a, b } = await roomWithTwoPeers(store);
     const append = store.append.bind(store);
     let appended = 0;
     store.append = async (...args) => {
@@ -59,12 +65,7 @@ describe("Room", () => {
 
   it("retries a failed save, keeps the update unacknowledged and the room open", async () => {
     const store = new MemoryDocStore();
-    const room = await Room.load(options(store));
-    const a = fakePeer("a");
-    const b = fakePeer("b");
-    room.addPeer(a);
-    room.addPeer(b);
-    b.received.length = 0;
+    const { room, a, b } = await roomWithTwoPeers(store);
     store.failWrites = new Error("disk full");
     let failures = 0;
     const append = store.append.bind(store);

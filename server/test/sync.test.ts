@@ -13,6 +13,7 @@ import { SqliteDocStore } from "../src/storage/sqlite.ts";
 import {
   connectProvider,
   deferred,
+  gateAppends,
   type Running,
   rawClient,
   startServer,
@@ -406,14 +407,7 @@ describe("lifecycle", () => {
 
   it("answers a sync step 1 only with what is already on disk", async () => {
     const store = new MemoryDocStore();
-    const append = store.append.bind(store);
-    const { promise: gate, resolve: release } = deferred();
-    const { promise: appendStarted, resolve: started } = deferred();
-    store.append = async (...args) => {
-      started();
-      await gate;
-      return append(...args);
-    };
+    const { started: appendStarted, release } = gateAppends(store);
     const running = await server({ store });
     const writer = provider(running.wsUrl, "durable-sync");
     await whenSynced(writer.provider);
@@ -469,14 +463,7 @@ describe("lifecycle", () => {
   it("shutdown closes clients with 1001 and waits for the write in progress", async () => {
     const dir = tempDir();
     const store = new SqliteDocStore(`${dir}/cowrite.db`);
-    const append = store.append.bind(store);
-    const { promise: started, resolve: appendStarted } = deferred();
-    const { promise: gate, resolve: finishAppend } = deferred();
-    store.append = async (...args) => {
-      appendStarted();
-      await gate;
-      return append(...args);
-    };
+    const { started, release: finishAppend } = gateAppends(store);
     const running = await startServer({ store });
     const a = connectProvider(running.wsUrl, "bye");
     cleanups.push(() => a.provider.destroy());
