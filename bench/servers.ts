@@ -125,7 +125,8 @@ export class ServerProcess {
     const [args, env] =
       kind === "cowrite"
         ? [
-            ["--import", "tsx", "server/src/main.ts"],
+            // The production build (`npm run build:server`), as operators run it.
+            ["server/dist/main.js"],
             {
               ...common,
               DATA_DIR: dataDir,

@@ -64,7 +64,7 @@ const chromium = {
 };
 
 const serverDefaults = {
-  command: "node --import tsx server/src/main.ts",
+  command: "node --enable-source-maps server/dist/main.js",
   cwd: repoRoot,
   reuseExistingServer: false,
   timeout: 60_000,
