@@ -22,6 +22,8 @@ await build({
   entryPoints: {
     main: path.join(root, "server/src/main.ts"),
     "token-cli": path.join(root, "server/src/token-cli.ts"),
+    // Loaded by SqliteDocStore as a worker thread, from next to main.js.
+    "sqlite-worker": path.join(root, "server/src/storage/sqlite-worker.ts"),
   },
   outdir: path.join(root, "server/dist"),
   bundle: true,

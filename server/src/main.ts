@@ -29,6 +29,14 @@ async function main(): Promise<void> {
     );
   }
   const store = new SqliteDocStore(databaseFile(config));
+  try {
+    // Opens the database now, so a bad DATA_DIR stops the start, not the first edit.
+    await store.ping();
+  } catch (error) {
+    console.error(`cowrite: cannot open ${databaseFile(config)}: ${(error as Error).message}`);
+    await store.close().catch(() => {});
+    process.exit(2);
+  }
   const clientDir =
     config.CLIENT_DIR ?? path.resolve(fileURLToPath(import.meta.url), "../../../client/dist");
   const server = createServer({

@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import * as Y from "yjs";
@@ -113,6 +114,32 @@ describe.each(implementations)("%s fulfils the DocStore contract", (_name, make)
 });
 
 describe("SqliteDocStore on disk", () => {
+  it("answers a read after the writes requested before it, without awaiting them", async () => {
+    const store = new SqliteDocStore(path.join(tempDir(), "order.db"));
+    const appends = [1, 2, 3].map((n) => store.append("d", edit(`w${n}`, n), { at: n }));
+    const loaded = await store.load("d");
+    expect(loaded).toHaveLength(3);
+    await Promise.all(appends);
+    await store.close();
+  });
+
+  it("rejects requests with the open error when the file cannot be opened", async () => {
+    const notADir = path.join(tempDir(), "plain-file");
+    fs.writeFileSync(notADir, "");
+    const store = new SqliteDocStore(path.join(notADir, "cowrite.db"));
+    await expect(store.ping()).rejects.toThrow(/EEXIST|ENOTDIR|not a directory/i);
+    // A later request tries again (a fresh worker) and fails the same way.
+    await expect(store.load("d")).rejects.toThrow(/EEXIST|ENOTDIR|not a directory/i);
+    await store.close();
+  });
+
+  it("refuses requests once closed", async () => {
+    const store = new SqliteDocStore(path.join(tempDir(), "closed.db"));
+    await store.append("d", edit("x", 1), { at: 1 });
+    await store.close();
+    await expect(store.load("d")).rejects.toThrow(/closed/);
+  });
+
   it("keeps appended updates across reopening the file", async () => {
     const file = path.join(tempDir(), "reopen.db");
     const first = new SqliteDocStore(file);
@@ -130,7 +157,8 @@ describe("SqliteDocStore on disk", () => {
     const updates: Uint8Array[] = [];
     doc.on("update", (update: Uint8Array) => updates.push(update));
     for (let i = 0; i < 20_000; i++) doc.getText("t").insert(i, "x");
-    for (const update of updates) await store.append("d", update, { at: 1 });
+    // Not awaited one by one: they queue up and commit in a few group commits.
+    await Promise.all(updates.map((update) => store.append("d", update, { at: 1 })));
     const { merged, bytes } = await store.compact("d");
     expect(merged).toBe(20_000);
     expect(bytes).toBeLessThan(40_000);

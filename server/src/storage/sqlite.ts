@@ -1,6 +1,19 @@
-import fs from "node:fs";
-import path from "node:path";
-import Database from "better-sqlite3";
+/**
+ * The default DocStore: one SQLite file, written by a worker thread
+ * (sqlite-worker.ts, WAL mode, `synchronous=FULL`). Every call becomes a
+ * request to that thread, so the server's event loop never waits for the
+ * disk; an append resolves only once its transaction is on disk.
+ *
+ * Group commit: at most one batch of requests is at the worker at a time.
+ * Requests made meanwhile queue here and go together as the next batch once
+ * the worker answers, and the worker writes consecutive appends of a batch
+ * in one transaction. So under load many appends share one fsync, and when
+ * idle a lone append waits for nothing but its own.
+ *
+ * Requests run in the order they were made, reads included, so a read
+ * always sees every write requested before it.
+ */
+import { Worker } from "node:worker_threads";
 import {
   type AppendInfo,
   type CompactResult,
@@ -8,196 +21,178 @@ import {
   type DocStore,
   DocumentExistsError,
 } from "./doc-store.ts";
-import { mergeUpdateLog } from "./merge.ts";
+import type {
+  NumberedRequest,
+  StoreReply,
+  StoreRequest,
+  WireError,
+  WorkerInput,
+} from "./sqlite-worker.ts";
 
-/**
- * The default DocStore: one SQLite file (better-sqlite3) in WAL mode with
- * `synchronous=FULL`, so an append has reached the disk when it returns.
- * better-sqlite3 is synchronous; each call is short (one small transaction),
- * which is faster than a thread hop for the sizes involved.
- *
- * Group commit: appends requested in the same turn of the event loop are
- * written in one transaction, so they share one fsync. Under load this turns
- * N disk syncs into one while each append still resolves only once durable.
- */
+interface Pending {
+  request: NumberedRequest;
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+}
+
 export class SqliteDocStore implements DocStore {
-  private readonly db: Database.Database;
-  private readonly statements;
-  private readonly appendTx: (batch: readonly PendingAppend[]) => void;
-  private pending: PendingAppend[] = [];
-  private flushScheduled = false;
+  private worker: Worker | null = null;
+  /** Requests not yet sent to the worker. */
+  private queue: Pending[] = [];
+  /** The batch at the worker, by request id; null when none is. */
+  private atWorker: Map<number, Pending> | null = null;
+  private sendScheduled = false;
+  private nextId = 1;
+  private closed = false;
 
-  constructor(readonly file: string) {
-    if (file !== ":memory:") fs.mkdirSync(path.dirname(file), { recursive: true });
-    this.db = new Database(file);
-    this.db.pragma("journal_mode = WAL");
-    this.db.pragma("synchronous = FULL");
-    this.db.pragma("foreign_keys = ON");
-    this.db.pragma("busy_timeout = 5000");
-    this.db.exec(`
-      CREATE TABLE IF NOT EXISTS documents (
-        id TEXT PRIMARY KEY,
-        title TEXT NOT NULL DEFAULT '',
-        created_at INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL
-      );
-      CREATE INDEX IF NOT EXISTS documents_updated_at ON documents (updated_at DESC);
-      CREATE TABLE IF NOT EXISTS updates (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        doc_id TEXT NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
-        data BLOB NOT NULL
-      );
-      CREATE INDEX IF NOT EXISTS updates_doc_seq ON updates (doc_id, seq);
-    `);
-    const db = this.db;
-    this.statements = {
-      load: db.prepare<[string], { data: Buffer }>(
-        "SELECT data FROM updates WHERE doc_id = ? ORDER BY seq",
-      ),
-      loadWithSeq: db.prepare<[string], { seq: number; data: Buffer }>(
-        "SELECT seq, data FROM updates WHERE doc_id = ? ORDER BY seq",
-      ),
-      insertUpdate: db.prepare<[string, Uint8Array]>(
-        "INSERT INTO updates (doc_id, data) VALUES (?, ?)",
-      ),
-      deleteUpdatesThrough: db.prepare<[string, number]>(
-        "DELETE FROM updates WHERE doc_id = ? AND seq <= ?",
-      ),
-      count: db.prepare<[string], { n: number }>(
-        "SELECT count(*) AS n FROM updates WHERE doc_id = ?",
-      ),
-      ensure: db.prepare<[string, number, number]>(
-        "INSERT INTO documents (id, created_at, updated_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
-      ),
-      insertDoc: db.prepare<[string, string, number, number]>(
-        "INSERT INTO documents (id, title, created_at, updated_at) VALUES (?, ?, ?, ?)",
-      ),
-      touch: db.prepare<[number, string]>("UPDATE documents SET updated_at = ? WHERE id = ?"),
-      touchWithTitle: db.prepare<[number, string, string]>(
-        "UPDATE documents SET updated_at = ?, title = ? WHERE id = ?",
-      ),
-      get: db.prepare<[string], Row>("SELECT * FROM documents WHERE id = ?"),
-      list: db.prepare<[string, string, number], Row>(
-        "SELECT * FROM documents WHERE substr(id, 1, length(?)) = ? ORDER BY updated_at DESC, id LIMIT ?",
-      ),
-      deleteUpdates: db.prepare<[string]>("DELETE FROM updates WHERE doc_id = ?"),
-      deleteDoc: db.prepare<[string]>("DELETE FROM documents WHERE id = ?"),
-    };
-    const statements = this.statements;
-    this.appendTx = db.transaction((batch: readonly PendingAppend[]) => {
-      for (const { docId, update, info } of batch) {
-        statements.ensure.run(docId, info.at, info.at);
-        statements.insertUpdate.run(docId, update);
-        if (info.title === undefined) statements.touch.run(info.at, docId);
-        else statements.touchWithTitle.run(info.at, info.title, docId);
-      }
-    });
-  }
+  constructor(readonly file: string) {}
 
-  async load(docId: string): Promise<Uint8Array[]> {
-    return this.statements.load.all(docId).map((row) => new Uint8Array(row.data));
+  load(docId: string): Promise<Uint8Array[]> {
+    return this.request({ op: "load", docId });
   }
 
   append(docId: string, update: Uint8Array, info: AppendInfo): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({ docId, update, info, resolve, reject });
-      if (this.flushScheduled) return;
-      this.flushScheduled = true;
-      setImmediate(() => this.flushPending());
+    return this.request({ op: "append", docId, update, info });
+  }
+
+  compact(docId: string): Promise<CompactResult> {
+    return this.request({ op: "compact", docId });
+  }
+
+  countUpdates(docId: string): Promise<number> {
+    return this.request({ op: "countUpdates", docId });
+  }
+
+  ensure(docId: string, at: number): Promise<DocMeta> {
+    return this.request({ op: "ensure", docId, at });
+  }
+
+  create(meta: { id: string; title: string; at: number }): Promise<DocMeta> {
+    return this.request({ op: "create", meta });
+  }
+
+  get(docId: string): Promise<DocMeta | null> {
+    return this.request({ op: "get", docId });
+  }
+
+  list(options: { limit: number; prefix?: string }): Promise<DocMeta[]> {
+    return this.request({ op: "list", options });
+  }
+
+  delete(docId: string): Promise<boolean> {
+    return this.request({ op: "delete", docId });
+  }
+
+  ping(): Promise<void> {
+    return this.request({ op: "ping" });
+  }
+
+  /** Finishes every request made so far, closes the database and stops the worker. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const started = this.worker !== null || this.queue.length > 0;
+    const closing = started ? this.request({ op: "close" }) : Promise.resolve();
+    this.closed = true;
+    try {
+      await closing;
+    } finally {
+      await this.worker?.terminate();
+      this.worker = null;
+    }
+  }
+
+  private request<T>(request: StoreRequest): Promise<T> {
+    if (this.closed) return Promise.reject(new Error("the document store is closed"));
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({
+        request: { ...request, id: this.nextId++ },
+        resolve: resolve as (value: unknown) => void,
+        reject,
+      });
+      if (this.atWorker || this.sendScheduled) return;
+      // Wait for the rest of this event-loop turn, so requests made in the
+      // same turn (a burst of updates) travel and commit together.
+      this.sendScheduled = true;
+      setImmediate(() => {
+        this.sendScheduled = false;
+        this.sendBatch();
+      });
     });
   }
 
-  private flushPending(): void {
-    this.flushScheduled = false;
-    const batch = this.pending;
-    this.pending = [];
-    if (batch.length === 0) return;
-    try {
-      this.appendTx(batch);
-    } catch (error) {
-      for (const item of batch) item.reject(error);
-      return;
+  private sendBatch(): void {
+    if (this.atWorker || this.queue.length === 0) return;
+    const batch = this.queue;
+    this.queue = [];
+    this.atWorker = new Map(batch.map((pending) => [pending.request.id, pending]));
+    const worker = this.ensureWorker();
+    worker.ref(); // keep the process alive until the answer arrives
+    worker.postMessage(batch.map((pending) => pending.request));
+  }
+
+  private ensureWorker(): Worker {
+    if (this.worker) return this.worker;
+    const worker = startWorker({ sqliteFile: this.file });
+    worker.on("message", (replies: StoreReply[]) => this.onReplies(replies));
+    worker.on("error", (error) => this.onWorkerGone(worker, error));
+    worker.on("exit", (code) =>
+      this.onWorkerGone(worker, new Error(`the storage worker exited (code ${code})`)),
+    );
+    this.worker = worker;
+    return worker;
+  }
+
+  private onReplies(replies: readonly StoreReply[]): void {
+    const answered = this.atWorker;
+    this.atWorker = null;
+    // Send what queued up meanwhile before resolving, so the disk is not
+    // idle while callers react to these answers.
+    if (this.queue.length > 0) this.sendBatch();
+    else this.worker?.unref();
+    for (const reply of replies) {
+      const pending = answered?.get(reply.id);
+      if (!pending) continue;
+      if ("error" in reply) pending.reject(fromWireError(reply.error));
+      else pending.resolve(reply.value);
     }
-    for (const item of batch) item.resolve();
   }
 
-  async compact(docId: string): Promise<CompactResult> {
-    return this.db.transaction((): CompactResult => {
-      const rows = this.statements.loadWithSeq.all(docId);
-      const last = rows.at(-1);
-      if (rows.length < 2 || !last) return { merged: 0, bytes: last?.data.length ?? 0 };
-      const merged = mergeUpdateLog(rows.map((row) => new Uint8Array(row.data)));
-      this.statements.deleteUpdatesThrough.run(docId, last.seq);
-      this.statements.insertUpdate.run(docId, merged);
-      return { merged: rows.length, bytes: merged.length };
-    })();
-  }
-
-  async countUpdates(docId: string): Promise<number> {
-    return this.statements.count.get(docId)?.n ?? 0;
-  }
-
-  async ensure(docId: string, at: number): Promise<DocMeta> {
-    this.statements.ensure.run(docId, at, at);
-    const row = this.statements.get.get(docId);
-    if (!row) throw new Error(`document ${docId} vanished while being created`);
-    return toMeta(row);
-  }
-
-  async create(meta: { id: string; title: string; at: number }): Promise<DocMeta> {
-    try {
-      this.statements.insertDoc.run(meta.id, meta.title, meta.at, meta.at);
-    } catch (error) {
-      if ((error as { code?: string }).code === "SQLITE_CONSTRAINT_PRIMARYKEY") {
-        throw new DocumentExistsError(meta.id);
-      }
-      throw error;
-    }
-    return { id: meta.id, title: meta.title, createdAt: meta.at, updatedAt: meta.at };
-  }
-
-  async get(docId: string): Promise<DocMeta | null> {
-    const row = this.statements.get.get(docId);
-    return row ? toMeta(row) : null;
-  }
-
-  async list(options: { limit: number; prefix?: string }): Promise<DocMeta[]> {
-    const prefix = options.prefix ?? "";
-    return this.statements.list.all(prefix, prefix, options.limit).map(toMeta);
-  }
-
-  async delete(docId: string): Promise<boolean> {
-    return this.db.transaction(() => {
-      this.statements.deleteUpdates.run(docId);
-      return this.statements.deleteDoc.run(docId).changes > 0;
-    })();
-  }
-
-  async ping(): Promise<void> {
-    this.db.prepare("SELECT 1").get();
-  }
-
-  async close(): Promise<void> {
-    this.flushPending();
-    if (this.db.open) this.db.close();
+  /**
+   * The worker died (failed to open the file, crashed): fail the requests it
+   * held. Callers retry (room saves do, with backoff); the next request
+   * starts a fresh worker. Requests still queued go to that one.
+   */
+  private onWorkerGone(worker: Worker, error: Error): void {
+    if (this.worker !== worker) return;
+    this.worker = null;
+    const lost = this.atWorker;
+    this.atWorker = null;
+    for (const pending of lost?.values() ?? []) pending.reject(error);
+    if (this.queue.length > 0 && !this.closed) setImmediate(() => this.sendBatch());
   }
 }
 
-interface PendingAppend {
-  docId: string;
-  update: Uint8Array;
-  info: AppendInfo;
-  resolve: () => void;
-  reject: (error: unknown) => void;
+/**
+ * In the production bundle the worker is a sibling .js file. From source
+ * (tsx, vitest) it is TypeScript, and a worker thread does not inherit the
+ * parent's loader, so it loads the file through tsx's API.
+ */
+function startWorker(workerData: WorkerInput): Worker {
+  if (!import.meta.url.endsWith(".ts")) {
+    return new Worker(new URL("./sqlite-worker.js", import.meta.url), { workerData });
+  }
+  const tsx = import.meta.resolve("tsx/esm/api");
+  const entry = new URL("./sqlite-worker.ts", import.meta.url).href;
+  const code = `import(${JSON.stringify(tsx)}).then((tsx) => tsx.tsImport(${JSON.stringify(entry)}, ${JSON.stringify(entry)}));`;
+  return new Worker(code, { eval: true, workerData });
 }
 
-interface Row {
-  id: string;
-  title: string;
-  created_at: number;
-  updated_at: number;
-}
-
-function toMeta(row: Row): DocMeta {
-  return { id: row.id, title: row.title, createdAt: row.created_at, updatedAt: row.updated_at };
+function fromWireError(wire: WireError): Error {
+  if (wire.name === "DocumentExistsError" && wire.docId !== undefined) {
+    return new DocumentExistsError(wire.docId);
+  }
+  const error = new Error(wire.message) as Error & { code?: string };
+  error.name = wire.name;
+  if (wire.code !== undefined) error.code = wire.code;
+  return error;
 }
