@@ -44,6 +44,10 @@ const schema = z
           .map((origin) => origin.trim())
           .filter(Boolean),
       ),
+    METRICS: z
+      .enum(["true", "false", "1", "0"])
+      .default("true")
+      .transform((value) => value === "true" || value === "1"),
     TLS_CERT: z.string().min(1).optional(),
     TLS_KEY: z.string().min(1).optional(),
   })

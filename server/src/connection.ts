@@ -167,6 +167,7 @@ export class Connection {
       this.close(CLOSE_RATE_LIMITED, "too many messages per second");
       return;
     }
+    const receivedAt = performance.now();
     const bytes = copyBytes(data);
     if (
       this.queued >= this.options.maxQueuedFrames ||
@@ -190,7 +191,7 @@ export class Connection {
           await this.room.whenDurable();
           if (this.closing) return;
         }
-        const saving = this.room.handle(this.peer, frame);
+        const saving = this.room.handle(this.peer, frame, receivedAt);
         if (saving) this.trackSave(saving);
         // Backpressure: a client cannot run arbitrarily far ahead of the disk.
         if (this.unsaved >= MAX_UNSAVED_PER_CONNECTION) await this.saved;

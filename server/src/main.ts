@@ -46,6 +46,7 @@ async function main(): Promise<void> {
     heartbeatMs: config.HEARTBEAT_MS,
     compactEvery: config.COMPACT_EVERY,
     shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
+    metrics: config.METRICS,
     authorize,
     allowedOrigins: config.ALLOWED_ORIGINS,
     tls:

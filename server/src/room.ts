@@ -10,6 +10,8 @@
  *   the store confirms it durable is it broadcast to the other peers. `handle`
  *   returns a promise for that moment; a connection answers its client's
  *   later sync step 1 only after such promises settle ("saved" semantics).
+ * - Changes that become durable in the same turn of the event loop (one
+ *   group commit) go out together: one frame per peer, not one per change.
  * - A failed save is retried with backoff, never dropped; the room stays open.
  * - The room never touches sockets: a peer is `send(bytes)` and `close()`.
  */
@@ -27,6 +29,7 @@ import {
 import type { Logger } from "pino";
 import * as awarenessProtocol from "y-protocols/awareness";
 import * as Y from "yjs";
+import { noMetrics, type RoomMetrics } from "./metrics.ts";
 import type { DocStore } from "./storage/doc-store.ts";
 
 export interface Peer {
@@ -55,6 +58,12 @@ export interface RoomOptions {
   maxRetryDelayMs?: number;
   /** Largest awareness state (JSON characters) a peer may publish. */
   maxAwarenessBytes?: number;
+  metrics?: RoomMetrics;
+}
+
+interface OutgoingChange {
+  update: Uint8Array;
+  origin: Peer;
 }
 
 /** Awareness client ids one connection may publish (a y-websocket client uses one). */
@@ -79,6 +88,18 @@ export class Room {
   private closed = false;
   private deleted = false;
   private readonly retryTimers = new Set<NodeJS.Timeout>();
+  /** Durable changes waiting for this turn's broadcast. */
+  private outbox: OutgoingChange[] = [];
+  private outboxSent: Promise<void> | null = null;
+  /**
+   * Encoded frames that only change when the document does: the sync step 1
+   * every joining peer gets, and the whole document as a step 2 for a peer
+   * that has nothing yet. Ten fresh clients opening a large document cost one
+   * encoding, not ten. Cleared by every transaction.
+   */
+  private stepOneFrame: Uint8Array | null = null;
+  private fullStateFrame: Uint8Array | null = null;
+  private readonly metrics: RoomMetrics;
 
   static async load(options: RoomOptions): Promise<Room> {
     const { docId, store, now } = options;
@@ -110,7 +131,14 @@ export class Room {
     // The server has no presence of its own.
     this.awareness.setLocalState(null);
     this.awareness.on("update", this.onAwarenessUpdate);
+    this.metrics = options.metrics ?? noMetrics;
+    doc.on("afterTransaction", this.dropEncodedState);
   }
+
+  private readonly dropEncodedState = (): void => {
+    this.stepOneFrame = null;
+    this.fullStateFrame = null;
+  };
 
   get peerCount(): number {
     return this.peers.size;
@@ -136,7 +164,11 @@ export class Room {
 
   addPeer(peer: Peer): void {
     this.peers.set(peer, new Set());
-    peer.send(encodeFrame({ type: "sync-step-1", stateVector: Y.encodeStateVector(this.doc) }));
+    this.stepOneFrame ??= encodeFrame({
+      type: "sync-step-1",
+      stateVector: Y.encodeStateVector(this.doc),
+    });
+    peer.send(this.stepOneFrame);
     const states = this.awareness.getStates();
     if (states.size > 0) {
       const update = awarenessProtocol.encodeAwarenessUpdate(this.awareness, [...states.keys()]);
@@ -156,9 +188,17 @@ export class Room {
    * For an accepted update, returns a promise that resolves once the update
    * is durable and broadcast; for anything else, nothing.
    */
-  handle(peer: Peer, frame: Frame): Promise<void> | undefined {
+  handle(peer: Peer, frame: Frame, receivedAt = performance.now()): Promise<void> | undefined {
     switch (frame.type) {
       case "sync-step-1": {
+        if (isEmptyStateVector(frame.stateVector)) {
+          this.fullStateFrame ??= encodeFrame({
+            type: "sync-step-2",
+            update: Y.encodeStateAsUpdate(this.doc),
+          });
+          peer.send(this.fullStateFrame);
+          return;
+        }
         const update = encodeStateAsUpdate(this.doc, frame.stateVector);
         peer.send(encodeFrame({ type: "sync-step-2", update }));
         return;
@@ -168,7 +208,7 @@ export class Room {
         // Read-only peers' y-websocket clients still answer our step 1 with a
         // step 2; dropping it (rather than closing) keeps them connected.
         if (peer.readOnly) return;
-        return this.applyPeerUpdate(peer, frame.update);
+        return this.applyPeerUpdate(peer, frame.update, receivedAt);
       case "awareness":
         this.applyPeerAwareness(peer, frame.update);
         return;
@@ -213,11 +253,16 @@ export class Room {
     this.closed = true;
     for (const timer of this.retryTimers) clearTimeout(timer);
     this.awareness.off("update", this.onAwarenessUpdate);
+    this.doc.off("afterTransaction", this.dropEncodedState);
     this.awareness.destroy();
     this.doc.destroy();
   }
 
-  private applyPeerUpdate(peer: Peer, update: Uint8Array): Promise<void> | undefined {
+  private applyPeerUpdate(
+    peer: Peer,
+    update: Uint8Array,
+    receivedAt: number,
+  ): Promise<void> | undefined {
     // Capture what the update actually changed: nothing for a duplicate, more
     // than `update` when it releases updates Yjs held back as pending.
     const changes: Uint8Array[] = [];
@@ -243,16 +288,76 @@ export class Room {
     }
     // Whatever did get integrated is stored and broadcast like any update,
     // even when the rest of the message is refused.
-    const saving = changes.length > 0 ? this.persistAndBroadcast(changes, peer) : undefined;
+    const saving =
+      changes.length > 0 ? this.persistAndBroadcast(changes, peer, receivedAt) : undefined;
     if (failure) throw new ProtocolError(failure);
     return saving;
   }
 
-  private persistAndBroadcast(changes: Uint8Array[], origin: Peer): Promise<void> {
+  private persistAndBroadcast(
+    changes: Uint8Array[],
+    origin: Peer,
+    receivedAt: number,
+  ): Promise<void> {
     const change = changes.length === 1 ? (changes[0] as Uint8Array) : Y.mergeUpdates(changes);
     return this.persist(change).then(() => {
-      this.broadcast(encodeFrame({ type: "update", update: change }), origin);
+      this.metrics.updateDurable((performance.now() - receivedAt) / 1000);
+      return this.queueBroadcast({ update: change, origin });
     });
+  }
+
+  /**
+   * Queues a durable change for the broadcast at the end of this turn.
+   * Under load one group commit makes many changes durable at once; sending
+   * them as one merged frame per peer saves a syscall (and the client a
+   * decode) per change. Resolves once the change has been sent.
+   */
+  private queueBroadcast(change: OutgoingChange): Promise<void> {
+    this.outbox.push(change);
+    this.outboxSent ??= new Promise((resolve) =>
+      setImmediate(() => {
+        this.outboxSent = null;
+        this.flushOutbox();
+        resolve();
+      }),
+    );
+    return this.outboxSent;
+  }
+
+  private flushOutbox(): void {
+    const changes = this.outbox;
+    this.outbox = [];
+    if (this.closed || changes.length === 0) return;
+    const only = changes.length === 1 ? changes[0] : undefined;
+    if (only) {
+      this.broadcast(encodeFrame({ type: "update", update: only.update }), only.origin);
+      this.metrics.broadcast(1, Math.max(0, this.peers.size - 1));
+      return;
+    }
+    // Everyone gets all changes merged, except that a peer whose own change is
+    // among them gets the others' only (it has its own already).
+    const origins = new Set(changes.map((change) => change.origin));
+    const everything = encodeFrame({
+      type: "update",
+      update: Y.mergeUpdates(changes.map((change) => change.update)),
+    });
+    let frames = 0;
+    for (const peer of this.peers.keys()) {
+      if (!origins.has(peer)) {
+        peer.send(everything);
+        frames++;
+        continue;
+      }
+      const others = changes.filter((change) => change.origin !== peer);
+      if (others.length === 0) continue;
+      const update =
+        others.length === 1
+          ? (others[0] as OutgoingChange).update
+          : Y.mergeUpdates(others.map((change) => change.update));
+      peer.send(encodeFrame({ type: "update", update }));
+      frames++;
+    }
+    this.metrics.broadcast(changes.length, frames);
   }
 
   /**
@@ -415,6 +520,11 @@ export class Room {
     // otherwise hear nothing but its own (unechoed) presence renewals.
     this.broadcast(encodeFrame({ type: "awareness", update }), null);
   };
+}
+
+/** A state vector with no clients: the peer has nothing yet. */
+function isEmptyStateVector(stateVector: Uint8Array): boolean {
+  return stateVector.length === 1 && stateVector[0] === 0;
 }
 
 function hasPending(doc: Y.Doc): boolean {

@@ -22,6 +22,7 @@ import { WebSocketServer } from "ws";
 import { type Access, AuthError, type Authorize, openAccess } from "./auth.ts";
 import { Connection } from "./connection.ts";
 import { createApiRouter, HttpError, jsonErrorHandler } from "./http-api.ts";
+import { createMetrics, noMetrics } from "./metrics.ts";
 import { Room } from "./room.ts";
 import { RoomRegistry } from "./rooms.ts";
 import type { DocStore } from "./storage/doc-store.ts";
@@ -70,6 +71,8 @@ export interface ServerOptions {
   tls?: { cert: Buffer | string; key: Buffer | string } | undefined;
   /** How long shutdown waits for clients to finish the close handshake. */
   shutdownGraceMs?: number;
+  /** Serve Prometheus metrics at GET /metrics (default true). */
+  metrics?: boolean;
 }
 
 export interface CowriteServer {
@@ -103,8 +106,12 @@ export function createServer(options: ServerOptions): CowriteServer {
   const connections = new Set<Connection>();
   let nextConnectionId = 1;
   let closing: Promise<void> | null = null;
+  const metrics =
+    options.metrics === false
+      ? null
+      : createMetrics({ connections: () => connections.size, documents: () => rooms.size });
 
-  const rooms = new RoomRegistry({
+  const rooms: RoomRegistry = new RoomRegistry({
     open: (docId) =>
       Room.load({
         docId,
@@ -113,6 +120,7 @@ export function createServer(options: ServerOptions): CowriteServer {
         logger: logger.child({ docId }),
         compactEvery: options.compactEvery ?? 500,
         maxAwarenessBytes: limits.maxAwarenessBytes,
+        metrics: metrics ?? noMetrics,
       }),
     onCloseError: (docId, error) => logger.error({ err: error, docId }, "closing a room failed"),
   });
@@ -147,6 +155,12 @@ export function createServer(options: ServerOptions): CowriteServer {
     documents: rooms.size,
     ...(docId === null ? {} : { doc: { id: docId, connections: countByDoc.get(docId) ?? 0 } }),
   });
+  if (metrics) {
+    app.get("/metrics", async (_req, res) => {
+      const { contentType, body } = await metrics.render();
+      res.type(contentType).send(body);
+    });
+  }
   app.use("/api", createApiRouter({ store, rooms, logger, now, authorize, stats }));
   app.get("/ws/{*rest}", () => {
     throw new HttpError(426, "upgrade_required", "this endpoint speaks WebSocket");

@@ -157,6 +157,29 @@ describe("HTTP API", () => {
     }
   });
 
+  it("serves Prometheus metrics: connections, documents and time to durable", async () => {
+    running = await startServer();
+    const a = connectProvider(running.wsUrl, "measured");
+    const b = connectProvider(running.wsUrl, "measured");
+    try {
+      await Promise.all([whenSynced(a.provider), whenSynced(b.provider)]);
+      a.doc.getText("t").insert(0, "counted");
+      await whenDoc(b.doc, (doc) => doc.getText("t").toString() === "counted");
+      const res = await fetch(`${running.url}/metrics`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get("content-type")).toMatch(/^text\/plain/);
+      const text = await res.text();
+      expect(text).toMatch(/^cowrite_connections 2$/m);
+      expect(text).toMatch(/^cowrite_open_documents 1$/m);
+      expect(text).toMatch(/^cowrite_update_durable_seconds_count [1-9]/m);
+      expect(text).toMatch(/^cowrite_update_durable_seconds\{quantile="0.99"\} \d/m);
+      expect(text).toMatch(/^cowrite_updates_broadcast_total [1-9]/m);
+    } finally {
+      a.provider.destroy();
+      b.provider.destroy();
+    }
+  });
+
   it("serves the embedding library to pages on any origin", async () => {
     const root = tempDir();
     fs.mkdirSync(path.join(root, "dist"));

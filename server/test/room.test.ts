@@ -5,7 +5,7 @@ import type { Peer } from "../src/room.ts";
 import { Room } from "../src/room.ts";
 import { RoomRegistry } from "../src/rooms.ts";
 import { MemoryDocStore } from "../src/storage/memory.ts";
-import { silentLogger } from "./helpers.ts";
+import { gateAppends, silentLogger } from "./helpers.ts";
 
 function fakePeer(id: string, readOnly = false) {
   const received: Frame[] = [];
@@ -61,6 +61,57 @@ describe("Room", () => {
     expect(appended).toBe(1);
     expect(b.received.map((f) => f.type)).toEqual(["update"]);
     expect(a.received).toHaveLength(0);
+  });
+
+  it("sends changes made durable together as one frame per peer, without a peer's own", async () => {
+    const store = new MemoryDocStore();
+    const { room, a, b } = await roomWithTwoPeers(store);
+    const c = fakePeer("c");
+    room.addPeer(c);
+    c.received.length = 0;
+    const { release } = gateAppends(store);
+    const fromA = room.handle(a, { type: "update", update: edit("from a") });
+    const fromB = room.handle(b, { type: "update", update: edit("from b") });
+    release();
+    await Promise.all([fromA, fromB]);
+    const texts = (peer: { received: Frame[] }) =>
+      peer.received.map((frame) => {
+        if (frame.type !== "update") throw new Error(`unexpected ${frame.type}`);
+        const doc = new Y.Doc();
+        Y.applyUpdate(doc, frame.update);
+        return doc.getText("t").toString();
+      });
+    // c gets both in one frame; a and b each get only the other's change.
+    expect(c.received).toHaveLength(1);
+    expect(texts(c)[0]).toContain("from a");
+    expect(texts(c)[0]).toContain("from b");
+    expect(texts(a)).toEqual(["from b"]);
+    expect(texts(b)).toEqual(["from a"]);
+  });
+
+  it("encodes the whole document once for fresh peers, and again after it changes", async () => {
+    const store = new MemoryDocStore();
+    const { room, a } = await roomWithTwoPeers(store);
+    await room.handle(a, { type: "update", update: edit("first") });
+    const empty = Y.encodeStateVector(new Y.Doc());
+    const fresh = () => {
+      const peer = fakePeer("fresh");
+      room.addPeer(peer);
+      const sent: Uint8Array[] = [];
+      peer.send = (bytes) => sent.push(bytes);
+      void room.handle(peer, { type: "sync-step-1", stateVector: empty });
+      return sent[0];
+    };
+    const one = fresh();
+    expect(fresh()).toBe(one); // the very same bytes, not a second encoding
+    await room.handle(a, { type: "update", update: edit("second") });
+    const after = fresh();
+    expect(after).not.toBe(one);
+    const frame = decodeFrame(after as Uint8Array);
+    if (frame.type !== "sync-step-2") throw new Error(`unexpected ${frame.type}`);
+    const doc = new Y.Doc();
+    Y.applyUpdate(doc, frame.update);
+    expect(doc.getText("t").toString()).toContain("second");
   });
 
   it("retries a failed save, keeps the update unacknowledged and the room open", async () => {
