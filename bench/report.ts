@@ -1,24 +1,21 @@
 /**
- * Turns per-server measurements into the comparison table, the JSON result
- * file and (for full runs) docs/benchmarks.md.
+ * Turns per-server measurements into comparison rows, the console table and
+ * the JSON result file. docs-page.ts renders the same data as
+ * docs/benchmarks.md.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
-import os from "node:os";
 import path from "node:path";
+import type { BenchParams } from "./params.ts";
+import type { Integrity, LoadPhase, Measurement } from "./scenario.ts";
 import type { ServerKind } from "./servers.ts";
-
-export interface Measurement {
-  metric: string;
-  unit: string;
-  /** null when the server could not produce the number (reported, not hidden). */
-  value: number | null;
-}
+import type { TargetResult } from "./targets.ts";
 
 export interface Row {
   metric: string;
   unit: string;
   cowrite: number | null;
   reference: number | null;
+  /** cowrite / reference, same run. */
   ratio: number | null;
 }
 
@@ -28,9 +25,17 @@ export interface RunInfo {
   cpus: number;
   cpuModel: string;
   node: string;
-  parameters: Record<string, unknown>;
-  loadGenerator: Record<string, number>;
+  wallSeconds: number;
+  parameters: BenchParams;
+  /** Idle levels -> connections attempted (the open-file limit may cap the top one). */
+  idleConnections: Record<string, number>;
+  /** Open-file limit of each child process. */
+  fdLimit: number;
+  loadGenerator: { workers: number; phases: Record<ServerKind, LoadPhase[]> };
+  integrity: Record<ServerKind, Integrity>;
+  notes: string[];
   failures: string[];
+  details: Record<string, Partial<Record<ServerKind, unknown>>>;
 }
 
 export function buildRows(results: Record<ServerKind, Measurement[]>): Row[] {
@@ -53,13 +58,15 @@ function makeRow(
   cowrite: number | null,
   reference: number | null,
 ): Row {
-  const ratio =
-    cowrite !== null && reference !== null && reference !== 0 ? cowrite / reference : null;
-  return { metric, unit, cowrite, reference, ratio };
+  const clean = (v: number | null) => (v === null || Number.isNaN(v) ? null : v);
+  const c = clean(cowrite);
+  const r = clean(reference);
+  const ratio = c !== null && r !== null && r !== 0 ? c / r : null;
+  return { metric, unit, cowrite: c, reference: r, ratio };
 }
 
-function fmt(value: number | null): string {
-  if (value === null || Number.isNaN(value)) return "n/a";
+export function fmt(value: number | null | undefined): string {
+  if (value === null || value === undefined || Number.isNaN(value)) return "n/a";
   if (Math.abs(value) >= 100) return value.toFixed(0);
   if (Math.abs(value) >= 10) return value.toFixed(1);
   return value.toFixed(2);
@@ -77,47 +84,12 @@ export function markdownTable(rows: readonly Row[]): string {
   return lines.join("\n");
 }
 
-export function writeJson(file: string, info: RunInfo, rows: readonly Row[]): void {
+export function writeJson(
+  file: string,
+  info: RunInfo,
+  rows: readonly Row[],
+  targets: readonly TargetResult[],
+): void {
   mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, `${JSON.stringify({ ...info, rows }, null, 2)}\n`);
-}
-
-export function writeDocs(file: string, info: RunInfo, rows: readonly Row[]): void {
-  const text = `# Benchmarks
-
-Cowrite's sync server against the reference \`@y/websocket-server\` 0.1.1 (with
-LevelDB persistence), same scenarios, same machine, one invocation. Numbers
-are from one run; rerun before drawing fine conclusions.
-
-How to run: \`npm run bench\` (full, rewrites this file and
-\`bench/results/latest.json\`) or \`npm run bench:smoke\` (small parameters,
-under a minute, writes only \`bench/results/smoke.json\`).
-
-- Date: ${info.date}
-- Machine: ${info.cpus} cores (${info.cpuModel}), ${os.platform()} ${os.arch()}
-- Node: ${info.node}
-- Parameters: \`${JSON.stringify(info.parameters)}\`
-- Load generator (one process, both servers): \`${JSON.stringify(info.loadGenerator)}\`
-
-${markdownTable(rows)}
-
-## What the metrics mean
-
-- **fanout**: D documents x C clients, each client edits R times a second.
-  Latency runs from a client's local edit until every other client of that
-  document has applied it (one clock, in the load generator). Server CPU is
-  utime+stime from \`/proc/<pid>/stat\` over the edit window, divided by the
-  number of updates delivered to clients. The run fails if any document's
-  clients diverge or an edit is not delivered.
-- **bigdoc**: one large update pushed to a fresh document, then time from
-  connect to synced (step 2 applied) for one fresh client, for several at
-  once, and for one client after restarting the server on the same data
-  directory (cold load).
-- **idle**: N idle synced clients; connect rate and the server's RSS growth
-  per connection, and RSS after all have closed.
-
-The load generator runs in one process; if its event-loop delay is high,
-latencies include its own queueing, so the loadGenerator numbers are shown.
-`;
-  writeFileSync(file, text);
+  writeFileSync(file, `${JSON.stringify({ ...info, rows, targets }, null, 2)}\n`);
 }

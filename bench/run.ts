@@ -1,108 +1,156 @@
 /**
  * Entry point: `node --import tsx bench/run.ts [--smoke]`.
- * Runs every scenario against Cowrite and the reference server, prints the
- * comparison table and writes the results. Exits non-zero if any scenario
- * fails (divergence, crash, timeout).
+ * Starts the load-generator workers, runs every scenario against Cowrite and
+ * the reference server, prints the comparison and the targets, and writes
+ * the results (full runs also regenerate docs/benchmarks.md). Exits non-zero
+ * if any scenario fails: a crash, a timeout, a lost update, a divergence.
  */
 import os from "node:os";
 import path from "node:path";
-import { monitorEventLoopDelay } from "node:perf_hooks";
-import {
-  buildRows,
-  type Measurement,
-  markdownTable,
-  type RunInfo,
-  writeDocs,
-  writeJson,
-} from "./report.ts";
-import { buildBigUpdate, runBigDoc } from "./scenarios/bigdoc.ts";
+import { loadBigUpdate } from "./big-update.ts";
+import { CHILD_FD_LIMIT, cleanupAll } from "./children.ts";
+import { writeDocs } from "./docs-page.ts";
+import { LoadGenerator } from "./load-generator.ts";
+import { type BenchParams, FULL, SMOKE } from "./params.ts";
+import { buildRows, markdownTable, type RunInfo, writeJson } from "./report.ts";
+import type {
+  Integrity,
+  LoadPhase,
+  Measurement,
+  ScenarioContext,
+  ScenarioResult,
+} from "./scenario.ts";
+import { runBigDoc } from "./scenarios/bigdoc.ts";
 import { runFanout } from "./scenarios/fanout.ts";
-import { runIdle } from "./scenarios/idle.ts";
-import { cleanupAll, SERVER_KINDS, type ServerKind } from "./servers.ts";
+import { connectionsFor, levelLabel, runIdle } from "./scenarios/idle.ts";
+import { runLadder } from "./scenarios/ladder.ts";
+import { runWritePath } from "./scenarios/write-path.ts";
+import { SERVER_KINDS, type ServerKind } from "./servers.ts";
+import { evaluateTargets, targetsTable } from "./targets.ts";
 
 const smoke = process.argv.includes("--smoke");
 const ROOT = path.resolve(import.meta.dirname, "..");
+const params: BenchParams = smoke ? SMOKE : FULL;
 
-const parameters = smoke
-  ? {
-      fanout: { documents: 2, clientsPerDocument: 3, editsPerSecond: 5, durationSeconds: 3 },
-      bigdoc: { characters: 200_000, concurrentClients: 10 },
-      idle: { connections: 100 },
-    }
-  : {
-      fanout: { documents: 20, clientsPerDocument: 10, editsPerSecond: 2, durationSeconds: 15 },
-      bigdoc: { characters: 1_000_000, concurrentClients: 10 },
-      idle: { connections: 2000 },
-    };
+type Scenario = [name: string, run: (context: ScenarioContext) => Promise<ScenarioResult>];
 
-// A hard ceiling on the whole run, so a hang can never outlive the harness.
-const OVERALL_TIMEOUT_MS = smoke ? 120_000 : 15 * 60_000;
+function perKind<T>(make: () => T): Record<ServerKind, T> {
+  return { cowrite: make(), reference: make() };
+}
+
+function log(line: string): void {
+  process.stderr.write(`[bench] ${line}\n`);
+}
 
 async function main(): Promise<number> {
+  // A hard ceiling on the whole run, so a hang can never outlive the harness.
   const watchdog = setTimeout(() => {
-    process.stderr.write(`[bench] overall timeout after ${OVERALL_TIMEOUT_MS} ms\n`);
+    log(`watchdog: run exceeded ${params.watchdogSeconds} s; killing children`);
     cleanupAll();
     process.exit(2);
-  }, OVERALL_TIMEOUT_MS);
+  }, params.watchdogSeconds * 1000);
   watchdog.unref();
-
-  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
-  loopDelay.enable();
-  const cpuStart = process.cpuUsage();
   const wallStart = performance.now();
 
-  const results: Record<ServerKind, Measurement[]> = { cowrite: [], reference: [] };
-  const failures: string[] = [];
-  const bigUpdate = buildBigUpdate(parameters.bigdoc.characters);
+  const bigUpdate = loadBigUpdate(params.bigdoc);
+  const loadGenerator = await LoadGenerator.start(params.workers);
+  log(`load generator: ${loadGenerator.size} workers (pids ${loadGenerator.pids.join(", ")})`);
 
-  const scenarios: Array<[string, (kind: ServerKind) => Promise<Measurement[]>]> = [
-    ["fanout", (kind) => runFanout(kind, parameters.fanout)],
-    ["bigdoc", (kind) => runBigDoc(kind, parameters.bigdoc, bigUpdate)],
-    ["idle", (kind) => runIdle(kind, parameters.idle)],
+  const measurements = perKind<Measurement[]>(() => []);
+  const phases = perKind<LoadPhase[]>(() => []);
+  const integrity = perKind<Integrity>(() => ({ lost: 0, divergent: 0 }));
+  const problems = perKind(() => 0);
+  const details: RunInfo["details"] = {};
+  const notes: string[] = [];
+  const failures: string[] = [];
+
+  const scenarios: Scenario[] = [
+    ["fanout", (c) => runFanout(c, params.fanout)],
+    ["ladder", (c) => runLadder(c, params.ladder)],
+    ["write path", (c) => runWritePath(c, params.writePath)],
+    ["bigdoc", (c) => runBigDoc(c, params.bigdoc, bigUpdate)],
+    ["idle", (c) => runIdle(c, params.idle)],
   ];
-  for (const [name, scenario] of scenarios) {
-    for (const kind of SERVER_KINDS) {
-      process.stderr.write(`[bench] ${name} on ${kind}...\n`);
-      try {
-        results[kind].push(...(await scenario(kind)));
-      } catch (error) {
-        const message = `${name} on ${kind}: ${(error as Error).message}`;
-        process.stderr.write(`[bench] FAILED ${message}\n`);
-        failures.push(message);
+  try {
+    for (const [name, run] of scenarios) {
+      for (const kind of SERVER_KINDS) {
+        const started = performance.now();
+        log(`${name} on ${kind}...`);
+        try {
+          const result = await run({ kind, loadGenerator });
+          measurements[kind].push(...result.measurements);
+          phases[kind].push(...result.load);
+          integrity[kind].lost += result.integrity.lost;
+          integrity[kind].divergent += result.integrity.divergent;
+          problems[kind] += result.problems.length;
+          for (const note of result.notes) if (!notes.includes(note)) notes.push(note);
+          if (result.details !== undefined)
+            details[name] = { ...details[name], [kind]: result.details };
+          const broken = [
+            ...(result.integrity.lost > 0 ? [`${result.integrity.lost} lost update(s)`] : []),
+            ...(result.integrity.divergent > 0
+              ? [`${result.integrity.divergent} divergent document(s)`]
+              : []),
+            ...result.problems,
+          ];
+          for (const problem of broken) failures.push(`${name} on ${kind}: ${problem}`);
+        } catch (error) {
+          const message = `${name} on ${kind}: ${(error as Error).message}`;
+          log(`FAILED ${message}`);
+          failures.push(message);
+        }
+        log(`${name} on ${kind} took ${((performance.now() - started) / 1000).toFixed(1)} s`);
       }
     }
+  } finally {
+    loadGenerator.stop();
   }
 
-  loopDelay.disable();
-  const cpu = process.cpuUsage(cpuStart);
-  const wallMs = performance.now() - wallStart;
   const info: RunInfo = {
     mode: smoke ? "smoke" : "full",
     date: new Date().toISOString(),
     cpus: os.cpus().length,
     cpuModel: os.cpus()[0]?.model ?? "unknown",
     node: process.version,
-    parameters,
-    loadGenerator: {
-      cpuPercentOfOneCore: Math.round(((cpu.user + cpu.system) / 1000 / wallMs) * 1000) / 10,
-      eventLoopDelayP99Ms: Math.round(loopDelay.percentile(99) / 1e4) / 100,
-      eventLoopDelayMaxMs: Math.round(loopDelay.max / 1e4) / 100,
-      wallSeconds: Math.round(wallMs / 100) / 10,
-    },
+    wallSeconds: (performance.now() - wallStart) / 1000,
+    parameters: params,
+    idleConnections: Object.fromEntries(
+      params.idle.levels.map((level) => [levelLabel(level), connectionsFor(level)]),
+    ),
+    fdLimit: CHILD_FD_LIMIT,
+    loadGenerator: { workers: params.workers, phases },
+    integrity,
+    notes,
     failures,
+    details,
   };
-  const rows = buildRows(results);
+  const rows = buildRows(measurements);
+  const ladder = details.ladder as
+    | Partial<Record<ServerKind, { loadGeneratorSaturated: boolean }>>
+    | undefined;
+  const targets = evaluateTargets({
+    rows,
+    integrity,
+    problems,
+    ladderSaturated: {
+      cowrite: ladder?.cowrite?.loadGeneratorSaturated ?? false,
+      reference: ladder?.reference?.loadGeneratorSaturated ?? false,
+    },
+    fanoutShape: `${params.fanout.documents}×${params.fanout.clientsPerDocument}×${params.fanout.editsPerSecond}`,
+    concurrentClients: params.bigdoc.concurrentClients,
+  });
   process.stdout.write(
-    `\n${markdownTable(rows)}\n\nload generator: ${JSON.stringify(info.loadGenerator)}\n`,
+    `\n${markdownTable(rows)}\n\n${targetsTable(targets)}\n\n${notes.map((n) => `- ${n}`).join("\n")}\n`,
   );
   if (smoke) {
-    writeJson(path.join(ROOT, "bench/results/smoke.json"), info, rows);
+    writeJson(path.join(ROOT, "bench/results/smoke.json"), info, rows, targets);
   } else {
-    writeJson(path.join(ROOT, "bench/results/latest.json"), info, rows);
-    writeDocs(path.join(ROOT, "docs/benchmarks.md"), info, rows);
+    writeJson(path.join(ROOT, "bench/results/latest.json"), info, rows, targets);
+    writeDocs(path.join(ROOT, "docs/benchmarks.md"), info, rows, targets);
   }
+  log(`done in ${info.wallSeconds.toFixed(0)} s`);
   if (failures.length > 0) {
-    process.stderr.write(`[bench] ${failures.length} failure(s):\n${failures.join("\n")}\n`);
+    log(`${failures.length} failure(s):\n${failures.join("\n")}`);
     return 1;
   }
   return 0;
@@ -114,7 +162,7 @@ main()
     process.exit(code);
   })
   .catch((error: unknown) => {
-    process.stderr.write(`[bench] ${(error as Error).stack ?? String(error)}\n`);
+    log((error as Error).stack ?? String(error));
     cleanupAll();
     process.exit(1);
   });

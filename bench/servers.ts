@@ -1,13 +1,14 @@
 /**
  * Starts the servers under test as child processes, so each one's CPU time and
  * RSS can be read from /proc/<pid> without the load generator's own usage
- * mixed in. Every child is tracked and killed by PID on exit, also on error.
+ * mixed in. Every child is tracked in children.ts and killed by PID on exit.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
 import net from "node:net";
-import os from "node:os";
 import path from "node:path";
+import { sleep } from "./async.ts";
+import { spawnChild } from "./children.ts";
+import { type ProcStats, readProcStats } from "./proc.ts";
 
 export type ServerKind = "cowrite" | "reference";
 export const SERVER_KINDS: readonly ServerKind[] = ["cowrite", "reference"];
@@ -15,49 +16,6 @@ export const SERVER_KINDS: readonly ServerKind[] = ["cowrite", "reference"];
 const ROOT = path.resolve(import.meta.dirname, "..");
 const READY_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 5_000;
-
-/** Clock ticks per second for /proc/<pid>/stat utime and stime. */
-export const CLK_TCK = readClockTicks();
-
-function readClockTicks(): number {
-  try {
-    const value = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
-    return Number.isFinite(value) && value > 0 ? value : 100;
-  } catch {
-    return 100;
-  }
-}
-
-const children = new Set<ChildProcess>();
-const tempDirs = new Set<string>();
-
-/** Last-resort cleanup: kill every child we started (by PID) and remove temp dirs. */
-export function cleanupAll(): void {
-  for (const child of children) {
-    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-      try {
-        process.kill(child.pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
-  }
-  children.clear();
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-  tempDirs.clear();
-}
-process.on("exit", cleanupAll);
-
-export function makeTempDir(label: string): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), `cowrite-bench-${label}-`));
-  tempDirs.add(dir);
-  return dir;
-}
-
-export function removeTempDir(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
-  tempDirs.delete(dir);
-}
 
 /** Asks the kernel for a free port on 127.0.0.1 (closed again before the server binds it). */
 export async function freePort(): Promise<number> {
@@ -70,23 +28,6 @@ export async function freePort(): Promise<number> {
       probe.close(() => resolve(port));
     });
   });
-}
-
-export interface ProcStats {
-  /** utime + stime, in microseconds. */
-  cpuMicros: number;
-  rssBytes: number;
-}
-
-export function readProcStats(pid: number): ProcStats {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  // The command name (field 2) may contain spaces; fields after ")" are fixed.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const utime = Number(fields[11]);
-  const stime = Number(fields[12]);
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? "0");
-  return { cpuMicros: ((utime + stime) * 1e6) / CLK_TCK, rssBytes: rssKb * 1024 };
 }
 
 export class ServerProcess {
@@ -103,7 +44,6 @@ export class ServerProcess {
   ) {
     this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
     child.once("exit", (code, signal) => {
-      children.delete(child);
       if (!this.stopping) {
         this.crashed = true;
         process.stderr.write(
@@ -135,18 +75,20 @@ export class ServerProcess {
               MAX_MESSAGES_PER_SECOND: "100000",
               MAX_CONNECTIONS_PER_DOCUMENT: "100000",
               MAX_CONNECTIONS: "100000",
+              MAX_OPEN_DOCUMENTS: "100000",
+              // The write path reads cowrite_update_durable_seconds from /metrics.
+              METRICS: "true",
             },
           ]
         : [
             ["node_modules/@y/websocket-server/src/server.js"],
             { ...common, YPERSISTENCE: dataDir },
           ];
-    const child = spawn(process.execPath, args, {
+    const child = spawnChild(process.execPath, args, {
       cwd: ROOT,
       env,
       stdio: ["ignore", "pipe", "pipe"],
     });
-    children.add(child);
     const server = new ServerProcess(kind, port, dataDir, child);
     await server.waitReady();
     return server;
@@ -157,6 +99,7 @@ export class ServerProcess {
     return this.child.pid;
   }
 
+  /** WebSocket URL of a document: Cowrite serves them under /ws/, the reference at the root. */
   url(room: string): string {
     const prefix = this.kind === "cowrite" ? "/ws/" : "/";
     return `ws://127.0.0.1:${this.port}${prefix}${room}`;
@@ -167,11 +110,68 @@ export class ServerProcess {
     return readProcStats(this.pid);
   }
 
+  /** Throws if the server died under us: every scenario checks this before reporting. */
+  assertAlive(scenario: string): void {
+    if (this.crashed) throw new Error(`${this.kind} server crashed during ${scenario}`);
+  }
+
+  /**
+   * Cowrite's Prometheus text from GET /metrics, or null when the server has
+   * no such endpoint (404) or is the reference (which has none).
+   */
+  async fetchMetrics(): Promise<string | null> {
+    if (this.kind !== "cowrite") return null;
+    try {
+      const response = await fetch(`http://127.0.0.1:${this.port}/metrics`, {
+        signal: AbortSignal.timeout(5000),
+      });
+      if (!response.ok) return null;
+      return await response.text();
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Polls RSS until it stops falling: after clients leave, V8 returns memory
+   * to the OS lazily (its memory reducer runs a few seconds after allocation
+   * slows), and no event tells us when. Stops early once RSS is within
+   * `goodEnoughBytes`; bounded by `maxMs`.
+   */
+  async settledRss(options: {
+    goodEnoughBytes: number;
+    stableMs: number;
+    maxMs: number;
+  }): Promise<number> {
+    const started = performance.now();
+    const samples: Array<{ at: number; rss: number }> = [];
+    for (;;) {
+      const now = performance.now();
+      const rss = this.stats().rssBytes;
+      if (rss <= options.goodEnoughBytes || now - started >= options.maxMs) return rss;
+      samples.push({ at: now, rss });
+      // Stable = no drop of more than 1% since the sample stableMs ago.
+      const reference = samples.find((s) => now - s.at <= options.stableMs);
+      if (
+        now - started >= options.stableMs &&
+        reference &&
+        reference.rss - rss < reference.rss * 0.01
+      ) {
+        return rss;
+      }
+      await sleep(250);
+    }
+  }
+
   log(): string {
     return this.output.join("").slice(-4000);
   }
 
-  /** Polls a TCP connect until the server listens (bounded by READY_TIMEOUT_MS). */
+  /**
+   * Polls a TCP connect until the server listens (bounded). Polling, because
+   * neither server announces readiness in a way both share (Cowrite logs at
+   * warn level here, so its "listening" line is not printed).
+   */
   private async waitReady(): Promise<void> {
     const deadline = performance.now() + READY_TIMEOUT_MS;
     while (performance.now() < deadline) {
@@ -213,8 +213,4 @@ function canConnect(port: number): Promise<boolean> {
       resolve(false);
     });
   });
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,120 +1,206 @@
 /**
- * Big document: one large Yjs update pushed to a fresh document, then the
- * time for fresh clients to sync it warm (one, then several at once) and cold
- * (after a server restart on the same data directory).
+ * Big document: the ~8 MB update is pushed to a fresh document; then fresh
+ * clients load it warm (one; then several at once), and one loads it cold
+ * after a server restart on the same data directory. Times are from opening
+ * the socket until the whole document has arrived ("received") and, for
+ * single clients, until it is also applied to a Y.Doc ("received + applied").
+ * The several-at-once time is until the last one has received it: applying
+ * is deferred so receivers sharing a worker do not delay each other.
  */
-import * as Y from "yjs";
-import { BenchClient, closeAll, withTimeout } from "../clients.ts";
-import type { Measurement } from "../report.ts";
-import { makeTempDir, removeTempDir, type ServerKind, ServerProcess, sleep } from "../servers.ts";
+import { sleep } from "../async.ts";
+import type { BigUpdate } from "../big-update.ts";
+import { makeTempDir, removeTempDir } from "../children.ts";
+import type { LoadGenerator } from "../load-generator.ts";
+import type { BigDocParams } from "../params.ts";
+import { directoryBytes } from "../proc.ts";
+import type { LoadPhase, ScenarioContext, ScenarioResult } from "../scenario.ts";
+import { ServerProcess } from "../servers.ts";
+import { worstLoad } from "../stats.ts";
 
-export interface BigDocParams {
-  /** Characters inserted into the Y.Text. */
-  characters: number;
-  concurrentClients: number;
+const TIMEOUT_MS = 90_000;
+const ROOM = "bigdoc";
+
+interface ReceiveTiming {
+  receivedMs: number;
+  appliedMs: number | null;
 }
 
-const SYNC_TIMEOUT_MS = 60_000;
-const CHUNK = 1000;
-
-/** Builds the update once per run: chunks at random positions so it has many items, not one. */
-export function buildBigUpdate(characters: number): Uint8Array {
-  const doc = new Y.Doc();
-  const text = doc.getText("text");
-  const chunk = "lorem ipsum dolor sit amet, é ü ".repeat(Math.ceil(CHUNK / 32)).slice(0, CHUNK);
-  for (let inserted = 0; inserted < characters; inserted += CHUNK) {
-    text.insert(Math.floor(Math.random() * (text.length + 1)), chunk);
-  }
-  return Y.encodeStateAsUpdate(doc);
-}
-
-async function timeSync(
+/**
+ * Opens `clients` fresh receivers spread over the workers, waits until each
+ * has the document, then verifies them all and closes them.
+ */
+async function timeReceive(
   server: ServerProcess,
-  room: string,
-  count: number,
-  expectedLength: number,
-): Promise<number> {
-  const started = performance.now();
-  const clients = Array.from({ length: count }, () => new BenchClient(server.url(room)));
+  loadGenerator: LoadGenerator,
+  update: BigUpdate,
+  options: { clients: number; apply: boolean; group: string; phase: string; load: LoadPhase[] },
+): Promise<ReceiveTiming> {
+  const { clients, group } = options;
+  const share = (w: number) =>
+    Math.floor(clients / loadGenerator.size) + (w < clients % loadGenerator.size ? 1 : 0);
   try {
-    // "Synced" = the whole text is present. Cowrite sends it in the step 2;
-    // the reference may answer the step 1 before its LevelDB load finishes
-    // and send the content as a later update, so wait for the content itself.
-    const deadline = started + SYNC_TIMEOUT_MS;
-    await withTimeout(Promise.all(clients.map((c) => c.synced)), SYNC_TIMEOUT_MS, `${count} syncs`);
-    while (clients.some((c) => c.doc.getText("text").length !== expectedLength)) {
-      if (performance.now() > deadline) {
-        const lengths = clients.map((c) => c.doc.getText("text").length).join(",");
-        throw new Error(`synced lengths ${lengths}, expected ${expectedLength}`);
-      }
-      await sleep(5);
-    }
-    return performance.now() - started;
+    const results = await loadGenerator.all(
+      "bigdoc-receive",
+      (w) =>
+        share(w) === 0
+          ? null
+          : {
+              group,
+              url: server.url(ROOM),
+              clients: share(w),
+              // Half the pushed size: any server's encoding of the whole
+              // document is near the update's size, and none sends less
+              // than that for it (verification checks the rest).
+              expectedBytes: Math.floor(update.bytes / 2),
+              applyOnReceipt: options.apply,
+              timeoutMs: TIMEOUT_MS,
+            },
+      TIMEOUT_MS + 30_000,
+    );
+    options.load.push({ phase: options.phase, sample: worstLoad(results.map((r) => r.load)) });
+    const verified = await loadGenerator.all(
+      "bigdoc-verify",
+      (w) =>
+        share(w) === 0
+          ? null
+          : { group, expectedLength: update.textLength, expectedStateVector: update.stateVector },
+      TIMEOUT_MS,
+    );
+    const mismatches = verified.flatMap((v) => v.mismatches);
+    if (mismatches.length > 0) throw new Error(`${group}: ${mismatches.join("; ")}`);
+    const applied = results.flatMap((r) => r.appliedMs ?? []);
+    return {
+      receivedMs: Math.max(...results.flatMap((r) => r.receivedMs)),
+      appliedMs: applied.length > 0 ? Math.max(...applied) : null,
+    };
   } finally {
-    await closeAll(clients);
+    await loadGenerator.closeGroup(group);
+  }
+}
+
+/**
+ * Waits until the data directory stops growing (unchanged for 1 s, at most
+ * 15 s). The reference writes to LevelDB after broadcasting and has no
+ * graceful shutdown, so without this a restart could lose its write; no
+ * event tells us when the write is done. Cowrite's data is already durable.
+ */
+async function waitForStorageToSettle(dataDir: string): Promise<void> {
+  const deadline = performance.now() + 15_000;
+  let last = -1;
+  let stableSince = performance.now();
+  while (performance.now() < deadline) {
+    const bytes = directoryBytes(dataDir);
+    if (bytes !== last) {
+      last = bytes;
+      stableSince = performance.now();
+    } else if (performance.now() - stableSince >= 1000) {
+      return;
+    }
+    await sleep(200);
   }
 }
 
 export async function runBigDoc(
-  kind: ServerKind,
+  { kind, loadGenerator }: ScenarioContext,
   params: BigDocParams,
-  update: Uint8Array,
-): Promise<Measurement[]> {
+  update: BigUpdate,
+): Promise<ScenarioResult> {
   const dataDir = makeTempDir(`bigdoc-${kind}`);
-  const room = "bigdoc";
   let server = await ServerProcess.start(kind, dataDir);
+  const load: LoadPhase[] = [];
+  const notes: string[] = [];
   try {
-    const expected = new Y.Doc();
-    Y.applyUpdate(expected, update);
-    const expectedLength = expected.getText("text").length;
-
     // The writer stays connected through the warm measurements so the
-    // document stays loaded (the reference unloads a document with no clients).
-    const writer = new BenchClient(server.url(room));
-    const pushStarted = performance.now();
-    let warmOne: number;
-    let warmMany: number;
-    let pushMs: number;
+    // document stays loaded (both servers unload a document with no clients).
+    const { pushMs } = await loadGenerator.call(
+      0,
+      "bigdoc-push",
+      {
+        group: "bigdoc-writer",
+        url: server.url(ROOM),
+        updateFile: update.file,
+        timeoutMs: TIMEOUT_MS,
+      },
+      TIMEOUT_MS + 10_000,
+    );
+    let warmOne: ReceiveTiming;
+    let warmMany: ReceiveTiming;
     try {
-      await withTimeout(writer.synced, SYNC_TIMEOUT_MS, "writer sync");
-      Y.applyUpdate(writer.doc, update); // local origin: sent as one update frame
-      // The step 2 answering this step 1 comes after the server processed the update.
-      await withTimeout(writer.roundTrip(), SYNC_TIMEOUT_MS, "big update acknowledgement");
-      pushMs = performance.now() - pushStarted;
-      warmOne = await timeSync(server, room, 1, expectedLength);
-      warmMany = await timeSync(server, room, params.concurrentClients, expectedLength);
+      warmOne = await timeReceive(server, loadGenerator, update, {
+        clients: 1,
+        apply: true,
+        group: "bigdoc-warm-1",
+        phase: "bigdoc warm, 1 client",
+        load,
+      });
+      warmMany = await timeReceive(server, loadGenerator, update, {
+        clients: params.concurrentClients,
+        apply: false,
+        group: `bigdoc-warm-${params.concurrentClients}`,
+        phase: `bigdoc warm, ${params.concurrentClients} clients`,
+        load,
+      });
     } finally {
-      await writer.close();
+      await loadGenerator.closeGroup("bigdoc-writer");
     }
     const warmRss = server.stats().rssBytes;
+    server.assertAlive("big-doc");
 
-    // The reference persists to LevelDB asynchronously and has no graceful
-    // shutdown, so give both servers a moment before the restart.
-    await sleep(1000);
+    await waitForStorageToSettle(dataDir);
     await server.stop();
     server = await ServerProcess.start(kind, dataDir);
-    let cold: number | null;
+    let cold: ReceiveTiming | null;
     try {
-      cold = await timeSync(server, room, 1, expectedLength);
+      cold = await timeReceive(server, loadGenerator, update, {
+        clients: 1,
+        apply: true,
+        group: "bigdoc-cold-1",
+        phase: "bigdoc cold, 1 client",
+        load,
+      });
     } catch (error) {
       // Cowrite must not lose data; the reference's loss is reported, not fatal.
       if (kind === "cowrite") throw error;
-      process.stderr.write(`[bench] reference cold load failed: ${(error as Error).message}\n`);
+      notes.push(`bigdoc (reference): cold load failed: ${(error as Error).message}`);
       cold = null;
     }
-    if (server.crashed) throw new Error(`${kind} server crashed during big-doc`);
-    return [
-      { metric: "bigdoc update size", unit: "KB", value: update.byteLength / 1024 },
-      { metric: "bigdoc push + ack", unit: "ms", value: pushMs },
-      { metric: "bigdoc warm sync, 1 client", unit: "ms", value: warmOne },
-      {
-        metric: `bigdoc warm sync, ${params.concurrentClients} clients`,
-        unit: "ms",
-        value: warmMany,
-      },
-      { metric: "bigdoc server RSS warm", unit: "MB", value: warmRss / 2 ** 20 },
-      { metric: "bigdoc cold sync after restart", unit: "ms", value: cold },
-    ];
+    server.assertAlive("big-doc cold load");
+    const storageBytes = directoryBytes(dataDir);
+    const n = params.concurrentClients;
+    return {
+      measurements: [
+        { metric: "bigdoc update size", unit: "MB", value: update.bytes / 2 ** 20 },
+        { metric: "bigdoc push + ack", unit: "ms", value: pushMs },
+        { metric: "bigdoc warm, 1 client: received", unit: "ms", value: warmOne.receivedMs },
+        {
+          metric: "bigdoc warm, 1 client: received + applied",
+          unit: "ms",
+          value: warmOne.appliedMs,
+        },
+        {
+          metric: `bigdoc warm, ${n} clients at once: all received`,
+          unit: "ms",
+          value: warmMany.receivedMs,
+        },
+        {
+          metric: "bigdoc cold load after restart: received",
+          unit: "ms",
+          value: cold?.receivedMs ?? null,
+        },
+        {
+          metric: "bigdoc cold load after restart: received + applied",
+          unit: "ms",
+          value: cold?.appliedMs ?? null,
+        },
+        { metric: "bigdoc storage after restart", unit: "MB", value: storageBytes / 2 ** 20 },
+        { metric: "bigdoc server RSS warm", unit: "MB", value: warmRss / 2 ** 20 },
+      ],
+      load,
+      // A document the server could not load after a restart counts as lost.
+      integrity: { lost: cold === null ? 1 : 0, divergent: 0 },
+      notes,
+      problems: [],
+    };
   } finally {
     await server.stop();
     removeTempDir(dataDir);

@@ -1,124 +1,142 @@
 /**
- * Fan-out: D documents x C clients, each client editing R times a second.
- * Latency is from the local edit until every other client of the document has
- * applied it, on one clock (performance.now in this process): each edit sets
- * a Y.Map key "<client>:<seq>" next to its text insert, and receivers match
- * the key against the pending table.
+ * Fan-out: D documents x C clients, each client editing R times a second;
+ * latency from a local edit until every other client of the document has
+ * applied it, deliveries per second, and the server's CPU per delivered
+ * update. runFanoutStep is also one step of the ladder.
  */
-import { type BenchClient, closeAll, connectMany, percentile, REMOTE } from "../clients.ts";
-import type { Measurement } from "../report.ts";
-import { makeTempDir, removeTempDir, type ServerKind, ServerProcess, sleep } from "../servers.ts";
 
-export interface FanoutParams {
+import { makeTempDir, removeTempDir } from "../children.ts";
+import type { LoadGenerator } from "../load-generator.ts";
+import type { FanoutParams } from "../params.ts";
+import { machineBusyPercent, readMachineCpu } from "../proc.ts";
+import type { ScenarioContext, ScenarioResult } from "../scenario.ts";
+import { ServerProcess } from "../servers.ts";
+import { type LoadSample, type Summary, summarize, worstLoad } from "../stats.ts";
+
+export interface FanoutStepResult {
   documents: number;
-  clientsPerDocument: number;
+  clients: number;
+  latency: Summary;
+  edits: number;
+  deliveries: number;
   editsPerSecond: number;
-  durationSeconds: number;
+  deliveriesPerSecond: number;
+  /** Server CPU (user + system) per delivered update, µs. */
+  serverCpuPerDelivery: number;
+  /** Server CPU over the window, in % of one core. */
+  serverCpuPercent: number;
+  serverRssBytes: number;
+  /** All cores' busy share over the window, in %. */
+  machineBusyPercent: number;
+  lost: number;
+  divergentDocuments: number;
+  disconnectedClients: number;
+  load: LoadSample;
 }
 
-const DRAIN_TIMEOUT_MS = 15_000;
+const CONNECT_TIMEOUT_MS = 120_000;
 
-export async function runFanout(kind: ServerKind, params: FanoutParams): Promise<Measurement[]> {
+/** Runs one fan-out measurement on a running server; closes its clients after. */
+export async function runFanoutStep(
+  server: ServerProcess,
+  loadGenerator: LoadGenerator,
+  params: FanoutParams,
+  label: string,
+): Promise<FanoutStepResult> {
+  const group = `${label}-${params.documents}`;
+  const docsOf = (worker: number) => {
+    const docs = [];
+    for (let d = 0; d < params.documents; d++) {
+      if (loadGenerator.workerOf(d) === worker) {
+        docs.push({ url: server.url(`${group}-${d}`), clients: params.clientsPerDocument });
+      }
+    }
+    return docs;
+  };
+  try {
+    await loadGenerator.all(
+      "fanout-connect",
+      (w) => ({ group, docs: docsOf(w), connectConcurrency: 50, timeoutMs: CONNECT_TIMEOUT_MS }),
+      CONNECT_TIMEOUT_MS + 5000,
+    );
+    const before = server.stats();
+    const machineBefore = readMachineCpu();
+    const results = await loadGenerator.all(
+      "fanout-run",
+      () => ({
+        group,
+        editsPerSecond: params.editsPerSecond,
+        durationMs: params.durationSeconds * 1000,
+        drainTimeoutMs: params.drainTimeoutSeconds * 1000,
+      }),
+      (params.durationSeconds + params.drainTimeoutSeconds) * 1000 + 60_000,
+    );
+    const after = server.stats();
+    const machineBusy = machineBusyPercent(machineBefore, readMachineCpu());
+    const windowSeconds = Math.max(...results.map((r) => r.windowMs)) / 1000;
+    const edits = sum(results.map((r) => r.edits));
+    const deliveries = sum(results.map((r) => r.deliveries));
+    const cpuMicros = after.cpuMicros - before.cpuMicros;
+    return {
+      documents: params.documents,
+      clients: params.documents * params.clientsPerDocument,
+      latency: summarize(results.map((r) => r.latencies)),
+      edits,
+      deliveries,
+      editsPerSecond: edits / windowSeconds,
+      deliveriesPerSecond: deliveries / windowSeconds,
+      serverCpuPerDelivery: deliveries > 0 ? cpuMicros / deliveries : Number.NaN,
+      serverCpuPercent: cpuMicros / 1e4 / windowSeconds,
+      serverRssBytes: after.rssBytes,
+      machineBusyPercent: machineBusy,
+      lost: sum(results.map((r) => r.lost)),
+      divergentDocuments: sum(results.map((r) => r.divergentDocuments)),
+      disconnectedClients: sum(results.map((r) => r.disconnectedClients)),
+      load: worstLoad(results.map((r) => r.load)),
+    };
+  } finally {
+    await loadGenerator.closeGroup(group);
+  }
+}
+
+export async function runFanout(
+  { kind, loadGenerator }: ScenarioContext,
+  params: FanoutParams,
+): Promise<ScenarioResult> {
   const dataDir = makeTempDir(`fanout-${kind}`);
   const server = await ServerProcess.start(kind, dataDir);
-  const clients: BenchClient[] = [];
-  const timers: NodeJS.Timeout[] = [];
   try {
-    const { documents, clientsPerDocument: perDoc } = params;
-    const urls: string[] = [];
-    for (let d = 0; d < documents; d++) {
-      for (let c = 0; c < perDoc; c++) urls.push(server.url(`fanout-${d}`));
-    }
-    clients.push(...(await connectMany(urls)));
-
-    // key -> send time and how many receivers have not applied it yet.
-    const pending = new Map<string, { sentAt: number; remaining: number }>();
-    const latencies: number[] = [];
-    let deliveries = 0;
-    let edits = 0;
-    for (const client of clients) {
-      client.doc.getMap<number>("lat").observe((event) => {
-        if (event.transaction.origin !== REMOTE) return;
-        const now = performance.now();
-        for (const key of event.keysChanged) {
-          const entry = pending.get(key);
-          if (!entry) continue;
-          deliveries++;
-          entry.remaining--;
-          if (entry.remaining === 0) {
-            latencies.push(now - entry.sentAt);
-            pending.delete(key);
-          }
-        }
-      });
-    }
-
-    const before = server.stats();
-    const startedAt = performance.now();
-    const intervalMs = 1000 / params.editsPerSecond;
-    clients.forEach((client, index) => {
-      const text = client.doc.getText("text");
-      const map = client.doc.getMap<number>("lat");
-      let seq = 0;
-      const edit = () => {
-        const key = `${index}:${seq++}`;
-        const sentAt = performance.now();
-        pending.set(key, { sentAt, remaining: perDoc - 1 });
-        edits++;
-        // One transaction, so the text insert and the latency key travel in one update.
-        client.doc.transact(() => {
-          text.insert(Math.floor(Math.random() * (text.length + 1)), `${key};`);
-          map.set(key, sentAt);
-        });
-      };
-      // Random phase so clients do not all edit in the same tick.
-      const start = setTimeout(() => {
-        edit();
-        timers.push(setInterval(edit, intervalMs));
-      }, Math.random() * intervalMs);
-      timers.push(start);
-    });
-    await sleep(params.durationSeconds * 1000);
-    for (const timer of timers) clearInterval(timer);
-    const editWindow = (performance.now() - startedAt) / 1000;
-
-    // Bounded wait for in-flight edits to reach everyone.
-    const drainDeadline = performance.now() + DRAIN_TIMEOUT_MS;
-    while (pending.size > 0 && performance.now() < drainDeadline && !server.crashed)
-      await sleep(50);
-    const after = server.stats();
-    if (server.crashed) throw new Error(`${kind} server crashed during fan-out`);
-    if (pending.size > 0) {
-      throw new Error(`${pending.size} of ${edits} edits not delivered to all clients`);
-    }
-
-    // Convergence: every client of a document must hold the same text.
-    let divergent = 0;
-    for (let d = 0; d < documents; d++) {
-      const group = clients.slice(d * perDoc, (d + 1) * perDoc);
-      const first = group[0]?.doc.getText("text").toString();
-      if (group.some((c) => c.doc.getText("text").toString() !== first)) divergent++;
-    }
-    if (divergent > 0) throw new Error(`${divergent} of ${documents} documents diverged`);
-
-    latencies.sort((a, b) => a - b);
-    const cpuMicros = after.cpuMicros - before.cpuMicros;
-    return [
-      { metric: "fanout latency p50", unit: "ms", value: percentile(latencies, 50) },
-      { metric: "fanout latency p95", unit: "ms", value: percentile(latencies, 95) },
-      { metric: "fanout latency p99", unit: "ms", value: percentile(latencies, 99) },
-      { metric: "fanout latency max", unit: "ms", value: latencies.at(-1) ?? Number.NaN },
-      { metric: "fanout edits/s", unit: "1/s", value: edits / editWindow },
-      { metric: "fanout deliveries/s", unit: "1/s", value: deliveries / editWindow },
-      { metric: "fanout server CPU per delivery", unit: "µs", value: cpuMicros / deliveries },
-      { metric: "fanout server CPU share", unit: "%", value: cpuMicros / 1e4 / editWindow },
-      { metric: "fanout server RSS at end", unit: "MB", value: after.rssBytes / 2 ** 20 },
-      { metric: "fanout divergent documents", unit: "", value: divergent },
-    ];
+    const step = await runFanoutStep(server, loadGenerator, params, "fanout");
+    server.assertAlive("fan-out");
+    const problems =
+      step.disconnectedClients > 0
+        ? [`fan-out: ${step.disconnectedClients} client(s) disconnected`]
+        : [];
+    return {
+      measurements: [
+        { metric: "fanout latency p50", unit: "ms", value: step.latency.p50 },
+        { metric: "fanout latency p95", unit: "ms", value: step.latency.p95 },
+        { metric: "fanout latency p99", unit: "ms", value: step.latency.p99 },
+        { metric: "fanout latency max", unit: "ms", value: step.latency.max },
+        { metric: "fanout edits/s", unit: "1/s", value: step.editsPerSecond },
+        { metric: "fanout deliveries/s", unit: "1/s", value: step.deliveriesPerSecond },
+        { metric: "fanout server CPU per delivery", unit: "µs", value: step.serverCpuPerDelivery },
+        { metric: "fanout server CPU share", unit: "% of a core", value: step.serverCpuPercent },
+        { metric: "fanout server RSS at end", unit: "MB", value: step.serverRssBytes / 2 ** 20 },
+        { metric: "fanout lost edits", unit: "", value: step.lost },
+        { metric: "fanout divergent documents", unit: "", value: step.divergentDocuments },
+      ],
+      load: [{ phase: "fan-out", sample: step.load, machineBusyPercent: step.machineBusyPercent }],
+      integrity: { lost: step.lost, divergent: step.divergentDocuments },
+      notes: [],
+      problems,
+    };
   } finally {
-    for (const timer of timers) clearInterval(timer);
-    await closeAll(clients);
     await server.stop();
     removeTempDir(dataDir);
   }
+}
+
+export function sum(values: readonly number[]): number {
+  return values.reduce((a, b) => a + b, 0);
 }

@@ -1,49 +1,148 @@
 /**
- * Idle connections: N synced clients that do nothing, spread over N/20
- * documents. Measures connect rate and the server's memory per connection,
- * then whether that memory comes back after all close.
+ * Idle connections, at several levels, each on a fresh server: N clients
+ * connect (bounded concurrency, spread over the workers and over N/20
+ * documents), sync once and stay open. Reports connects per second, the
+ * handshake + initial sync time, the server's RSS per connection, and its
+ * RSS after every client has closed compared with its RSS at start.
  */
-import { type BenchClient, closeAll, connectMany } from "../clients.ts";
-import type { Measurement } from "../report.ts";
-import { makeTempDir, removeTempDir, type ServerKind, ServerProcess, sleep } from "../servers.ts";
+import { sleep } from "../async.ts";
+import { CHILD_FD_LIMIT, makeTempDir, removeTempDir } from "../children.ts";
+import type { LoadGenerator } from "../load-generator.ts";
+import type { IdleParams } from "../params.ts";
+import { machineBusyPercent, readMachineCpu } from "../proc.ts";
+import type { LoadPhase, Measurement, ScenarioContext, ScenarioResult } from "../scenario.ts";
+import { type ServerKind, ServerProcess } from "../servers.ts";
+import { summarize, worstLoad } from "../stats.ts";
+import { sum } from "./fanout.ts";
 
-export interface IdleParams {
-  connections: number;
+/** File descriptors the server needs besides its sockets (stdio, storage, listener, epoll). */
+const FD_RESERVE = 200;
+const OPEN_TIMEOUT_MS = 180_000;
+
+/** "1k", "20k": stable metric names whatever the exact count. */
+export function levelLabel(level: number): string {
+  return level >= 1000 && level % 1000 === 0 ? `${level / 1000}k` : String(level);
 }
 
-export async function runIdle(kind: ServerKind, params: IdleParams): Promise<Measurement[]> {
+/**
+ * Connections a level can really open: one server process holds every one
+ * of them, so the open-file limit caps it. Reported, not hidden.
+ */
+export function connectionsFor(level: number): number {
+  return Math.min(level, CHILD_FD_LIMIT - FD_RESERVE);
+}
+
+async function runLevel(
+  kind: ServerKind,
+  loadGenerator: LoadGenerator,
+  params: IdleParams,
+  level: number,
+): Promise<{ measurements: Measurement[]; load: LoadPhase; dropped: number; failed: number }> {
+  const label = `idle ${levelLabel(level)}`;
+  const connections = connectionsFor(level);
   const dataDir = makeTempDir(`idle-${kind}`);
   const server = await ServerProcess.start(kind, dataDir);
-  let clients: BenchClient[] = [];
+  const group = `idle-${level}`;
   try {
-    const documents = Math.max(1, Math.ceil(params.connections / 20));
-    const urls = Array.from({ length: params.connections }, (_, i) =>
-      server.url(`idle-${i % documents}`),
-    );
-    const before = server.stats();
+    const documents = Math.max(1, Math.ceil(connections / params.clientsPerDocument));
+    // Connection i goes to document i % documents, on that document's worker.
+    const urlsOf = (worker: number) => {
+      const urls: string[] = [];
+      for (let i = 0; i < connections; i++) {
+        const doc = i % documents;
+        if (loadGenerator.workerOf(doc) === worker) urls.push(server.url(`idle-${doc}`));
+      }
+      return urls;
+    };
+    const concurrency = Math.max(1, Math.floor(params.connectConcurrency / loadGenerator.size));
+    const start = server.stats();
+    const machineBefore = readMachineCpu();
     const started = performance.now();
-    clients = await connectMany(urls, 100, 60_000);
+    const results = await loadGenerator.all(
+      "idle-open",
+      (w) => ({ group, urls: urlsOf(w), concurrency, timeoutMs: OPEN_TIMEOUT_MS }),
+      OPEN_TIMEOUT_MS + 30_000,
+    );
     const connectSeconds = (performance.now() - started) / 1000;
-    await sleep(1000); // let allocations settle before reading RSS
+    const machineBusy = machineBusyPercent(machineBefore, readMachineCpu());
+    const failed = sum(results.map((r) => r.failed));
+    const opened = connections - failed;
+    if (failed > 0) {
+      const firstError = results.find((r) => r.firstError)?.firstError;
+      process.stderr.write(`[bench] ${label} on ${kind}: ${failed} failed (${firstError})\n`);
+    }
+    // Allocations made while connecting (buffers, JIT) settle within a
+    // moment; RSS read right after the last handshake would overstate them.
+    await sleep(1000);
     const open = server.stats();
-    await closeAll(clients);
-    clients = [];
-    await sleep(2000);
-    const after = server.stats();
-    if (server.crashed) throw new Error(`${kind} server crashed during idle`);
-    return [
-      { metric: "idle connects/s", unit: "1/s", value: params.connections / connectSeconds },
-      {
-        metric: "idle RSS per connection",
-        unit: "KB",
-        value: (open.rssBytes - before.rssBytes) / 1024 / params.connections,
+    const stillOpen = await loadGenerator.closeGroup(group, OPEN_TIMEOUT_MS);
+    const after = await server.settledRss({
+      goodEnoughBytes: start.rssBytes * 1.05,
+      stableMs: params.settleStableSeconds * 1000,
+      maxMs: params.settleMaxSeconds * 1000,
+    });
+    server.assertAlive(label);
+    const connect = summarize(results.map((r) => r.connectMs));
+    return {
+      measurements: [
+        { metric: `${label}: connections`, unit: "", value: opened },
+        { metric: `${label}: connects/s`, unit: "1/s", value: opened / connectSeconds },
+        { metric: `${label}: handshake + sync p50`, unit: "ms", value: connect.p50 },
+        { metric: `${label}: handshake + sync p99`, unit: "ms", value: connect.p99 },
+        {
+          metric: `${label}: RSS per connection`,
+          unit: "KB",
+          value: opened > 0 ? (open.rssBytes - start.rssBytes) / 1024 / opened : null,
+        },
+        { metric: `${label}: RSS at start`, unit: "MB", value: start.rssBytes / 2 ** 20 },
+        { metric: `${label}: RSS after all closed`, unit: "MB", value: after / 2 ** 20 },
+        {
+          metric: `${label}: RSS after close / at start`,
+          unit: "%",
+          value: (after / start.rssBytes) * 100,
+        },
+      ],
+      load: {
+        phase: `${label} connecting`,
+        sample: worstLoad(results.map((r) => r.load)),
+        machineBusyPercent: machineBusy,
       },
-      { metric: "idle RSS with all open", unit: "MB", value: open.rssBytes / 2 ** 20 },
-      { metric: "idle RSS after all closed", unit: "MB", value: after.rssBytes / 2 ** 20 },
-    ];
+      dropped: opened - stillOpen,
+      failed,
+    };
   } finally {
-    await closeAll(clients);
+    await loadGenerator.closeGroup(group);
     await server.stop();
     removeTempDir(dataDir);
   }
+}
+
+export async function runIdle(
+  { kind, loadGenerator }: ScenarioContext,
+  params: IdleParams,
+): Promise<ScenarioResult> {
+  const measurements: Measurement[] = [];
+  const load: LoadPhase[] = [];
+  const notes: string[] = [];
+  const problems: string[] = [];
+  for (const level of params.levels) {
+    process.stderr.write(`[bench]   idle ${kind}: ${level}\n`);
+    const result = await runLevel(kind, loadGenerator, params, level);
+    measurements.push(...result.measurements);
+    load.push(result.load);
+    if (connectionsFor(level) < level) {
+      notes.push(
+        `idle ${levelLabel(level)}: capped at ${connectionsFor(level)} connections by the open-file limit (${CHILD_FD_LIMIT}) of one process.`,
+      );
+    }
+    if (result.failed > 0) {
+      problems.push(`idle ${levelLabel(level)}: ${result.failed} connection(s) failed`);
+    }
+    if (result.dropped > 0) {
+      problems.push(
+        `idle ${levelLabel(level)}: ${result.dropped} connection(s) dropped while idle`,
+      );
+    }
+  }
+  return { measurements, load, integrity: { lost: 0, divergent: 0 }, notes, problems };
 }

@@ -1,0 +1,179 @@
+/**
+ * Renders docs/benchmarks.md from one full run: results, targets, ladder
+ * steps, the load generator's own load, and how each number was obtained.
+ */
+import { writeFileSync } from "node:fs";
+import os from "node:os";
+import { fmt, markdownTable, type Row, type RunInfo } from "./report.ts";
+import type { LadderStep } from "./scenarios/ladder.ts";
+import { SERVER_KINDS } from "./servers.ts";
+import { SATURATED_CPU_PERCENT, SATURATED_LOOP_DELAY_P99_MS } from "./stats.ts";
+import { type TargetResult, targetsTable } from "./targets.ts";
+
+function ladderTables(info: RunInfo): string {
+  const parts: string[] = [];
+  for (const kind of SERVER_KINDS) {
+    const details = info.details.ladder?.[kind] as
+      | { steps: LadderStep[]; stopReason: string }
+      | undefined;
+    if (!details) continue;
+    parts.push(`**${kind}** — ${details.stopReason}.\n`);
+    parts.push(
+      "| documents × clients | p50 (ms) | p99 (ms) | deliveries/s | server CPU (% of a core) | server CPU per delivery (µs) | load generator CPU (% of a core, worst worker) | load generator event-loop delay p99 (ms) | machine CPU busy (% of all cores) | verdict |",
+    );
+    parts.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+    for (const s of details.steps) {
+      const retry = s.attempt > 1 ? " (retry)" : "";
+      parts.push(
+        `| ${s.documents} × ${s.clients / s.documents} = ${s.clients}${retry} | ${fmt(s.p50Ms)} | ${fmt(s.p99Ms)} | ${fmt(s.deliveriesPerSecond)} | ${fmt(s.serverCpuPercent)} | ${fmt(s.serverCpuPerDeliveryMicros)} | ${fmt(s.loadGenerator?.cpuPercent)} | ${fmt(s.loadGenerator?.loopDelayP99Ms)} | ${fmt(s.machineBusyPercent)} | ${s.verdict} |`,
+      );
+    }
+    parts.push("");
+  }
+  return parts.join("\n");
+}
+
+function loadTable(info: RunInfo): string {
+  const lines = [
+    "| phase | server | CPU (% of a core, worst worker) | event-loop delay p99 (ms) | event-loop delay max (ms) | machine CPU busy (% of all cores) |",
+    "| --- | --- | ---: | ---: | ---: | ---: |",
+  ];
+  for (const kind of SERVER_KINDS) {
+    for (const { phase, sample, machineBusyPercent } of info.loadGenerator.phases[kind]) {
+      if (phase.startsWith("ladder")) continue; // shown in the ladder tables
+      lines.push(
+        `| ${phase} | ${kind} | ${fmt(sample.cpuPercent)} | ${fmt(sample.loopDelayP99Ms)} | ${fmt(sample.loopDelayMaxMs)} | ${fmt(machineBusyPercent)} |`,
+      );
+    }
+  }
+  return lines.join("\n");
+}
+
+export function writeDocs(
+  file: string,
+  info: RunInfo,
+  rows: readonly Row[],
+  targets: readonly TargetResult[],
+): void {
+  const p = info.parameters;
+  const f = p.fanout;
+  const l = p.ladder;
+  const w = p.writePath;
+  const b = p.bigdoc;
+  const idleLevels = Object.entries(info.idleConnections)
+    .map(([label, n]) => (String(n) === label ? label : `${label} (${n} connections)`))
+    .join(", ");
+  const notes = [...info.notes, ...info.failures.map((x) => `FAILURE: ${x}`)];
+  const text = `# Benchmarks
+
+Cowrite's sync server against the reference \`@y/websocket-server\` 0.1.1
+(LevelDB persistence), same scenarios, same machine, one invocation. Numbers
+are from one run on a shared machine; rerun before drawing fine conclusions.
+
+How to run: \`npm run bench\` (full, about 10 minutes; rewrites this file and
+\`bench/results/latest.json\`) or \`npm run bench:smoke\` (every scenario at toy
+size in well under a minute, checks only that nothing is lost, diverges or
+crashes; writes only \`bench/results/smoke.json\`).
+
+- Date: ${info.date}
+- Machine: ${info.cpus} cores (${info.cpuModel}), ${os.platform()} ${os.arch()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB
+- Node: ${info.node}
+- Wall time of this run: ${Math.round(info.wallSeconds)} s
+- Load generator: ${info.loadGenerator.workers} worker processes, sharing the machine with the server under test
+
+## Targets
+
+Ratios are cowrite / reference from this run.
+
+${targetsTable(targets)}
+
+## Results
+
+${markdownTable(rows)}
+
+## Ladder steps
+
+${ladderTables(info)}
+## Load generator
+
+Worst worker per phase. A worker counts as saturated (its timestamps include
+its own queueing) above ${SATURATED_CPU_PERCENT}% of a core or an event-loop delay p99 above
+${SATURATED_LOOP_DELAY_P99_MS} ms; a ladder step where that happens stops the ladder and says so.
+
+${loadTable(info)}
+${notes.length > 0 ? `\n## Notes from this run\n\n${notes.map((n) => `- ${n}`).join("\n")}\n` : ""}
+## How each number is obtained
+
+Both servers run as child processes on 127.0.0.1, each with a fresh temp data
+directory: Cowrite as \`node server/dist/main.js\` (the production build, SQLite
+storage, raised per-connection and per-document limits so they do not cap the
+measurement), the reference as \`node_modules/@y/websocket-server/src/server.js\`
+with \`YPERSISTENCE\`. Server CPU is utime + stime and RSS is VmRSS, both read
+from \`/proc/<pid>\`. The clients are real \`ws\` WebSockets speaking the
+y-websocket protocol with a Y.Doc each (no awareness), in ${info.loadGenerator.workers} worker
+processes separate from the orchestrator and the servers. Documents are
+sharded over the workers so every client of a document lives in the same
+worker: latencies are measured on that one process's clock
+(\`performance.now()\`, which is CLOCK_MONOTONIC, system-wide on Linux, so the
+numbers would also compare across workers). Every wait is bounded and the
+whole run has a watchdog (${Math.round(p.watchdogSeconds / 60)} min).
+
+**Durability differs.** Cowrite broadcasts an update only after it is fsynced,
+and answers a client's sync step 1 only after that client's earlier updates
+are durable. The reference broadcasts first and writes to LevelDB afterwards,
+without fsync. The reference's latencies therefore contain no disk write.
+
+- **fanout** — ${f.documents} documents × ${f.clientsPerDocument} clients, each client
+  inserting into a shared Y.Text ${f.editsPerSecond} times a second for ${f.durationSeconds} s. Each edit
+  also sets a Y.Map key \`<client>:<seq>\` in the same transaction; latency
+  runs from the local edit until every other client of that document has
+  applied it (p50/p95/p99/max over all edits). Edits/s and deliveries/s
+  (an edit applied by one receiver is one delivery) over the edit window;
+  server CPU per delivery = server CPU over the window (including the drain)
+  / deliveries. At the end, clients that never got an edit within
+  ${f.drainTimeoutSeconds} s count as lost, and every document's clients must hold identical text.
+- **ladder** — fan-out with ${l.clientsPerDocument} clients per document at ${l.editsPerSecond} edits/s, documents
+  raised through ${l.documentSteps.join(", ")}; each step connects fresh documents, measures
+  for ${l.stepSeconds} s, drains, checks convergence and closes its clients. A step fails
+  on latency p99 > ${l.p99LimitMs} ms, any lost edit or dropped client, or a saturated
+  load generator. The highest sustained level is documents × clients of the
+  last step that passed; the top-step figures are from that step. Each ladder
+  has a ${l.budgetSeconds} s budget.
+- **write path** — ${w.documents} documents × ${w.writersPerDocument} writers plus one observer per
+  document. Each writer sends small updates (one Y.Map key each) with at most
+  ${w.maxInFlight} unacknowledged; an update counts as accepted when the observer applies
+  its broadcast, which for Cowrite means it is durable. Accepted updates/s
+  over ${w.durationSeconds} s, and send→observed p50/p99. Afterwards a fresh client must see
+  every key the observer saw. "receipt→durable p99 (server)" is Cowrite's own
+  summary \`cowrite_update_durable_seconds{quantile="0.99"}\` from
+  \`GET /metrics\` (time from receiving an update to its fsync); the reference
+  has no such measure and does not fsync, so it is n/a there.
+- **bigdoc** — one ${fmt(b.characters / 1e6)} M-character Y.Text typed as ${b.runLength}-character runs at
+  random positions (seed ${b.seed}), so the update has many items; it is generated
+  once and cached in \`bench/results/\`. It is pushed as one update frame
+  (push + ack: until the server answers a following sync step 1). Fresh
+  clients then time from opening the socket until the document's bytes have
+  arrived (received), and for single clients until also applied to a Y.Doc
+  (received + applied: the client's own apply cost, equal for both servers,
+  is included). ${b.concurrentClients} clients at once: until the last has received it; they
+  apply afterwards, so clients sharing a worker do not delay each other, and
+  each is checked to hold the pushed update's full state vector. Cold: the
+  server is stopped (after its data directory stopped growing: the reference
+  writes asynchronously) and restarted on the same directory. Storage is the
+  apparent size of all files in the data directory after the restart.
+- **idle** — levels ${idleLevels}; each on a fresh
+  server. Clients connect (at most ${p.idle.connectConcurrency} handshakes in flight over all workers,
+  ${p.idle.clientsPerDocument} clients per document), sync once (step 1 out, server's step 2 back) and
+  stay open. Connects/s = connections / time until all are synced; handshake
+  + sync per connection from socket creation to the server's step 2. RSS per
+  connection = (RSS with all open, 1 s after the last connect − RSS at start)
+  / connections. After all close, RSS is polled until it is within 5% of
+  the start or has not fallen by 1% for ${p.idle.settleStableSeconds} s (at most ${p.idle.settleMaxSeconds} s: V8 and
+  malloc return memory lazily), and compared with RSS at start (taken on the
+  fresh server before any connection). One server process holds all of a
+  level's sockets, so the process open-file limit (${info.fdLimit} here; the
+  harness raises a child's soft limit to the hard one but cannot exceed it)
+  can cap the top level; the connections row shows what was opened.
+`;
+  writeFileSync(file, text);
+}

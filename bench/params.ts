@@ -1,0 +1,139 @@
+/**
+ * The two parameter sets: full (`npm run bench`, regenerates
+ * docs/benchmarks.md, about 10 minutes on 2 cores) and smoke
+ * (`npm run bench:smoke`, every scenario at toy size, checks only that it
+ * works).
+ */
+
+export interface FanoutParams {
+  documents: number;
+  clientsPerDocument: number;
+  editsPerSecond: number;
+  durationSeconds: number;
+  drainTimeoutSeconds: number;
+}
+
+export interface LadderParams {
+  clientsPerDocument: number;
+  editsPerSecond: number;
+  /** Documents per step, ascending. */
+  documentSteps: number[];
+  stepSeconds: number;
+  drainTimeoutSeconds: number;
+  /** A step fails when its latency p99 exceeds this. */
+  p99LimitMs: number;
+  /** Wall-clock budget per server; the ladder stops (and says so) when spent. */
+  budgetSeconds: number;
+}
+
+export interface WritePathParams {
+  documents: number;
+  writersPerDocument: number;
+  maxInFlight: number;
+  durationSeconds: number;
+  drainTimeoutSeconds: number;
+}
+
+export interface BigDocParams {
+  /** Characters typed into the text, in short runs at random positions. */
+  characters: number;
+  runLength: number;
+  seed: number;
+  concurrentClients: number;
+}
+
+export interface IdleParams {
+  /** Connections per level; each level runs on a fresh server. */
+  levels: number[];
+  /** Idle clients per document. */
+  clientsPerDocument: number;
+  /** Handshakes in flight at once, over all workers. */
+  connectConcurrency: number;
+  /** After closing: RSS counts as settled once it has not fallen for this long... */
+  settleStableSeconds: number;
+  /** ...or when this much time has passed. */
+  settleMaxSeconds: number;
+}
+
+export interface BenchParams {
+  workers: number;
+  fanout: FanoutParams;
+  ladder: LadderParams;
+  writePath: WritePathParams;
+  bigdoc: BigDocParams;
+  idle: IdleParams;
+  /** Hard ceiling on the whole run. */
+  watchdogSeconds: number;
+}
+
+export const FULL: BenchParams = {
+  workers: 3,
+  fanout: {
+    documents: 20,
+    clientsPerDocument: 10,
+    editsPerSecond: 2,
+    durationSeconds: 20,
+    drainTimeoutSeconds: 15,
+  },
+  ladder: {
+    clientsPerDocument: 10,
+    editsPerSecond: 2,
+    documentSteps: [10, 20, 40, 60, 80, 100, 130, 160, 200, 250, 320, 400, 500],
+    stepSeconds: 8,
+    drainTimeoutSeconds: 10,
+    p99LimitMs: 100,
+    budgetSeconds: 180,
+  },
+  writePath: {
+    documents: 4,
+    writersPerDocument: 4,
+    maxInFlight: 32,
+    durationSeconds: 15,
+    drainTimeoutSeconds: 15,
+  },
+  bigdoc: { characters: 4_000_000, runLength: 32, seed: 1, concurrentClients: 10 },
+  idle: {
+    levels: [1000, 5000, 10_000, 20_000],
+    clientsPerDocument: 20,
+    connectConcurrency: 64,
+    settleStableSeconds: 5,
+    settleMaxSeconds: 20,
+  },
+  watchdogSeconds: 14 * 60 + 30,
+};
+
+export const SMOKE: BenchParams = {
+  workers: 2,
+  fanout: {
+    documents: 2,
+    clientsPerDocument: 3,
+    editsPerSecond: 5,
+    durationSeconds: 2,
+    drainTimeoutSeconds: 5,
+  },
+  ladder: {
+    clientsPerDocument: 3,
+    editsPerSecond: 5,
+    documentSteps: [1, 2],
+    stepSeconds: 1.5,
+    drainTimeoutSeconds: 5,
+    p99LimitMs: 100,
+    budgetSeconds: 20,
+  },
+  writePath: {
+    documents: 2,
+    writersPerDocument: 2,
+    maxInFlight: 8,
+    durationSeconds: 1.5,
+    drainTimeoutSeconds: 5,
+  },
+  bigdoc: { characters: 100_000, runLength: 32, seed: 1, concurrentClients: 3 },
+  idle: {
+    levels: [200],
+    clientsPerDocument: 20,
+    connectConcurrency: 16,
+    settleStableSeconds: 1,
+    settleMaxSeconds: 3,
+  },
+  watchdogSeconds: 120,
+};

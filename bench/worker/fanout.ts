@@ -1,0 +1,159 @@
+/**
+ * Worker side of fan-out (and of each ladder step): D documents x C clients
+ * in this worker, each client editing R times a second. Each edit sets a
+ * Y.Map key "<client>:<seq>" in the same transaction as its text insert;
+ * receivers match the key against the pending table, so latency runs from
+ * the local edit until every other client of the document has applied it,
+ * all on this process's clock.
+ */
+import { runPool, signal, sleep, withTimeout } from "../async.ts";
+import type { FanoutConnectArgs, FanoutRunArgs, FanoutRunResult } from "../messages.ts";
+import { LoadMonitor } from "../stats.ts";
+import { BenchClient, REMOTE } from "./bench-client.ts";
+import { getSession, putSession, type Session } from "./groups.ts";
+
+interface PendingEdit {
+  sentAt: number;
+  /** Receivers that have not applied it yet. */
+  remaining: number;
+}
+
+export class FanoutSession implements Session {
+  readonly pending = new Map<string, PendingEdit>();
+  latencies: number[] = [];
+  deliveries = 0;
+  private drained = signal();
+
+  constructor(readonly documents: BenchClient[][]) {
+    for (const group of documents) {
+      for (const client of group) this.observe(client);
+    }
+  }
+
+  get clients(): BenchClient[] {
+    return this.documents.flat();
+  }
+
+  /** Resolves once no edit is pending (or at once if none is). */
+  whenDrained(): Promise<void> {
+    if (this.pending.size === 0) return Promise.resolve();
+    this.drained = signal();
+    return this.drained.promise;
+  }
+
+  async close(): Promise<number> {
+    const clients = this.clients;
+    const open = clients.filter((c) => !c.closed).length;
+    await Promise.all(clients.map((c) => c.close()));
+    return open;
+  }
+
+  private observe(client: BenchClient): void {
+    client.doc.getMap<number>("lat").observe((event) => {
+      if (event.transaction.origin !== REMOTE) return;
+      const now = performance.now();
+      for (const key of event.keysChanged) {
+        const entry = this.pending.get(key);
+        if (!entry) continue;
+        this.deliveries++;
+        entry.remaining--;
+        if (entry.remaining === 0) {
+          this.latencies.push(now - entry.sentAt);
+          this.pending.delete(key);
+          if (this.pending.size === 0) this.drained.resolve();
+        }
+      }
+    });
+  }
+}
+
+export async function connectFanout(args: FanoutConnectArgs): Promise<{ clients: number }> {
+  const documents: BenchClient[][] = args.docs.map(() => []);
+  const slots = args.docs.flatMap((doc, index) =>
+    Array.from({ length: doc.clients }, () => ({ index, url: doc.url })),
+  );
+  const opened: BenchClient[] = [];
+  try {
+    // Sockets open at construction, so clients are created inside the pool:
+    // at most connectConcurrency handshakes are in flight.
+    await withTimeout(
+      runPool(slots, args.connectConcurrency, async ({ index, url }) => {
+        const client = new BenchClient(url);
+        opened.push(client);
+        documents[index]?.push(client);
+        await client.synced;
+      }),
+      args.timeoutMs,
+      `sync of ${slots.length} fan-out clients`,
+    );
+  } catch (error) {
+    await Promise.all(opened.map((c) => c.close()));
+    throw error;
+  }
+  putSession(args.group, new FanoutSession(documents));
+  return { clients: opened.length };
+}
+
+export async function runFanout(args: FanoutRunArgs): Promise<FanoutRunResult> {
+  const session = getSession(args.group, FanoutSession);
+  const monitor = new LoadMonitor();
+  const timers: NodeJS.Timeout[] = [];
+  const intervalMs = 1000 / args.editsPerSecond;
+  let edits = 0;
+  let clientIndex = 0;
+  for (const group of session.documents) {
+    const receivers = group.length - 1;
+    for (const client of group) {
+      const id = clientIndex++;
+      const text = client.doc.getText("text");
+      const map = client.doc.getMap<number>("lat");
+      let seq = 0;
+      const edit = () => {
+        if (client.closed) return;
+        const key = `${id}:${seq++}`;
+        if (receivers > 0)
+          session.pending.set(key, { sentAt: performance.now(), remaining: receivers });
+        edits++;
+        // One transaction, so the text insert and the latency key travel in one update.
+        client.edit(() => {
+          text.insert(Math.floor(Math.random() * (text.length + 1)), `${key};`);
+          map.set(key, seq);
+        });
+      };
+      // Random phase so clients do not all edit in the same tick.
+      timers.push(
+        setTimeout(() => {
+          edit();
+          timers.push(setInterval(edit, intervalMs));
+        }, Math.random() * intervalMs),
+      );
+    }
+  }
+  monitor.start();
+  const startedAt = performance.now();
+  await sleep(args.durationMs);
+  for (const timer of timers) clearInterval(timer);
+  const windowMs = performance.now() - startedAt;
+  const load = monitor.stop();
+
+  // Bounded wait for in-flight edits to reach everyone.
+  await Promise.race([session.whenDrained(), sleep(args.drainTimeoutMs)]);
+
+  // Convergence: every client of a document must hold the same text.
+  let divergentDocuments = 0;
+  for (const group of session.documents) {
+    const first = group[0]?.doc.getText("text").toString();
+    if (group.some((c) => c.doc.getText("text").toString() !== first)) divergentDocuments++;
+  }
+  const clients = session.clients;
+  return {
+    latencies: Float64Array.from(session.latencies),
+    edits,
+    deliveries: session.deliveries,
+    lost: session.pending.size,
+    divergentDocuments,
+    disconnectedClients: clients.filter((c) => c.closed).length,
+    windowMs,
+    load,
+  };
+}
