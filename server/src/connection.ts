@@ -50,14 +50,22 @@ export interface ConnectionOptions {
   maxBufferedBytes: number;
 }
 
-export class Connection {
+/**
+ * A connection is its room's Peer. It is kept lean (no per-connection logger
+ * or closures beyond the socket's listeners): a server holds tens of
+ * thousands of them, mostly idle.
+ */
+export class Connection implements Peer {
+  readonly id: string;
+  readonly readOnly: boolean;
+  readonly user: { id: string; name: string } | null;
   /** Cleared by each heartbeat, set again by the client's pong. */
   isAlive = true;
   /** Resolves once the connection has left its room. */
   readonly finished: Promise<void>;
   private readonly ws: WebSocket;
-  private readonly peer: Peer;
-  private readonly logger: Logger;
+  /** Created on first use: most connections never log a line. */
+  private childLogger: Logger | null = null;
   private room: Room | null = null;
   private chain: Promise<void>;
   private queued = 0;
@@ -72,14 +80,9 @@ export class Connection {
 
   constructor(private readonly options: ConnectionOptions) {
     this.ws = options.ws;
-    this.logger = options.logger.child({ conn: options.id, docId: options.docId });
-    this.peer = {
-      id: options.id,
-      readOnly: options.readOnly,
-      user: options.user ?? null,
-      send: (bytes) => this.send(bytes),
-      close: (code, reason) => this.close(code, reason),
-    };
+    this.id = options.id;
+    this.readOnly = options.readOnly;
+    this.user = options.user ?? null;
     this.finished = new Promise((resolve) => {
       this.resolveFinished = resolve;
     });
@@ -97,7 +100,7 @@ export class Connection {
           this.close(CLOSE_NO_DOCUMENT, "document deleted");
           return;
         }
-        room.addPeer(this.peer);
+        room.addPeer(this);
       },
       (error: unknown) => {
         this.logger.error({ err: error }, "could not open document");
@@ -113,6 +116,14 @@ export class Connection {
       this.logger.info({ err: error }, "socket error");
     });
     this.ws.on("close", () => this.onClose());
+  }
+
+  private get logger(): Logger {
+    this.childLogger ??= this.options.logger.child({
+      conn: this.options.id,
+      docId: this.options.docId,
+    });
+    return this.childLogger;
   }
 
   private closeAtExpiry(expiresAt: number, now: () => number): void {
@@ -146,7 +157,7 @@ export class Connection {
     this.ws.close(code, truncateReason(reason));
   }
 
-  private send(bytes: Uint8Array): void {
+  send(bytes: Uint8Array): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     if (this.ws.bufferedAmount > this.options.maxBufferedBytes) {
       this.logger.warn({ buffered: this.ws.bufferedAmount }, "client is not reading; closing");
@@ -191,7 +202,7 @@ export class Connection {
           await this.room.whenDurable();
           if (this.closing) return;
         }
-        const saving = this.room.handle(this.peer, frame, receivedAt);
+        const saving = this.room.handle(this, frame, receivedAt);
         if (saving) this.trackSave(saving);
         // Backpressure: a client cannot run arbitrarily far ahead of the disk.
         if (this.unsaved >= MAX_UNSAVED_PER_CONNECTION) await this.saved;
@@ -228,12 +239,12 @@ export class Connection {
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     // Leave the room right away (so presence disappears), but release it only
     // after the frames already being handled have finished saving.
-    this.room?.removePeer(this.peer);
+    this.room?.removePeer(this);
     void this.chain
       .then(() => this.saved)
       .then(async () => {
         if (!this.room) return; // the room never opened
-        this.room.removePeer(this.peer);
+        this.room.removePeer(this);
         await this.options.rooms.release(this.options.docId);
       })
       .catch((error: unknown) => this.logger.error({ err: error }, "leaving the room failed"))

@@ -47,6 +47,8 @@ async function main(): Promise<void> {
     compactEvery: config.COMPACT_EVERY,
     shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
     metrics: config.METRICS,
+    // Present when node runs with --expose-gc (as `npm run serve` does).
+    gc: globalThis.gc,
     authorize,
     allowedOrigins: config.ALLOWED_ORIGINS,
     tls:

@@ -18,10 +18,11 @@ import {
 } from "@cowrite/shared";
 import express from "express";
 import type { Logger } from "pino";
-import { WebSocketServer } from "ws";
+import { type WebSocket, WebSocketServer } from "ws";
 import { type Access, AuthError, type Authorize, openAccess } from "./auth.ts";
 import { Connection } from "./connection.ts";
 import { createApiRouter, HttpError, jsonErrorHandler } from "./http-api.ts";
+import { MemoryReclaimer } from "./memory.ts";
 import { createMetrics, noMetrics } from "./metrics.ts";
 import { Room } from "./room.ts";
 import { RoomRegistry } from "./rooms.ts";
@@ -73,6 +74,12 @@ export interface ServerOptions {
   shutdownGraceMs?: number;
   /** Serve Prometheus metrics at GET /metrics (default true). */
   metrics?: boolean;
+  /**
+   * A full garbage collection (globalThis.gc under node --expose-gc), run
+   * once the server goes quiet after shedding many connections, so the
+   * memory they used goes back to the OS. Without it, V8 keeps that memory.
+   */
+  gc?: (() => void) | undefined;
 }
 
 export interface CowriteServer {
@@ -106,6 +113,7 @@ export function createServer(options: ServerOptions): CowriteServer {
   const connections = new Set<Connection>();
   let nextConnectionId = 1;
   let closing: Promise<void> | null = null;
+  const reclaimer = new MemoryReclaimer({ gc: options.gc });
   const metrics =
     options.metrics === false
       ? null
@@ -179,8 +187,12 @@ export function createServer(options: ServerOptions): CowriteServer {
   });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes });
+  // One listener for every upgrade socket: a closure per socket would keep
+  // its request (headers and all) alive for as long as the connection lasts.
+  const onUpgradeSocketError = (error: Error) =>
+    logger.debug({ err: error }, "upgrade socket error");
   httpServer.on("upgrade", (req, socket, head) => {
-    socket.on("error", (error) => logger.debug({ err: error }, "upgrade socket error"));
+    socket.on("error", onUpgradeSocketError);
     if (closing) return rejectUpgrade(socket, 503, "Service Unavailable");
     let url: URL;
     try {
@@ -192,47 +204,52 @@ export function createServer(options: ServerOptions): CowriteServer {
     if (!match) return rejectUpgrade(socket, 404, "Not Found");
     const docId = safeDecode(match[1] ?? "");
     void admit(req, url, docId).then((verdict) => {
-      wss.handleUpgrade(req, socket, head, (ws) => {
-        // Shutdown may have begun while we were checking the credentials.
-        if (closing) {
-          ws.close(CLOSE_GOING_AWAY, "server shutting down");
-          return;
-        }
-        // Rejections happen after the upgrade so that a browser sees the close code and reason.
-        if ("reject" in verdict) {
-          logger.info(
-            { docId, code: verdict.reject.code, reason: verdict.reject.reason },
-            "rejected",
-          );
-          ws.close(verdict.reject.code, verdict.reject.reason);
-          return;
-        }
-        const connection = new Connection({
-          ws,
-          id: String(nextConnectionId++),
-          docId: verdict.docId,
-          readOnly: verdict.access.permission === "read",
-          user: verdict.access.user,
-          expiresAt: verdict.access.expiresAt,
-          rooms,
-          logger,
-          now,
-          maxQueuedFrames: limits.maxQueuedFrames,
-          maxQueuedBytes: limits.maxQueuedBytes,
-          maxBufferedBytes: limits.maxBufferedBytes,
-          maxMessagesPerSecond: limits.maxMessagesPerSecond,
-        });
-        connections.add(connection);
-        countByDoc.set(verdict.docId, (countByDoc.get(verdict.docId) ?? 0) + 1);
-        void connection.finished.then(() => {
-          connections.delete(connection);
-          const left = (countByDoc.get(verdict.docId) ?? 1) - 1;
-          if (left > 0) countByDoc.set(verdict.docId, left);
-          else countByDoc.delete(verdict.docId);
-        });
-      });
+      wss.handleUpgrade(req, socket, head, (ws) => accept(ws, verdict, docId));
     });
   });
+
+  /** Starts a Connection for an upgraded socket (or closes it with the verdict's reason). */
+  function accept(ws: WebSocket, verdict: Verdict, docId: string | null): void {
+    // Shutdown may have begun while we were checking the credentials.
+    if (closing) {
+      ws.close(CLOSE_GOING_AWAY, "server shutting down");
+      return;
+    }
+    // Rejections happen after the upgrade so that a browser sees the close code and reason.
+    if ("reject" in verdict) {
+      logger.info(
+        { docId, code: verdict.reject.code, reason: verdict.reject.reason },
+        "rejected",
+      );
+      ws.close(verdict.reject.code, verdict.reject.reason);
+      return;
+    }
+    const connection = new Connection({
+      ws,
+      id: String(nextConnectionId++),
+      docId: verdict.docId,
+      readOnly: verdict.access.permission === "read",
+      user: verdict.access.user,
+      expiresAt: verdict.access.expiresAt,
+      rooms,
+      logger,
+      now,
+      maxQueuedFrames: limits.maxQueuedFrames,
+      maxQueuedBytes: limits.maxQueuedBytes,
+      maxBufferedBytes: limits.maxBufferedBytes,
+      maxMessagesPerSecond: limits.maxMessagesPerSecond,
+    });
+    connections.add(connection);
+    reclaimer.connectionsChanged(connections.size);
+    countByDoc.set(verdict.docId, (countByDoc.get(verdict.docId) ?? 0) + 1);
+    void connection.finished.then(() => {
+      connections.delete(connection);
+      reclaimer.connectionsChanged(connections.size);
+      const left = (countByDoc.get(verdict.docId) ?? 1) - 1;
+      if (left > 0) countByDoc.set(verdict.docId, left);
+      else countByDoc.delete(verdict.docId);
+    });
+  }
 
   const countByDoc = new Map<string, number>();
 
@@ -281,6 +298,7 @@ export function createServer(options: ServerOptions): CowriteServer {
 
   async function shutdown(): Promise<void> {
     if (heartbeat) clearInterval(heartbeat);
+    reclaimer.stop();
     const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
     httpServer.closeIdleConnections();
     const finishing = [...connections].map((connection) => connection.finished);

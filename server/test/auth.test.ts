@@ -115,7 +115,7 @@ describe("WebSocket access control", () => {
     const { wsUrl } = await authServer();
     const short = await token("doc", "write", { expiresIn: 1 });
     const c = client(`${wsUrl}/doc?token=${short}`);
-    await c.next();
+    await new Promise((resolve) => c.ws.once("open", resolve));
     expect(await c.closed).toEqual({ code: CLOSE_UNAUTHENTICATED, reason: "token expired" });
   });
 

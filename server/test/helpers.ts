@@ -54,6 +54,9 @@ export async function startServer(
 ): Promise<Running> {
   const store =
     options.store ?? new SqliteDocStore(path.join(options.dir ?? tempDir(), "cowrite.db"));
+  // As main.ts does: the database (and its worker thread) is open before
+  // the first client arrives.
+  await store.ping();
   const server = createServer({ logger: silentLogger, heartbeatMs: 0, ...options, store });
   const address = await server.listen(0, "127.0.0.1");
   const url = `http://127.0.0.1:${address.port}`;
