@@ -99,6 +99,11 @@ ${ladderTables(info)}
 Worst worker per phase. A worker counts as saturated (its timestamps include
 its own queueing) above ${SATURATED_CPU_PERCENT}% of a core or an event-loop delay p99 above
 ${SATURATED_LOOP_DELAY_P99_MS} ms; a ladder step where that happens stops the ladder and says so.
+"Machine CPU busy" counts every process on the machine (from \`/proc/stat\`):
+near 100% the server and the load generator were competing for the cores,
+and on a shared machine other people's work shows up there too. A ladder
+step that fails on timing (p99 or saturation) is retried once, since a
+passing spike from elsewhere can fail a step the server would sustain.
 
 ${loadTable(info)}
 ${notes.length > 0 ? `\n## Notes from this run\n\n${notes.map((n) => `- ${n}`).join("\n")}\n` : ""}
@@ -136,7 +141,7 @@ without fsync. The reference's latencies therefore contain no disk write.
   raised through ${l.documentSteps.join(", ")}; each step connects fresh documents, measures
   for ${l.stepSeconds} s, drains, checks convergence and closes its clients. A step fails
   on latency p99 > ${l.p99LimitMs} ms, any lost edit or dropped client, or a saturated
-  load generator. The highest sustained level is documents × clients of the
+  load generator (a timing failure gets one retry). The highest sustained level is documents × clients of the
   last step that passed; the top-step figures are from that step. Each ladder
   has a ${l.budgetSeconds} s budget.
 - **write path** — ${w.documents} documents × ${w.writersPerDocument} writers plus one observer per

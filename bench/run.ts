@@ -42,6 +42,16 @@ function log(line: string): void {
   process.stderr.write(`[bench] ${line}\n`);
 }
 
+// Ctrl-C or a kill must not leave servers running: Node skips "exit"
+// handlers on a fatal signal, so clean up here.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    log(`${signal}: stopping children`);
+    cleanupAll();
+    process.exit(130);
+  });
+}
+
 async function main(): Promise<number> {
   // A hard ceiling on the whole run, so a hang can never outlive the harness.
   const watchdog = setTimeout(() => {
