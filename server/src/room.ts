@@ -95,7 +95,7 @@ export class Room {
    * Encoded frames that only change when the document does: the sync step 1
    * every joining peer gets, and the whole document as a step 2 for a peer
    * that has nothing yet. Ten fresh clients opening a large document cost one
-   * encoding, not ten. Cleared by every transaction.
+   * encoding, not ten. Cleared by every transaction that changes something.
    */
   private stepOneFrame: Uint8Array | null = null;
   private fullStateFrame: Uint8Array | null = null;
@@ -135,7 +135,10 @@ export class Room {
     doc.on("afterTransaction", this.dropEncodedState);
   }
 
-  private readonly dropEncodedState = (): void => {
+  private readonly dropEncodedState = (transaction: Y.Transaction): void => {
+    // Every joining client answers our step 1 with a step 2 that is usually
+    // empty; such no-op transactions must not throw the cache away.
+    if (transaction.changed.size === 0 && transaction.deleteSet.clients.size === 0) return;
     this.stepOneFrame = null;
     this.fullStateFrame = null;
   };

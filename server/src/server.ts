@@ -217,10 +217,7 @@ export function createServer(options: ServerOptions): CowriteServer {
     }
     // Rejections happen after the upgrade so that a browser sees the close code and reason.
     if ("reject" in verdict) {
-      logger.info(
-        { docId, code: verdict.reject.code, reason: verdict.reject.reason },
-        "rejected",
-      );
+      logger.info({ docId, code: verdict.reject.code, reason: verdict.reject.reason }, "rejected");
       ws.close(verdict.reject.code, verdict.reject.reason);
       return;
     }

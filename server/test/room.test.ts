@@ -92,7 +92,8 @@ describe("Room", () => {
   it("encodes the whole document once for fresh peers, and again after it changes", async () => {
     const store = new MemoryDocStore();
     const { room, a } = await roomWithTwoPeers(store);
-    await room.handle(a, { type: "update", update: edit("first") });
+    const first = edit("first");
+    await room.handle(a, { type: "update", update: first });
     const empty = Y.encodeStateVector(new Y.Doc());
     const fresh = () => {
       const peer = fakePeer("fresh");
@@ -104,6 +105,10 @@ describe("Room", () => {
     };
     const one = fresh();
     expect(fresh()).toBe(one); // the very same bytes, not a second encoding
+    // A joining client's (empty) step 2 changes nothing and keeps the cache.
+    await room.handle(a, { type: "sync-step-2", update: Y.encodeStateAsUpdate(new Y.Doc()) });
+    await room.handle(a, { type: "update", update: first }); // a duplicate: no change
+    expect(fresh()).toBe(one);
     await room.handle(a, { type: "update", update: edit("second") });
     const after = fresh();
     expect(after).not.toBe(one);
