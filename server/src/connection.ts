@@ -28,6 +28,21 @@ import type { RoomRegistry } from "./rooms.ts";
 /** Updates one connection may have applied but not yet durable. */
 const MAX_UNSAVED_PER_CONNECTION = 256;
 
+/** What every connection of one server shares (one object, not one per socket). */
+export interface ConnectionShared {
+  rooms: RoomRegistry;
+  logger: Logger;
+  now: () => number;
+  /** Sustained messages per second; bursts of twice that are allowed. 0: no limit. */
+  maxMessagesPerSecond: number;
+  /** Frames received but not yet handled (e.g. while the room loads). */
+  maxQueuedFrames: number;
+  /** Total size of those frames. */
+  maxQueuedBytes: number;
+  /** A client whose unsent backlog exceeds this is not reading; it is closed. */
+  maxBufferedBytes: number;
+}
+
 export interface ConnectionOptions {
   ws: WebSocket;
   id: string;
@@ -37,17 +52,7 @@ export interface ConnectionOptions {
   user?: { id: string; name: string } | null;
   /** When the credential expires (ms since epoch); the connection closes with 4401 then. */
   expiresAt?: number | null;
-  rooms: RoomRegistry;
-  logger: Logger;
-  now?: () => number;
-  /** Sustained messages per second; bursts of twice that are allowed. */
-  maxMessagesPerSecond?: number;
-  /** Frames received but not yet handled (e.g. while the room loads). */
-  maxQueuedFrames: number;
-  /** Total size of those frames. */
-  maxQueuedBytes: number;
-  /** A client whose unsent backlog exceeds this is not reading; it is closed. */
-  maxBufferedBytes: number;
+  shared: ConnectionShared;
 }
 
 /**
@@ -57,6 +62,7 @@ export interface ConnectionOptions {
  */
 export class Connection implements Peer {
   readonly id: string;
+  readonly docId: string;
   readonly readOnly: boolean;
   readonly user: { id: string; name: string } | null;
   /** Cleared by each heartbeat, set again by the client's pong. */
@@ -64,6 +70,7 @@ export class Connection implements Peer {
   /** Resolves once the connection has left its room. */
   readonly finished: Promise<void>;
   private readonly ws: WebSocket;
+  private readonly shared: ConnectionShared;
   /** Created on first use: most connections never log a line. */
   private childLogger: Logger | null = null;
   private room: Room | null = null;
@@ -71,27 +78,30 @@ export class Connection implements Peer {
   private queued = 0;
   private queuedBytes = 0;
   private closing = false;
-  /** Settles when every update this client sent so far is durable. */
-  private saved: Promise<void> = Promise.resolve();
+  /** Settles when every update this client sent so far is durable (null: none sent). */
+  private saved: Promise<void> | null = null;
   private unsaved = 0;
   private resolveFinished!: () => void;
   private expiryTimer: NodeJS.Timeout | null = null;
-  private readonly rate: TokenBucket | null;
+  /** Token bucket for the message rate: tokens left, and when last refilled. */
+  private rateTokens: number;
+  private rateCheckedAt: number;
 
-  constructor(private readonly options: ConnectionOptions) {
+  constructor(options: ConnectionOptions) {
+    const shared = options.shared;
+    this.shared = shared;
     this.ws = options.ws;
     this.id = options.id;
+    this.docId = options.docId;
     this.readOnly = options.readOnly;
     this.user = options.user ?? null;
     this.finished = new Promise((resolve) => {
       this.resolveFinished = resolve;
     });
-    const now = options.now ?? Date.now;
-    this.rate = options.maxMessagesPerSecond
-      ? new TokenBucket(options.maxMessagesPerSecond, options.maxMessagesPerSecond * 2, now)
-      : null;
-    if (options.expiresAt != null) this.closeAtExpiry(options.expiresAt, now);
-    const ready = options.rooms.acquire(options.docId);
+    this.rateTokens = shared.maxMessagesPerSecond * 2;
+    this.rateCheckedAt = shared.now();
+    if (options.expiresAt != null) this.closeAtExpiry(options.expiresAt, shared.now);
+    const ready = shared.rooms.acquire(options.docId);
     this.chain = ready.then(
       (room) => {
         this.room = room;
@@ -119,10 +129,7 @@ export class Connection implements Peer {
   }
 
   private get logger(): Logger {
-    this.childLogger ??= this.options.logger.child({
-      conn: this.options.id,
-      docId: this.options.docId,
-    });
+    this.childLogger ??= this.shared.logger.child({ conn: this.id, docId: this.docId });
     return this.childLogger;
   }
 
@@ -151,6 +158,11 @@ export class Connection implements Peer {
     if (this.ws.readyState === WebSocket.OPEN) this.ws.ping();
   }
 
+  /** Drops the socket without a close handshake (shutdown after the grace period). */
+  terminate(): void {
+    this.ws.terminate();
+  }
+
   close(code: number, reason: string): void {
     if (this.closing) return;
     this.closing = true;
@@ -159,7 +171,7 @@ export class Connection implements Peer {
 
   send(bytes: Uint8Array): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
-    if (this.ws.bufferedAmount > this.options.maxBufferedBytes) {
+    if (this.ws.bufferedAmount > this.shared.maxBufferedBytes) {
       this.logger.warn({ buffered: this.ws.bufferedAmount }, "client is not reading; closing");
       this.close(CLOSE_TRY_AGAIN_LATER, "client is not reading its messages");
       this.ws.terminate();
@@ -174,15 +186,15 @@ export class Connection implements Peer {
       this.close(CLOSE_BAD_FRAME, "text messages are not supported; send binary frames");
       return;
     }
-    if (this.rate && !this.rate.take()) {
+    if (!this.takeRateToken()) {
       this.close(CLOSE_RATE_LIMITED, "too many messages per second");
       return;
     }
     const receivedAt = performance.now();
     const bytes = copyBytes(data);
     if (
-      this.queued >= this.options.maxQueuedFrames ||
-      this.queuedBytes + bytes.length > this.options.maxQueuedBytes
+      this.queued >= this.shared.maxQueuedFrames ||
+      this.queuedBytes + bytes.length > this.shared.maxQueuedBytes
     ) {
       this.close(CLOSE_RATE_LIMITED, "too many messages queued");
       return;
@@ -210,6 +222,21 @@ export class Connection implements Peer {
       .catch((error: unknown) => this.fail(error));
   }
 
+  /** Token bucket: `maxMessagesPerSecond` on average, bursts of twice that. */
+  private takeRateToken(): boolean {
+    const rate = this.shared.maxMessagesPerSecond;
+    if (rate <= 0) return true;
+    const at = this.shared.now();
+    this.rateTokens = Math.min(
+      rate * 2,
+      this.rateTokens + ((at - this.rateCheckedAt) / 1000) * rate,
+    );
+    this.rateCheckedAt = at;
+    if (this.rateTokens < 1) return false;
+    this.rateTokens -= 1;
+    return true;
+  }
+
   private trackSave(saving: Promise<void>): void {
     this.unsaved++;
     const done = saving.then(
@@ -221,7 +248,7 @@ export class Connection implements Peer {
         this.logger.error({ err: error }, "saving an update failed");
       },
     );
-    this.saved = Promise.all([this.saved, done]).then(() => {});
+    this.saved = this.saved ? Promise.all([this.saved, done]).then(() => {}) : done;
   }
 
   private fail(error: unknown): void {
@@ -245,34 +272,10 @@ export class Connection implements Peer {
       .then(async () => {
         if (!this.room) return; // the room never opened
         this.room.removePeer(this);
-        await this.options.rooms.release(this.options.docId);
+        await this.shared.rooms.release(this.docId);
       })
       .catch((error: unknown) => this.logger.error({ err: error }, "leaving the room failed"))
       .finally(() => this.resolveFinished());
-  }
-}
-
-/** Allows `rate` events per second on average and bursts of up to `burst`. */
-class TokenBucket {
-  private tokens: number;
-  private last: number;
-
-  constructor(
-    private readonly rate: number,
-    private readonly burst: number,
-    private readonly now: () => number,
-  ) {
-    this.tokens = burst;
-    this.last = now();
-  }
-
-  take(): boolean {
-    const at = this.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((at - this.last) / 1000) * this.rate);
-    this.last = at;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
   }
 }
 

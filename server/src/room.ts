@@ -73,8 +73,8 @@ export class Room {
   readonly docId: string;
   readonly doc: Y.Doc;
   readonly awareness: awarenessProtocol.Awareness;
-  /** Each peer with the awareness client ids it controls. */
-  private readonly peers = new Map<Peer, Set<number>>();
+  /** Each peer with the awareness client ids it controls (null until it has one). */
+  private readonly peers = new Map<Peer, Set<number> | null>();
   /** Which peer published each awareness client id. */
   private readonly awarenessOwners = new Map<number, Peer>();
   private readonly inflight = new Set<Promise<void>>();
@@ -166,7 +166,7 @@ export class Room {
   }
 
   addPeer(peer: Peer): void {
-    this.peers.set(peer, new Set());
+    this.peers.set(peer, null);
     this.stepOneFrame ??= encodeFrame({
       type: "sync-step-1",
       stateVector: Y.encodeStateVector(this.doc),
@@ -180,10 +180,11 @@ export class Room {
   }
 
   removePeer(peer: Peer): void {
+    if (!this.peers.has(peer)) return;
     const ids = this.peers.get(peer);
-    if (!ids) return;
     this.peers.delete(peer);
-    if (ids.size > 0) awarenessProtocol.removeAwarenessStates(this.awareness, [...ids], null);
+    if (ids && ids.size > 0)
+      awarenessProtocol.removeAwarenessStates(this.awareness, [...ids], null);
   }
 
   /**
@@ -374,7 +375,7 @@ export class Room {
   private applyPeerAwareness(peer: Peer, update: Uint8Array): void {
     const entries = decodeAwarenessUpdate(update);
     const maxBytes = this.options.maxAwarenessBytes ?? 64 * 1024;
-    const owned = this.peers.get(peer);
+    const owned = this.peers.get(peer) ?? null;
     const own: AwarenessEntry[] = [];
     let fresh = 0;
     for (const entry of entries) {
@@ -388,7 +389,7 @@ export class Room {
         // died: hand the id over, so their presence is not frozen until then.
         this.peers.get(owner)?.delete(entry.clientId);
         this.awarenessOwners.set(entry.clientId, peer);
-        owned?.add(entry.clientId);
+        this.idsOf(peer)?.add(entry.clientId);
       }
       if (!owner && entry.state !== null) {
         // Count ids new in this very message too, not only those already owned.
@@ -500,12 +501,23 @@ export class Room {
     }
   }
 
+  /** The presence ids a connected peer controls, created on its first one. */
+  private idsOf(peer: Peer): Set<number> | undefined {
+    if (!this.peers.has(peer)) return undefined;
+    let ids = this.peers.get(peer);
+    if (!ids) {
+      ids = new Set();
+      this.peers.set(peer, ids);
+    }
+    return ids;
+  }
+
   private readonly onAwarenessUpdate = (
     changes: { added: number[]; updated: number[]; removed: number[] },
     origin: unknown,
   ): void => {
     const changed = [...changes.added, ...changes.updated, ...changes.removed];
-    const ids = this.peers.get(origin as Peer);
+    const ids = changes.added.length > 0 ? this.idsOf(origin as Peer) : undefined;
     if (ids) {
       for (const id of changes.added) {
         ids.add(id);

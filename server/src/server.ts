@@ -20,7 +20,7 @@ import express from "express";
 import type { Logger } from "pino";
 import { type WebSocket, WebSocketServer } from "ws";
 import { type Access, AuthError, type Authorize, openAccess } from "./auth.ts";
-import { Connection } from "./connection.ts";
+import { Connection, type ConnectionShared } from "./connection.ts";
 import { createApiRouter, HttpError, jsonErrorHandler } from "./http-api.ts";
 import { MemoryReclaimer } from "./memory.ts";
 import { createMetrics, noMetrics } from "./metrics.ts";
@@ -186,7 +186,21 @@ export function createServer(options: ServerOptions): CowriteServer {
     else socket.destroy();
   });
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes });
+  // No client tracking in ws: `connections` already holds every socket.
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: limits.maxMessageBytes,
+    clientTracking: false,
+  });
+  const connectionShared: ConnectionShared = {
+    rooms,
+    logger,
+    now,
+    maxQueuedFrames: limits.maxQueuedFrames,
+    maxQueuedBytes: limits.maxQueuedBytes,
+    maxBufferedBytes: limits.maxBufferedBytes,
+    maxMessagesPerSecond: limits.maxMessagesPerSecond,
+  };
   // One listener for every upgrade socket: a closure per socket would keep
   // its request (headers and all) alive for as long as the connection lasts.
   const onUpgradeSocketError = (error: Error) =>
@@ -228,13 +242,7 @@ export function createServer(options: ServerOptions): CowriteServer {
       readOnly: verdict.access.permission === "read",
       user: verdict.access.user,
       expiresAt: verdict.access.expiresAt,
-      rooms,
-      logger,
-      now,
-      maxQueuedFrames: limits.maxQueuedFrames,
-      maxQueuedBytes: limits.maxQueuedBytes,
-      maxBufferedBytes: limits.maxBufferedBytes,
-      maxMessagesPerSecond: limits.maxMessagesPerSecond,
+      shared: connectionShared,
     });
     connections.add(connection);
     reclaimer.connectionsChanged(connections.size);
@@ -303,7 +311,7 @@ export function createServer(options: ServerOptions): CowriteServer {
       connection.close(CLOSE_GOING_AWAY, "server shutting down");
     // Clients get a moment to answer the close frame; the rest are cut off.
     const grace = setTimeout(() => {
-      for (const client of wss.clients) client.terminate();
+      for (const connection of connections) connection.terminate();
       httpServer.closeAllConnections();
     }, options.shutdownGraceMs ?? 3000);
     await Promise.all(finishing);
