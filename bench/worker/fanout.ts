@@ -73,11 +73,13 @@ export async function connectFanout(args: FanoutConnectArgs): Promise<{ clients:
     Array.from({ length: doc.clients }, () => ({ index, url: doc.url })),
   );
   const opened: BenchClient[] = [];
+  let cancelled = false;
   try {
     // Sockets open at construction, so clients are created inside the pool:
     // at most connectConcurrency handshakes are in flight.
     await withTimeout(
       runPool(slots, args.connectConcurrency, async ({ index, url }) => {
+        if (cancelled) return;
         const client = new BenchClient(url);
         opened.push(client);
         documents[index]?.push(client);
@@ -87,6 +89,8 @@ export async function connectFanout(args: FanoutConnectArgs): Promise<{ clients:
       `sync of ${slots.length} fan-out clients`,
     );
   } catch (error) {
+    // Stop the pool's lanes from opening more, then close what they opened.
+    cancelled = true;
     await Promise.all(opened.map((c) => c.close()));
     throw error;
   }
