@@ -5,6 +5,7 @@
 import { writeFileSync } from "node:fs";
 import os from "node:os";
 import { fmt, markdownTable, type Row, type RunInfo } from "./report.ts";
+import { levelLabel } from "./scenarios/idle.ts";
 import type { LadderStep } from "./scenarios/ladder.ts";
 import { SERVER_KINDS } from "./servers.ts";
 import { SATURATED_CPU_PERCENT, SATURATED_LOOP_DELAY_P99_MS } from "./stats.ts";
@@ -60,8 +61,12 @@ export function writeDocs(
   const l = p.ladder;
   const w = p.writePath;
   const b = p.bigdoc;
-  const idleLevels = Object.entries(info.idleConnections)
-    .map(([label, n]) => (String(n) === label ? label : `${label} (${n} connections)`))
+  const idleLevels = p.idle.levels
+    .map((level) => {
+      const label = levelLabel(level);
+      const opened = info.idleConnections[label] ?? level;
+      return opened === level ? label : `${label} (capped at ${opened} connections)`;
+    })
     .join(", ");
   const notes = [...info.notes, ...info.failures.map((x) => `FAILURE: ${x}`)];
   const text = `# Benchmarks
@@ -121,7 +126,7 @@ sharded over the workers so every client of a document lives in the same
 worker: latencies are measured on that one process's clock
 (\`performance.now()\`, which is CLOCK_MONOTONIC, system-wide on Linux, so the
 numbers would also compare across workers). Every wait is bounded and the
-whole run has a watchdog (${Math.round(p.watchdogSeconds / 60)} min).
+whole run has a watchdog (${p.watchdogSeconds} s).
 
 **Durability differs.** Cowrite broadcasts an update only after it is fsynced,
 and answers a client's sync step 1 only after that client's earlier updates
