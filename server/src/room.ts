@@ -111,6 +111,10 @@ export class Room {
     });
     const storedBytes = updates.reduce((sum, update) => sum + update.length, 0);
     const room = new Room(options, doc, meta.title, updates.length, storedBytes);
+    // A compacted document is stored as one update holding the whole state:
+    // that is already the answer for a fresh client, no need to encode it.
+    const only = updates.length === 1 ? updates[0] : undefined;
+    if (only) room.fullStateFrame = encodeFrame({ type: "sync-step-2", update: only });
     if (updates.length >= options.compactEvery) room.compactInBackground();
     return room;
   }

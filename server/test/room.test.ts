@@ -119,6 +119,18 @@ describe("Room", () => {
     expect(doc.getText("t").toString()).toContain("second");
   });
 
+  it("answers a fresh peer of a compacted document with the stored update itself", async () => {
+    const store = new MemoryDocStore();
+    const stored = edit("compacted");
+    await store.append("d", stored, { at: 1 });
+    const room = await Room.load(options(store));
+    const peer = fakePeer("fresh");
+    room.addPeer(peer);
+    peer.received.length = 0;
+    await room.handle(peer, { type: "sync-step-1", stateVector: Y.encodeStateVector(new Y.Doc()) });
+    expect(peer.received).toEqual([{ type: "sync-step-2", update: stored }]);
+  });
+
   it("retries a failed save, keeps the update unacknowledged and the room open", async () => {
     const store = new MemoryDocStore();
     const { room, a, b } = await roomWithTwoPeers(store);
