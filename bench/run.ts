@@ -1,5 +1,8 @@
 /**
- * Entry point: `node --import tsx bench/run.ts [--smoke]`.
+ * Entry point: `node --import tsx bench/run.ts [--smoke] [--only=fanout,idle]`.
+ * `--only` runs some scenarios (names without spaces: fanout, ladder,
+ * write-path, bigdoc, idle) and writes only bench/results/partial.json, for
+ * working on one of them.
  * Starts the load-generator workers, runs every scenario against Cowrite and
  * the reference server, prints the comparison and the targets, and writes
  * the results (full runs also regenerate docs/benchmarks.md). Exits non-zero
@@ -29,6 +32,10 @@ import { SERVER_KINDS, type ServerKind } from "./servers.ts";
 import { evaluateTargets, targetsTable } from "./targets.ts";
 
 const smoke = process.argv.includes("--smoke");
+const only = process.argv
+  .find((arg) => arg.startsWith("--only="))
+  ?.slice("--only=".length)
+  .split(",");
 const ROOT = path.resolve(import.meta.dirname, "..");
 const params: BenchParams = smoke ? SMOKE : FULL;
 
@@ -83,7 +90,10 @@ async function main(): Promise<number> {
   ];
   try {
     for (const [name, run] of scenarios) {
+      if (only && !only.includes(name.replace(" ", "-"))) continue;
       for (const kind of SERVER_KINDS) {
+        // For working on one server: BENCH_KINDS=cowrite (partial runs only).
+        if (only && process.env.BENCH_KINDS && !process.env.BENCH_KINDS.includes(kind)) continue;
         const started = performance.now();
         log(`${name} on ${kind}...`);
         try {
@@ -152,7 +162,9 @@ async function main(): Promise<number> {
   process.stdout.write(
     `\n${markdownTable(rows)}\n\n${targetsTable(targets)}\n\n${notes.map((n) => `- ${n}`).join("\n")}\n`,
   );
-  if (smoke) {
+  if (only) {
+    writeJson(path.join(ROOT, "bench/results/partial.json"), info, rows, targets);
+  } else if (smoke) {
     writeJson(path.join(ROOT, "bench/results/smoke.json"), info, rows, targets);
   } else {
     writeJson(path.join(ROOT, "bench/results/latest.json"), info, rows, targets);

@@ -4,6 +4,7 @@
  * mixed in. Every child is tracked in children.ts and killed by PID on exit.
  */
 import type { ChildProcess } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { sleep } from "./async.ts";
@@ -30,6 +31,21 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * The node arguments of the root package.json's `serve` script (node flags
+ * and the entry file), so the bench measures Cowrite as it ships.
+ */
+function serveArgs(): string[] {
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as {
+    scripts: Record<string, string>;
+  };
+  const [command, ...args] = (pkg.scripts.serve ?? "").split(/\s+/);
+  if (command !== "node" || args.at(-1) !== "server/dist/main.js") {
+    throw new Error(`expected the serve script to be "node [flags] server/dist/main.js"`);
+  }
+  return args;
+}
+
 export class ServerProcess {
   crashed = false;
   private stopping = false;
@@ -52,6 +68,8 @@ export class ServerProcess {
       }
     });
     const keep = (chunk: Buffer) => {
+      // BENCH_SERVER_OUTPUT=1 shows the servers' own output while working on them.
+      if (process.env.BENCH_SERVER_OUTPUT) process.stderr.write(chunk);
       this.output.push(chunk.toString());
       if (this.output.length > 50) this.output.shift();
     };
@@ -65,8 +83,8 @@ export class ServerProcess {
     const [args, env] =
       kind === "cowrite"
         ? [
-            // The production build (`npm run build:server`), as operators run it.
-            ["server/dist/main.js"],
+            // The production build, started exactly as `npm run serve` does.
+            serveArgs(),
             {
               ...common,
               DATA_DIR: dataDir,
@@ -163,6 +181,19 @@ export class ServerProcess {
     }
   }
 
+  /**
+   * With BENCH_KEEP_METRICS set, Cowrite's final /metrics (GC pauses, event
+   * loop lag, time to durable) is saved to bench/results/metrics/ for
+   * looking into a result.
+   */
+  private async keepMetrics(): Promise<void> {
+    const text = await this.fetchMetrics();
+    if (text === null) return;
+    const dir = path.join(ROOT, "bench/results/metrics");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, `${this.kind}-${Date.now()}.txt`), text);
+  }
+
   log(): string {
     return this.output.join("").slice(-4000);
   }
@@ -185,6 +216,7 @@ export class ServerProcess {
 
   /** SIGTERM (lets Cowrite flush), then SIGKILL after STOP_TIMEOUT_MS. */
   async stop(): Promise<void> {
+    if (process.env.BENCH_KEEP_METRICS && !this.stopping && !this.crashed) await this.keepMetrics();
     this.stopping = true;
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     this.child.kill("SIGTERM");

@@ -8,12 +8,15 @@ import { Counter, collectDefaultMetrics, Gauge, Registry, Summary } from "prom-c
 export interface RoomMetrics {
   /** An update was received and, `seconds` later, is durable in storage. */
   updateDurable(seconds: number): void;
+  /** An update was received and, `seconds` later, sent to the other peers. */
+  updateBroadcast(seconds: number): void;
   /** One broadcast of `updates` merged changes went out as `frames` frames. */
   broadcast(updates: number, frames: number): void;
 }
 
 export const noMetrics: RoomMetrics = {
   updateDurable: () => {},
+  updateBroadcast: () => {},
   broadcast: () => {},
 };
 
@@ -32,6 +35,14 @@ export function createMetrics(gauges: {
   const durable = new Summary({
     name: "cowrite_update_durable_seconds",
     help: "Time from receiving a document update until it is durable in storage (over the last 60 s)",
+    percentiles: [0.5, 0.9, 0.99, 0.999],
+    maxAgeSeconds: 60,
+    ageBuckets: 6,
+    registers: [registry],
+  });
+  const sent = new Summary({
+    name: "cowrite_update_broadcast_seconds",
+    help: "Time from receiving a document update until it is sent to the other peers (over the last 60 s)",
     percentiles: [0.5, 0.9, 0.99, 0.999],
     maxAgeSeconds: 60,
     ageBuckets: 6,
@@ -66,6 +77,7 @@ export function createMetrics(gauges: {
   return {
     registry,
     updateDurable: (seconds) => durable.observe(seconds),
+    updateBroadcast: (seconds) => sent.observe(seconds),
     broadcast: (count, sent) => {
       updates.inc(count);
       frames.inc(sent);

@@ -64,6 +64,8 @@ export interface RoomOptions {
 interface OutgoingChange {
   update: Uint8Array;
   origin: Peer;
+  /** performance.now() when the change arrived, for the broadcast-latency metric. */
+  receivedAt: number;
 }
 
 /** Awareness client ids one connection may publish (a y-websocket client uses one). */
@@ -310,7 +312,7 @@ export class Room {
     const change = changes.length === 1 ? (changes[0] as Uint8Array) : Y.mergeUpdates(changes);
     return this.persist(change).then(() => {
       this.metrics.updateDurable((performance.now() - receivedAt) / 1000);
-      return this.queueBroadcast({ update: change, origin });
+      return this.queueBroadcast({ update: change, origin, receivedAt });
     });
   }
 
@@ -336,6 +338,8 @@ export class Room {
     const changes = this.outbox;
     this.outbox = [];
     if (this.closed || changes.length === 0) return;
+    const now = performance.now();
+    for (const change of changes) this.metrics.updateBroadcast((now - change.receivedAt) / 1000);
     const only = changes.length === 1 ? changes[0] : undefined;
     if (only) {
       this.broadcast(encodeFrame({ type: "update", update: only.update }), only.origin);
