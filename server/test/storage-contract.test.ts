@@ -123,6 +123,45 @@ describe("SqliteDocStore on disk", () => {
     await store.close();
   });
 
+  it("loses no append made while a compaction of the same document runs", async () => {
+    const store = new SqliteDocStore(path.join(tempDir(), "concurrent.db"));
+    const doc = new Y.Doc();
+    const updates: Uint8Array[] = [];
+    doc.on("update", (update: Uint8Array) => updates.push(update));
+    const text = doc.getText("t");
+    const written: Promise<unknown>[] = [];
+    for (let round = 0; round < 20; round++) {
+      for (let i = 0; i < 50; i++) text.insert(text.length, "x");
+      written.push(...updates.splice(0).map((u) => store.append("d", u, { at: round })));
+      // Compactions (on the maintenance connection) race the appends above.
+      written.push(store.compact("d"));
+    }
+    await Promise.all(written);
+    expect(materialize(await store.load("d"))).toBe("x".repeat(1000));
+    await store.compact("d");
+    const stored = await store.load("d");
+    expect(stored).toHaveLength(1);
+    expect(materialize(stored)).toBe("x".repeat(1000));
+    await store.close();
+  });
+
+  it("checkpoints the write-ahead log into the database file in the background", async () => {
+    const file = path.join(tempDir(), "checkpoint.db");
+    const store = new SqliteDocStore(file);
+    await store.ping();
+    const before = fs.statSync(file).size;
+    const big = edit("y".repeat(200_000), 1);
+    await Promise.all([1, 2, 3, 4, 5].map((n) => store.append(`doc${n}`, big, { at: n })));
+    // Appends only write the WAL; the database file grows once maintenance
+    // has copied the frames over. Poll (bounded) for that.
+    const deadline = Date.now() + 10_000;
+    while (fs.statSync(file).size < before + 500_000 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(fs.statSync(file).size).toBeGreaterThan(before + 500_000);
+    await store.close();
+  });
+
   it("rejects requests with the open error when the file cannot be opened", async () => {
     const notADir = path.join(tempDir(), "plain-file");
     fs.writeFileSync(notADir, "");

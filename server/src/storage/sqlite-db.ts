@@ -12,10 +12,15 @@ import { mergeUpdateLog } from "./merge.ts";
 /**
  * The SQLite layer itself: synchronous better-sqlite3 calls on one
  * connection, in WAL mode with `synchronous=FULL`, so a write has reached the
- * disk when the call returns. It runs inside the storage worker thread
+ * disk when the call returns. It runs inside a storage worker thread
  * (sqlite-worker.ts), never on the server's event loop: a commit waits for
  * fsync, which here takes 0.2 ms typically and several ms at the tail, and
  * the event loop must keep serving other documents meanwhile.
+ *
+ * Two connections share the file: the writer (appends, reads, metadata) and
+ * maintenance (compaction and WAL checkpoints). Automatic checkpoints are
+ * off on both, so no append ever waits for a checkpoint's copying and
+ * fsyncs; maintenance checkpoints in the background instead.
  */
 export class SqliteDatabase {
   private readonly db: Database.Database;
@@ -29,6 +34,9 @@ export class SqliteDatabase {
     this.db.pragma("synchronous = FULL");
     this.db.pragma("foreign_keys = ON");
     this.db.pragma("busy_timeout = 5000");
+    this.db.pragma("wal_autocheckpoint = 0");
+    // After a burst, a checkpointed WAL is cut back to this size.
+    this.db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS documents (
         id TEXT PRIMARY KEY,
@@ -98,16 +106,29 @@ export class SqliteDatabase {
     this.appendTx(batch);
   }
 
+  /**
+   * Merges the document's log into one update. The merge (CPU-heavy for big
+   * documents) runs between a read and a short write transaction, so the
+   * writer connection is held up only for the final delete and insert.
+   * Appends made meanwhile have higher sequence numbers and are kept.
+   */
   compact(docId: string): CompactResult {
-    return this.db.transaction((): CompactResult => {
-      const rows = this.statements.loadWithSeq.all(docId);
-      const last = rows.at(-1);
-      if (rows.length < 2 || !last) return { merged: 0, bytes: last?.data.length ?? 0 };
-      const merged = mergeUpdateLog(rows.map((row) => new Uint8Array(row.data)));
-      this.statements.deleteUpdatesThrough.run(docId, last.seq);
-      this.statements.insertUpdate.run(docId, merged);
-      return { merged: rows.length, bytes: merged.length };
-    })();
+    const rows = this.db.transaction(() => this.statements.loadWithSeq.all(docId))();
+    const last = rows.at(-1);
+    if (rows.length < 2 || !last) return { merged: 0, bytes: last?.data.length ?? 0 };
+    const merged = mergeUpdateLog(rows.map((row) => new Uint8Array(row.data)));
+    this.db
+      .transaction(() => {
+        this.statements.deleteUpdatesThrough.run(docId, last.seq);
+        this.statements.insertUpdate.run(docId, merged);
+      })
+      .immediate();
+    return { merged: rows.length, bytes: merged.length };
+  }
+
+  /** Copies committed WAL frames into the database file without blocking writers. */
+  checkpoint(): void {
+    this.db.pragma("wal_checkpoint(PASSIVE)");
   }
 
   countUpdates(docId: string): number {

@@ -1,9 +1,13 @@
 /**
- * The storage worker thread: owns the SQLite connection and runs the
- * requests the server's SqliteDocStore sends it, in order. Each message is a
- * batch of requests; consecutive appends in a batch share one transaction,
- * so one fsync covers them all (group commit). Replies come back in one
- * message per batch.
+ * A storage worker thread: owns one SQLite connection and runs the requests
+ * the server's SqliteDocStore sends it, in order. Each message is a batch of
+ * requests; consecutive appends in a batch share one transaction, so one
+ * fsync covers them all (group commit). Replies come back in one message per
+ * batch.
+ *
+ * There are two: the "writer" takes appends, reads and metadata; the
+ * "maintenance" worker takes compactions and checkpoints the WAL every
+ * CHECKPOINT_INTERVAL_MS, so neither ever stalls an append.
  *
  * This file is both the worker's entry point (when started with workerData)
  * and, for types and `executeBatch`, an ordinary module.
@@ -39,7 +43,10 @@ export type StoreReply = { id: number; value: unknown } | { id: number; error: W
 
 export interface WorkerInput {
   sqliteFile: string;
+  role: "writer" | "maintenance";
 }
+
+const CHECKPOINT_INTERVAL_MS = 500;
 
 /** Runs a batch in order; returns one reply per request and the buffers to transfer. */
 export function executeBatch(
@@ -123,7 +130,18 @@ if (parentPort && input?.sqliteFile) {
   // Opening may throw (unwritable folder, corrupt file): that ends the
   // worker with the error, which the store reports to every caller.
   const db = new SqliteDatabase(input.sqliteFile);
+  const checkpoints =
+    input.role === "maintenance"
+      ? setInterval(() => {
+          try {
+            db.checkpoint();
+          } catch {
+            // Busy or failing: the WAL keeps the data; the next round retries.
+          }
+        }, CHECKPOINT_INTERVAL_MS)
+      : null;
   port.on("message", (batch: NumberedRequest[]) => {
+    if (checkpoints && batch.some((request) => request.op === "close")) clearInterval(checkpoints);
     const { replies, transfer } = executeBatch(db, batch);
     port.postMessage(replies, transfer);
   });

@@ -11,7 +11,9 @@
  * idle a lone append waits for nothing but its own.
  *
  * Requests run in the order they were made, reads included, so a read
- * always sees every write requested before it.
+ * always sees every write requested before it. Compactions go to a second
+ * worker with its own connection, which also checkpoints the WAL, so a long
+ * merge or a checkpoint's fsyncs never hold up an append.
  */
 import { Worker } from "node:worker_threads";
 import {
@@ -36,27 +38,28 @@ interface Pending {
 }
 
 export class SqliteDocStore implements DocStore {
-  private worker: Worker | null = null;
-  /** Requests not yet sent to the worker. */
-  private queue: Pending[] = [];
-  /** The batch at the worker, by request id; null when none is. */
-  private atWorker: Map<number, Pending> | null = null;
-  private sendScheduled = false;
-  private nextId = 1;
+  private readonly writer: WorkerChannel;
+  private readonly maintenance: WorkerChannel;
   private closed = false;
 
-  constructor(readonly file: string) {}
+  constructor(readonly file: string) {
+    this.writer = new WorkerChannel({ sqliteFile: file, role: "writer" });
+    this.maintenance = new WorkerChannel({ sqliteFile: file, role: "maintenance" });
+  }
 
   load(docId: string): Promise<Uint8Array[]> {
     return this.request({ op: "load", docId });
   }
 
   append(docId: string, update: Uint8Array, info: AppendInfo): Promise<void> {
+    // Writes need their checkpoints (and restart a maintenance worker that died).
+    this.maintenance.start();
     return this.request({ op: "append", docId, update, info });
   }
 
   compact(docId: string): Promise<CompactResult> {
-    return this.request({ op: "compact", docId });
+    if (this.closed) return Promise.reject(closedError());
+    return this.maintenance.request({ op: "compact", docId });
   }
 
   countUpdates(docId: string): Promise<number> {
@@ -87,22 +90,51 @@ export class SqliteDocStore implements DocStore {
     return this.request({ op: "ping" });
   }
 
-  /** Finishes every request made so far, closes the database and stops the worker. */
+  /** Finishes every request made so far, closes the database and stops the workers. */
   async close(): Promise<void> {
     if (this.closed) return;
-    const started = this.worker !== null || this.queue.length > 0;
-    const closing = started ? this.request({ op: "close" }) : Promise.resolve();
     this.closed = true;
+    // The writer closes last: the last connection to close checkpoints the
+    // WAL into the database file.
     try {
-      await closing;
+      await this.maintenance.close();
     } finally {
-      await this.worker?.terminate();
-      this.worker = null;
+      await this.writer.close();
     }
   }
 
   private request<T>(request: StoreRequest): Promise<T> {
-    if (this.closed) return Promise.reject(new Error("the document store is closed"));
+    if (this.closed) return Promise.reject(closedError());
+    return this.writer.request(request);
+  }
+}
+
+function closedError(): Error {
+  return new Error("the document store is closed");
+}
+
+/**
+ * One worker thread and its request queue. At most one batch is at the
+ * worker; requests made meanwhile go together as the next batch.
+ */
+class WorkerChannel {
+  private worker: Worker | null = null;
+  /** Requests not yet sent to the worker. */
+  private queue: Pending[] = [];
+  /** The batch at the worker, by request id; null when none is. */
+  private atWorker: Map<number, Pending> | null = null;
+  private sendScheduled = false;
+  private nextId = 1;
+  private closing = false;
+
+  constructor(private readonly input: WorkerInput) {}
+
+  /** Starts the worker now if it is not running. */
+  start(): void {
+    if (!this.closing) this.ensureWorker();
+  }
+
+  request<T>(request: StoreRequest): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.queue.push({
         request: { ...request, id: this.nextId++ },
@@ -120,6 +152,19 @@ export class SqliteDocStore implements DocStore {
     });
   }
 
+  /** Runs what is queued, closes the connection and stops the thread. */
+  async close(): Promise<void> {
+    const started = this.worker !== null || this.queue.length > 0;
+    const closing = started ? this.request({ op: "close" }) : Promise.resolve();
+    this.closing = true;
+    try {
+      await closing;
+    } finally {
+      await this.worker?.terminate();
+      this.worker = null;
+    }
+  }
+
   private sendBatch(): void {
     if (this.atWorker || this.queue.length === 0) return;
     const batch = this.queue;
@@ -132,12 +177,14 @@ export class SqliteDocStore implements DocStore {
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
-    const worker = startWorker({ sqliteFile: this.file });
+    const worker = startWorker(this.input);
     worker.on("message", (replies: StoreReply[]) => this.onReplies(replies));
     worker.on("error", (error) => this.onWorkerGone(worker, error));
     worker.on("exit", (code) =>
       this.onWorkerGone(worker, new Error(`the storage worker exited (code ${code})`)),
     );
+    // Idle workers do not keep the process alive; sendBatch refs while busy.
+    worker.unref();
     this.worker = worker;
     return worker;
   }
@@ -168,7 +215,7 @@ export class SqliteDocStore implements DocStore {
     const lost = this.atWorker;
     this.atWorker = null;
     for (const pending of lost?.values() ?? []) pending.reject(error);
-    if (this.queue.length > 0 && !this.closed) setImmediate(() => this.sendBatch());
+    if (this.queue.length > 0 && !this.closing) setImmediate(() => this.sendBatch());
   }
 }
 
