@@ -25,7 +25,17 @@ import { mergeUpdateLog } from "./merge.ts";
 export class SqliteDatabase {
   private readonly db: Database.Database;
   private readonly statements;
-  private readonly appendTx: (batch: readonly AppendItem[]) => void;
+  private readonly appendTx: (batch: readonly AppendItem[], ensured: string[]) => void;
+  /** Documents whose metadata row exists: their appends skip the `ensure`. */
+  private readonly known = new Set<string>();
+  /**
+   * `updated_at` values not yet written. Writing them on every append would
+   * add two B-tree pages (row and index) to every commit; they are written at
+   * most every TOUCH_INTERVAL_MS, and always before metadata is read, so no
+   * reader ever sees a stale value. A crash can lose the last second of them.
+   */
+  private readonly pendingTouches = new Map<string, number>();
+  private touchesWrittenAt = 0;
 
   constructor(readonly file: string) {
     if (file !== ":memory:") fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -87,13 +97,21 @@ export class SqliteDatabase {
       deleteDoc: db.prepare<[string]>("DELETE FROM documents WHERE id = ?"),
     };
     const statements = this.statements;
-    this.appendTx = db.transaction((batch: readonly AppendItem[]) => {
+    this.appendTx = db.transaction((batch: readonly AppendItem[], ensured: string[]) => {
       for (const { docId, update, info } of batch) {
-        statements.ensure.run(docId, info.at, info.at);
+        if (!this.known.has(docId) && !ensured.includes(docId)) {
+          statements.ensure.run(docId, info.at, info.at);
+          ensured.push(docId);
+        }
         statements.insertUpdate.run(docId, update);
-        if (info.title === undefined) statements.touch.run(info.at, docId);
-        else statements.touchWithTitle.run(info.at, info.title, docId);
+        if (info.title === undefined) {
+          this.pendingTouches.set(docId, Math.max(info.at, this.pendingTouches.get(docId) ?? 0));
+        } else {
+          statements.touchWithTitle.run(info.at, info.title, docId);
+          this.pendingTouches.delete(docId);
+        }
       }
+      if (performance.now() - this.touchesWrittenAt >= TOUCH_INTERVAL_MS) this.writeTouches();
     });
   }
 
@@ -103,7 +121,21 @@ export class SqliteDatabase {
 
   /** Writes every append in one transaction: one fsync for the whole batch. */
   appendBatch(batch: readonly AppendItem[]): void {
-    this.appendTx(batch);
+    const ensured: string[] = [];
+    this.appendTx(batch, ensured);
+    // Only after the commit: a rolled-back `ensure` created nothing.
+    for (const docId of ensured) this.known.add(docId);
+  }
+
+  private writeTouches(): void {
+    for (const [docId, at] of this.pendingTouches) this.statements.touch.run(at, docId);
+    this.pendingTouches.clear();
+    this.touchesWrittenAt = performance.now();
+  }
+
+  /** Writes pending `updated_at` values before anything reads metadata. */
+  private flushTouches(): void {
+    if (this.pendingTouches.size > 0) this.db.transaction(() => this.writeTouches())();
   }
 
   /**
@@ -136,6 +168,7 @@ export class SqliteDatabase {
   }
 
   ensure(docId: string, at: number): DocMeta {
+    this.flushTouches();
     this.statements.ensure.run(docId, at, at);
     const row = this.statements.get.get(docId);
     if (!row) throw new Error(`document ${docId} vanished while being created`);
@@ -155,16 +188,20 @@ export class SqliteDatabase {
   }
 
   get(docId: string): DocMeta | null {
+    this.flushTouches();
     const row = this.statements.get.get(docId);
     return row ? toMeta(row) : null;
   }
 
   list(options: { limit: number; prefix?: string }): DocMeta[] {
+    this.flushTouches();
     const prefix = options.prefix ?? "";
     return this.statements.list.all(prefix, prefix, options.limit).map(toMeta);
   }
 
   delete(docId: string): boolean {
+    this.known.delete(docId);
+    this.pendingTouches.delete(docId);
     return this.db.transaction(() => {
       this.statements.deleteUpdates.run(docId);
       return this.statements.deleteDoc.run(docId).changes > 0;
@@ -176,9 +213,13 @@ export class SqliteDatabase {
   }
 
   close(): void {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    this.flushTouches();
+    this.db.close();
   }
 }
+
+const TOUCH_INTERVAL_MS = 1000;
 
 export interface AppendItem {
   docId: string;
