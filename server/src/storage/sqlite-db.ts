@@ -25,7 +25,9 @@ import { mergeUpdateLog } from "./merge.ts";
 export class SqliteDatabase {
   private readonly db: Database.Database;
   private readonly statements;
-  private readonly appendTx: (batch: readonly AppendItem[], ensured: string[]) => void;
+  private readonly appendTx: Database.Transaction<
+    (batch: readonly AppendItem[], ensured: string[]) => void
+  >;
   /** Documents whose metadata row exists: their appends skip the `ensure`. */
   private readonly known = new Set<string>();
   /**
@@ -122,7 +124,10 @@ export class SqliteDatabase {
   /** Writes every append in one transaction: one fsync for the whole batch. */
   appendBatch(batch: readonly AppendItem[]): void {
     const ensured: string[] = [];
-    this.appendTx(batch, ensured);
+    // IMMEDIATE: take the write lock up front. A deferred transaction that
+    // meets the maintenance connection's write would fail with
+    // SQLITE_BUSY_SNAPSHOT instead of waiting for it.
+    this.appendTx.immediate(batch, ensured);
     // Only after the commit: a rolled-back `ensure` created nothing.
     for (const docId of ensured) this.known.add(docId);
   }
@@ -135,7 +140,7 @@ export class SqliteDatabase {
 
   /** Writes pending `updated_at` values before anything reads metadata. */
   private flushTouches(): void {
-    if (this.pendingTouches.size > 0) this.db.transaction(() => this.writeTouches())();
+    if (this.pendingTouches.size > 0) this.db.transaction(() => this.writeTouches()).immediate();
   }
 
   /**
@@ -148,7 +153,7 @@ export class SqliteDatabase {
     const rows = this.db.transaction(() => this.statements.loadWithSeq.all(docId))();
     const last = rows.at(-1);
     if (rows.length < 2 || !last) return { merged: 0, bytes: last?.data.length ?? 0 };
-    const merged = mergeUpdateLog(rows.map((row) => new Uint8Array(row.data)));
+    const merged = mergeUpdateLog(rows.map((row) => row.data));
     this.db
       .transaction(() => {
         this.statements.deleteUpdatesThrough.run(docId, last.seq);
@@ -202,10 +207,12 @@ export class SqliteDatabase {
   delete(docId: string): boolean {
     this.known.delete(docId);
     this.pendingTouches.delete(docId);
-    return this.db.transaction(() => {
-      this.statements.deleteUpdates.run(docId);
-      return this.statements.deleteDoc.run(docId).changes > 0;
-    })();
+    return this.db
+      .transaction(() => {
+        this.statements.deleteUpdates.run(docId);
+        return this.statements.deleteDoc.run(docId).changes > 0;
+      })
+      .immediate();
   }
 
   ping(): void {

@@ -225,13 +225,20 @@ class WorkerChannel {
  * parent's loader, so it loads the file through tsx's API.
  */
 function startWorker(workerData: WorkerInput): Worker {
+  // A small young generation: the workers pass large buffers through (big
+  // updates, whole logs while compacting), and frequent minor collections
+  // free them promptly instead of letting the thread's heap balloon.
+  const resourceLimits = { maxYoungGenerationSizeMb: 4 };
   if (!import.meta.url.endsWith(".ts")) {
-    return new Worker(new URL("./sqlite-worker.js", import.meta.url), { workerData });
+    return new Worker(new URL("./sqlite-worker.js", import.meta.url), {
+      workerData,
+      resourceLimits,
+    });
   }
   const tsx = import.meta.resolve("tsx/esm/api");
   const entry = new URL("./sqlite-worker.ts", import.meta.url).href;
   const code = `import(${JSON.stringify(tsx)}).then((tsx) => tsx.tsImport(${JSON.stringify(entry)}, ${JSON.stringify(entry)}));`;
-  return new Worker(code, { eval: true, workerData });
+  return new Worker(code, { eval: true, workerData, resourceLimits });
 }
 
 function fromWireError(wire: WireError): Error {
