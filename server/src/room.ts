@@ -73,7 +73,16 @@ const MAX_AWARENESS_IDS_PER_PEER = 8;
 
 export class Room {
   readonly docId: string;
-  readonly doc: Y.Doc;
+  /** The document; see `doc`. */
+  private readonly ydoc: Y.Doc;
+  /**
+   * A stored state not yet applied to `ydoc`. A document stored as one
+   * (compacted) update is applied only when something needs its content:
+   * a fresh client is answered with the stored bytes and the state vector
+   * computed from them, so opening a big document after a restart costs a
+   * read from disk, not a full decode. The first edit applies it.
+   */
+  private unapplied: Uint8Array | null = null;
   readonly awareness: awarenessProtocol.Awareness;
   /** Each peer with the awareness client ids it controls (null until it has one). */
   private readonly peers = new Map<Peer, Set<number> | null>();
@@ -108,15 +117,24 @@ export class Room {
     const meta = await store.ensure(docId, now());
     const updates = await store.load(docId);
     const doc = new Y.Doc({ gc: true });
-    doc.transact(() => {
-      for (const update of updates) Y.applyUpdate(doc, update);
-    });
+    const only = updates.length === 1 ? updates[0] : undefined;
+    if (!only) {
+      doc.transact(() => {
+        for (const update of updates) Y.applyUpdate(doc, update);
+      });
+    }
     const storedBytes = updates.reduce((sum, update) => sum + update.length, 0);
     const room = new Room(options, doc, meta.title, updates.length, storedBytes);
-    // A compacted document is stored as one update holding the whole state:
-    // that is already the answer for a fresh client, no need to encode it.
-    const only = updates.length === 1 ? updates[0] : undefined;
-    if (only) room.fullStateFrame = encodeFrame({ type: "sync-step-2", update: only });
+    if (only) {
+      // A compacted document is stored as one update holding the whole
+      // state: that is already the answer for a fresh client.
+      room.unapplied = only;
+      room.fullStateFrame = encodeFrame({ type: "sync-step-2", update: only });
+      room.stepOneFrame = encodeFrame({
+        type: "sync-step-1",
+        stateVector: Y.encodeStateVectorFromUpdate(only),
+      });
+    }
     if (updates.length >= options.compactEvery) room.compactInBackground();
     return room;
   }
@@ -129,7 +147,7 @@ export class Room {
     storedBytes: number,
   ) {
     this.docId = options.docId;
-    this.doc = doc;
+    this.ydoc = doc;
     this.title = title;
     this.appendsSinceCompact = storedUpdates;
     this.bytesSinceCompact = storedBytes;
@@ -148,6 +166,20 @@ export class Room {
     this.stepOneFrame = null;
     this.fullStateFrame = null;
   };
+
+  /** The document, with its stored state applied. */
+  get doc(): Y.Doc {
+    const update = this.unapplied;
+    if (update) {
+      this.unapplied = null;
+      // The encoded frames were made from this very state: keep them.
+      const { stepOneFrame, fullStateFrame } = this;
+      Y.applyUpdate(this.ydoc, update);
+      this.stepOneFrame = stepOneFrame;
+      this.fullStateFrame = fullStateFrame;
+    }
+    return this.ydoc;
+  }
 
   get peerCount(): number {
     return this.peers.size;
@@ -218,6 +250,8 @@ export class Room {
         // Read-only peers' y-websocket clients still answer our step 1 with a
         // step 2; dropping it (rather than closing) keeps them connected.
         if (peer.readOnly) return;
+        // What a joining client with nothing new answers our step 1 with.
+        if (isEmptyUpdate(frame.update)) return;
         return this.applyPeerUpdate(peer, frame.update, receivedAt);
       case "awareness":
         this.applyPeerAwareness(peer, frame.update);
@@ -263,9 +297,9 @@ export class Room {
     this.closed = true;
     for (const timer of this.retryTimers) clearTimeout(timer);
     this.awareness.off("update", this.onAwarenessUpdate);
-    this.doc.off("afterTransaction", this.dropEncodedState);
+    this.ydoc.off("afterTransaction", this.dropEncodedState);
     this.awareness.destroy();
-    this.doc.destroy();
+    this.ydoc.destroy();
   }
 
   private applyPeerUpdate(
@@ -543,6 +577,11 @@ export class Room {
     // otherwise hear nothing but its own (unechoed) presence renewals.
     this.broadcast(encodeFrame({ type: "awareness", update }), null);
   };
+}
+
+/** A Yjs update with no structs and no deletions (what `encodeStateAsUpdate` gives for nothing). */
+function isEmptyUpdate(update: Uint8Array): boolean {
+  return update.length === 2 && update[0] === 0 && update[1] === 0;
 }
 
 /** A state vector with no clients: the peer has nothing yet. */

@@ -134,6 +134,16 @@ describe("Room", () => {
     peer.received.length = 0;
     await room.handle(peer, { type: "sync-step-1", stateVector: Y.encodeStateVector(new Y.Doc()) });
     expect(peer.received).toEqual([{ type: "sync-step-2", update: stored }]);
+
+    // The peer edits on top of what it got; the room applies the stored
+    // state first, so the edit's dependencies are there.
+    const local = new Y.Doc();
+    Y.applyUpdate(local, stored);
+    const edits: Uint8Array[] = [];
+    local.on("update", (update: Uint8Array) => edits.push(update));
+    local.getText("t").insert(4, " and more");
+    await room.handle(peer, { type: "update", update: edits[0] as Uint8Array });
+    expect(room.doc.getText("t").toString()).toBe("kept and more");
   });
 
   it("retries a failed save, keeps the update unacknowledged and the room open", async () => {
