@@ -115,9 +115,9 @@ ${notes.length > 0 ? `\n## Notes from this run\n\n${notes.map((n) => `- ${n}`).j
 ## How each number is obtained
 
 Both servers run as child processes on 127.0.0.1, each with a fresh temp data
-directory: Cowrite as \`node server/dist/main.js\` (the production build, SQLite
-storage, raised per-connection and per-document limits so they do not cap the
-measurement), the reference as \`node_modules/@y/websocket-server/src/server.js\`
+directory: Cowrite as \`npm run serve\` starts it (\`node\` with the same flags
+on the production build \`server/dist/main.js\`, SQLite storage, raised
+per-connection and per-document limits so they do not cap the measurement), the reference as \`node_modules/@y/websocket-server/src/server.js\`
 with \`YPERSISTENCE\`. Server CPU is utime + stime and RSS is VmRSS, both read
 from \`/proc/<pid>\`. The clients are real \`ws\` WebSockets speaking the
 y-websocket protocol with a Y.Doc each (no awareness), in ${info.loadGenerator.workers} worker
