@@ -9,7 +9,7 @@
 import { makeTempDir, removeTempDir } from "../children.ts";
 import type { WritePathParams } from "../params.ts";
 import { machineBusyPercent, readMachineCpu } from "../proc.ts";
-import { readMetricValue, readSummaryQuantile } from "../prometheus.ts";
+import { readHistogramQuantile, readMetricValue } from "../prometheus.ts";
 import type { ScenarioContext, ScenarioResult } from "../scenario.ts";
 import { ServerProcess } from "../servers.ts";
 import { summarize, worstLoad } from "../stats.ts";
@@ -59,7 +59,7 @@ export async function runWritePath(
     server.assertAlive("the write path");
     const metrics = await server.fetchMetrics();
     const durableP99 =
-      metrics === null ? null : readSummaryQuantile(metrics, DURABLE_METRIC, "0.99");
+      metrics === null ? null : readHistogramQuantile(metrics, DURABLE_METRIC, 0.99);
     const durableCount =
       metrics === null ? null : readMetricValue(metrics, `${DURABLE_METRIC}_count`);
     const windowSeconds = Math.max(...results.map((r) => r.windowMs)) / 1000;
@@ -71,7 +71,7 @@ export async function runWritePath(
     if (kind === "cowrite" && metrics === null) {
       notes.push("write path: Cowrite served no /metrics, so its receipt→durable p99 is n/a.");
     } else if (kind === "cowrite" && durableP99 === null) {
-      notes.push(`write path: /metrics had no ${DURABLE_METRIC} quantile 0.99.`);
+      notes.push(`write path: /metrics had no ${DURABLE_METRIC} histogram.`);
     }
     const problems = disconnected > 0 ? [`write path: ${disconnected} client(s) disconnected`] : [];
     return {

@@ -172,7 +172,8 @@ describe("HTTP API", () => {
       expect(text).toMatch(/^cowrite_connections 2$/m);
       expect(text).toMatch(/^cowrite_open_documents 1$/m);
       expect(text).toMatch(/^cowrite_update_durable_seconds_count [1-9]/m);
-      expect(text).toMatch(/^cowrite_update_durable_seconds\{quantile="0.99"\} \d/m);
+      expect(text).toMatch(/^cowrite_update_durable_seconds_bucket\{le="\+Inf"\} [1-9]/m);
+      expect(text).toMatch(/^cowrite_update_broadcast_seconds_count [1-9]/m);
       expect(text).toMatch(/^cowrite_updates_broadcast_total [1-9]/m);
     } finally {
       a.provider.destroy();
