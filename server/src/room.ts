@@ -162,7 +162,7 @@ export class Room {
   private readonly dropEncodedState = (transaction: Y.Transaction): void => {
     // Every joining client answers our step 1 with a step 2 that is usually
     // empty; such no-op transactions must not throw the cache away.
-    if (transaction.changed.size === 0 && transaction.deleteSet.clients.size === 0) return;
+    if (!changesState(transaction)) return;
     this.stepOneFrame = null;
     this.fullStateFrame = null;
   };
@@ -577,6 +577,19 @@ export class Room {
     // otherwise hear nothing but its own (unechoed) presence renewals.
     this.broadcast(encodeFrame({ type: "awareness", update }), null);
   };
+}
+
+/**
+ * Whether a transaction changed the document's state: Yjs's own test before
+ * it emits an update (some changes, such as an insert into content that was
+ * already deleted and collected, mark no type as changed).
+ */
+function changesState(transaction: Y.Transaction): boolean {
+  if (transaction.deleteSet.clients.size > 0) return true;
+  for (const [client, clock] of transaction.afterState) {
+    if (transaction.beforeState.get(client) !== clock) return true;
+  }
+  return false;
 }
 
 /** A Yjs update with no structs and no deletions (what `encodeStateAsUpdate` gives for nothing). */

@@ -222,17 +222,27 @@ export function createServer(options: ServerOptions): CowriteServer {
     });
   });
 
+  /**
+   * Closes a socket that never became a Connection. It is in no set, so a
+   * client that never answers the close frame is cut off after a while
+   * (shutdown does not wait for ws's own 30 s close timeout).
+   */
+  function closeRejected(ws: WebSocket, code: number, reason: string): void {
+    ws.close(code, reason);
+    setTimeout(() => ws.terminate(), options.shutdownGraceMs ?? 3000).unref();
+  }
+
   /** Starts a Connection for an upgraded socket (or closes it with the verdict's reason). */
   function accept(ws: WebSocket, verdict: Verdict, docId: string | null): void {
     // Shutdown may have begun while we were checking the credentials.
     if (closing) {
-      ws.close(CLOSE_GOING_AWAY, "server shutting down");
+      closeRejected(ws, CLOSE_GOING_AWAY, "server shutting down");
       return;
     }
     // Rejections happen after the upgrade so that a browser sees the close code and reason.
     if ("reject" in verdict) {
       logger.info({ docId, code: verdict.reject.code, reason: verdict.reject.reason }, "rejected");
-      ws.close(verdict.reject.code, verdict.reject.reason);
+      closeRejected(ws, verdict.reject.code, verdict.reject.reason);
       return;
     }
     const connection = new Connection({

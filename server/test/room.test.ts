@@ -119,6 +119,53 @@ describe("Room", () => {
     expect(doc.getText("t").toString()).toContain("second");
   });
 
+  it("refreshes the cached full state after an edit inside a paragraph deleted meanwhile", async () => {
+    const store = new MemoryDocStore();
+    const { room, a, b } = await roomWithTwoPeers(store);
+    const alice = new Y.Doc();
+    const bob = new Y.Doc();
+    const sent = (doc: Y.Doc, edit: () => void) => {
+      const updates: Uint8Array[] = [];
+      const collect = (update: Uint8Array) => updates.push(update);
+      doc.on("update", collect);
+      edit();
+      doc.off("update", collect);
+      return Y.mergeUpdates(updates);
+    };
+    // A paragraph (a nested Y.Text) that Bob then deletes as a whole.
+    const paragraph = new Y.Text();
+    const typed = sent(alice, () => {
+      alice.getArray("blocks").insert(0, [paragraph]);
+      paragraph.insert(0, "abc");
+    });
+    await room.handle(a, { type: "update", update: typed });
+    Y.applyUpdate(bob, typed);
+    await room.handle(b, {
+      type: "update",
+      update: sent(bob, () => bob.getArray("blocks").delete(0, 1)),
+    });
+    const fresh = () => {
+      const peer = fakePeer("fresh");
+      room.addPeer(peer);
+      peer.received.length = 0;
+      void room.handle(peer, {
+        type: "sync-step-1",
+        stateVector: Y.encodeStateVector(new Y.Doc()),
+      });
+      const frame = peer.received[0];
+      if (frame?.type !== "sync-step-2") throw new Error("no step 2");
+      return Y.decodeStateVector(Y.encodeStateVectorFromUpdate(frame.update)).get(alice.clientID);
+    };
+    const before = fresh() ?? 0;
+    // Alice, offline, types into the paragraph Bob deleted: on the server it
+    // is collected, so no type changes, but Alice's clock moves on.
+    await room.handle(a, {
+      type: "update",
+      update: sent(alice, () => paragraph.insert(2, "x")),
+    });
+    expect(fresh()).toBe(before + 1);
+  });
+
   it("answers a fresh peer of a compacted document with the stored update itself", async () => {
     const store = new MemoryDocStore();
     // Bytes the server would not produce itself (its doc drops deleted text),

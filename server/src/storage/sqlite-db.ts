@@ -127,7 +127,7 @@ export class SqliteDatabase {
     // IMMEDIATE: take the write lock up front. A deferred transaction that
     // meets the maintenance connection's write would fail with
     // SQLITE_BUSY_SNAPSHOT instead of waiting for it.
-    this.appendTx.immediate(batch, ensured);
+    this.keepingTouchesOnFailure(() => this.appendTx.immediate(batch, ensured));
     // Only after the commit: a rolled-back `ensure` created nothing.
     for (const docId of ensured) this.known.add(docId);
   }
@@ -140,7 +140,22 @@ export class SqliteDatabase {
 
   /** Writes pending `updated_at` values before anything reads metadata. */
   private flushTouches(): void {
-    if (this.pendingTouches.size > 0) this.db.transaction(() => this.writeTouches()).immediate();
+    if (this.pendingTouches.size === 0) return;
+    this.keepingTouchesOnFailure(() => this.db.transaction(() => this.writeTouches()).immediate());
+  }
+
+  /** Runs a write; if it rolls back, the pending touches are as they were. */
+  private keepingTouchesOnFailure(write: () => void): void {
+    const touches = new Map(this.pendingTouches);
+    const writtenAt = this.touchesWrittenAt;
+    try {
+      write();
+    } catch (error) {
+      this.pendingTouches.clear();
+      for (const [docId, at] of touches) this.pendingTouches.set(docId, at);
+      this.touchesWrittenAt = writtenAt;
+      throw error;
+    }
   }
 
   /**
@@ -154,12 +169,21 @@ export class SqliteDatabase {
     const last = rows.at(-1);
     if (rows.length < 2 || !last) return { merged: 0, bytes: last?.data.length ?? 0 };
     const merged = mergeUpdateLog(rows.map((row) => row.data));
-    this.db
-      .transaction(() => {
-        this.statements.deleteUpdatesThrough.run(docId, last.seq);
-        this.statements.insertUpdate.run(docId, merged);
-      })
-      .immediate();
+    const replace = this.db.transaction(() => {
+      // Exactly the rows merged must still be there: if the document was
+      // deleted (and perhaps created again) meanwhile, merging into it
+      // would bring the deleted content back.
+      if (this.statements.deleteUpdatesThrough.run(docId, last.seq).changes !== rows.length) {
+        throw new CompactionRaced();
+      }
+      this.statements.insertUpdate.run(docId, merged);
+    });
+    try {
+      replace.immediate();
+    } catch (error) {
+      if (error instanceof CompactionRaced) return { merged: 0, bytes: 0 };
+      throw error;
+    }
     return { merged: rows.length, bytes: merged.length };
   }
 
@@ -227,6 +251,9 @@ export class SqliteDatabase {
 }
 
 const TOUCH_INTERVAL_MS = 1000;
+
+/** Rolls back a compaction whose rows changed under it. */
+class CompactionRaced extends Error {}
 
 export interface AppendItem {
   docId: string;

@@ -47,6 +47,15 @@ export interface WorkerInput {
 }
 
 const CHECKPOINT_INTERVAL_MS = 500;
+/**
+ * Maintenance checkpoints run while commits continue, so under steady load
+ * they may never catch up, and the WAL file only starts over once one has.
+ * So the writer also checkpoints, from its own connection between batches,
+ * this often: nothing can commit meanwhile, it catches up fully (usually
+ * only the last few hundred milliseconds of frames), and the next commit
+ * starts the WAL over.
+ */
+const WRITER_CHECKPOINT_INTERVAL_MS = 5000;
 
 /** Runs a batch in order; returns one reply per request and the buffers to transfer. */
 export function executeBatch(
@@ -140,9 +149,22 @@ if (parentPort && input?.sqliteFile) {
           }
         }, CHECKPOINT_INTERVAL_MS)
       : null;
+  let writerCheckpointAt = performance.now();
   port.on("message", (batch: NumberedRequest[]) => {
-    if (checkpoints && batch.some((request) => request.op === "close")) clearInterval(checkpoints);
+    const closing = batch.some((request) => request.op === "close");
+    if (checkpoints && closing) clearInterval(checkpoints);
     const { replies, transfer } = executeBatch(db, batch);
     port.postMessage(replies, transfer);
+    if (input.role === "writer" && !closing) {
+      const now = performance.now();
+      if (now - writerCheckpointAt >= WRITER_CHECKPOINT_INTERVAL_MS) {
+        writerCheckpointAt = now;
+        try {
+          db.checkpoint();
+        } catch {
+          // The WAL keeps the data; the next round retries.
+        }
+      }
+    }
   });
 }

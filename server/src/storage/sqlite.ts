@@ -159,6 +159,9 @@ class WorkerChannel {
     this.closing = true;
     try {
       await closing;
+    } catch (error) {
+      // The worker died before closing: its connection is gone already.
+      if (this.worker !== null) throw error;
     } finally {
       await this.worker?.terminate();
       this.worker = null;
@@ -178,7 +181,11 @@ class WorkerChannel {
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
     const worker = startWorker(this.input);
-    worker.on("message", (replies: StoreReply[]) => this.onReplies(replies));
+    worker.on("message", (replies: StoreReply[]) => {
+      // A late answer from a worker already given up on must not settle
+      // (or clear) the batch now at its successor.
+      if (this.worker === worker) this.onReplies(replies);
+    });
     worker.on("error", (error) => this.onWorkerGone(worker, error));
     worker.on("exit", (code) =>
       this.onWorkerGone(worker, new Error(`the storage worker exited (code ${code})`)),
@@ -215,7 +222,13 @@ class WorkerChannel {
     const lost = this.atWorker;
     this.atWorker = null;
     for (const pending of lost?.values() ?? []) pending.reject(error);
-    if (this.queue.length > 0 && !this.closing) setImmediate(() => this.sendBatch());
+    if (this.closing) {
+      // No successor while closing: fail what is left (the close request
+      // included) rather than leave it waiting forever.
+      for (const pending of this.queue.splice(0)) pending.reject(error);
+      return;
+    }
+    if (this.queue.length > 0) setImmediate(() => this.sendBatch());
   }
 }
 
