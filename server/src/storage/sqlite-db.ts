@@ -187,9 +187,19 @@ export class SqliteDatabase {
     return { merged: rows.length, bytes: merged.length };
   }
 
-  /** Copies committed WAL frames into the database file without blocking writers. */
+  /**
+   * Copies committed WAL frames into the database file without blocking
+   * writers. Never waits: if the other connection is checkpointing right
+   * now, this one is skipped (waiting would stall whatever this connection
+   * does next, appends included).
+   */
   checkpoint(): void {
-    this.db.pragma("wal_checkpoint(PASSIVE)");
+    this.db.pragma("busy_timeout = 0");
+    try {
+      this.db.pragma("wal_checkpoint(PASSIVE)");
+    } finally {
+      this.db.pragma("busy_timeout = 5000");
+    }
   }
 
   countUpdates(docId: string): number {
