@@ -172,6 +172,10 @@ describe("SqliteDocStore on disk", () => {
     await store.close();
   });
 
+  it("refuses an in-memory database, which its two connections could not share", () => {
+    expect(() => new SqliteDocStore(":memory:")).toThrow(/needs a database file/);
+  });
+
   it("refuses requests once closed", async () => {
     const store = new SqliteDocStore(path.join(tempDir(), "closed.db"));
     await store.append("d", edit("x", 1), { at: 1 });

@@ -43,6 +43,11 @@ export class SqliteDocStore implements DocStore {
   private closed = false;
 
   constructor(readonly file: string) {
+    // Two connections must see the same database: an in-memory one is
+    // private to each. MemoryDocStore is the in-memory store.
+    if (file === ":memory:" || file === "") {
+      throw new Error("SqliteDocStore needs a database file (use MemoryDocStore in memory)");
+    }
     this.writer = new WorkerChannel({ sqliteFile: file, role: "writer" });
     this.maintenance = new WorkerChannel({ sqliteFile: file, role: "maintenance" });
   }
