@@ -153,12 +153,22 @@ describe("SqliteDocStore on disk", () => {
     const big = edit("y".repeat(200_000), 1);
     await Promise.all([1, 2, 3, 4, 5].map((n) => store.append(`doc${n}`, big, { at: n })));
     // Appends only write the WAL; the database file grows once maintenance
-    // has copied the frames over. Poll (bounded) for that.
-    const deadline = Date.now() + 10_000;
-    while (fs.statSync(file).size < before + 500_000 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    expect(fs.statSync(file).size).toBeGreaterThan(before + 500_000);
+    // has copied the frames over: wait for the file's change events.
+    const grown = () => fs.statSync(file).size > before + 500_000;
+    await new Promise<void>((resolve, reject) => {
+      const done = (error?: Error) => {
+        watcher.close();
+        clearTimeout(limit);
+        if (error) reject(error);
+        else resolve();
+      };
+      const watcher = fs.watch(file, () => {
+        if (grown()) done();
+      });
+      const limit = setTimeout(() => done(new Error("no checkpoint within 10 s")), 10_000);
+      if (grown()) done();
+    });
+    expect(grown()).toBe(true);
     await store.close();
   });
 
