@@ -118,11 +118,6 @@ export class Room {
     const updates = await store.load(docId);
     const doc = new Y.Doc({ gc: true });
     const only = updates.length === 1 ? updates[0] : undefined;
-    if (!only) {
-      doc.transact(() => {
-        for (const update of updates) Y.applyUpdate(doc, update);
-      });
-    }
     const storedBytes = updates.reduce((sum, update) => sum + update.length, 0);
     const room = new Room(options, doc, meta.title, updates.length, storedBytes);
     if (only) {
@@ -133,6 +128,10 @@ export class Room {
       room.stepOneFrame = encodeFrame({
         type: "sync-step-1",
         stateVector: Y.encodeStateVectorFromUpdate(only),
+      });
+    } else {
+      doc.transact(() => {
+        for (const update of updates) Y.applyUpdate(doc, update);
       });
     }
     if (updates.length >= options.compactEvery) room.compactInBackground();
@@ -374,19 +373,10 @@ export class Room {
     if (this.closed || changes.length === 0) return;
     const now = performance.now();
     for (const change of changes) this.metrics.updateBroadcast((now - change.receivedAt) / 1000);
-    const only = changes.length === 1 ? changes[0] : undefined;
-    if (only) {
-      this.broadcast(encodeFrame({ type: "update", update: only.update }), only.origin);
-      this.metrics.broadcast(1, Math.max(0, this.peers.size - 1));
-      return;
-    }
     // Everyone gets all changes merged, except that a peer whose own change is
     // among them gets the others' only (it has its own already).
     const origins = new Set(changes.map((change) => change.origin));
-    const everything = encodeFrame({
-      type: "update",
-      update: Y.mergeUpdates(changes.map((change) => change.update)),
-    });
+    const everything = encodeFrame({ type: "update", update: mergeChanges(changes) });
     let frames = 0;
     for (const peer of this.peers.keys()) {
       if (!origins.has(peer)) {
@@ -396,11 +386,7 @@ export class Room {
       }
       const others = changes.filter((change) => change.origin !== peer);
       if (others.length === 0) continue;
-      const update =
-        others.length === 1
-          ? (others[0] as OutgoingChange).update
-          : Y.mergeUpdates(others.map((change) => change.update));
-      peer.send(encodeFrame({ type: "update", update }));
+      peer.send(encodeFrame({ type: "update", update: mergeChanges(others) }));
       frames++;
     }
     this.metrics.broadcast(changes.length, frames);
@@ -577,6 +563,12 @@ export class Room {
     // otherwise hear nothing but its own (unechoed) presence renewals.
     this.broadcast(encodeFrame({ type: "awareness", update }), null);
   };
+}
+
+/** The changes as one update (no merging work for a single one). */
+function mergeChanges(changes: readonly OutgoingChange[]): Uint8Array {
+  const only = changes.length === 1 ? changes[0] : undefined;
+  return only ? only.update : Y.mergeUpdates(changes.map((change) => change.update));
 }
 
 /**

@@ -26,7 +26,7 @@ export class SqliteDatabase {
   private readonly db: Database.Database;
   private readonly statements;
   private readonly appendTx: Database.Transaction<
-    (batch: readonly AppendItem[], ensured: string[]) => void
+    (batch: readonly AppendItem[], ensured: string[]) => boolean
   >;
   /** Documents whose metadata row exists: their appends skip the `ensure`. */
   private readonly known = new Set<string>();
@@ -35,6 +35,9 @@ export class SqliteDatabase {
    * add two B-tree pages (row and index) to every commit; they are written at
    * most every TOUCH_INTERVAL_MS, and always before metadata is read, so no
    * reader ever sees a stale value. A crash can lose the last second of them.
+   * Entries leave the map only once the transaction that wrote them has
+   * committed, and writes only ever move `updated_at` forward, so a rolled
+   * back or repeated write loses nothing.
    */
   private readonly pendingTouches = new Map<string, number>();
   private touchesWrittenAt = 0;
@@ -87,9 +90,11 @@ export class SqliteDatabase {
       insertDoc: db.prepare<[string, string, number, number]>(
         "INSERT INTO documents (id, title, created_at, updated_at) VALUES (?, ?, ?, ?)",
       ),
-      touch: db.prepare<[number, string]>("UPDATE documents SET updated_at = ? WHERE id = ?"),
+      touch: db.prepare<[number, string]>(
+        "UPDATE documents SET updated_at = max(updated_at, ?) WHERE id = ?",
+      ),
       touchWithTitle: db.prepare<[number, string, string]>(
-        "UPDATE documents SET updated_at = ?, title = ? WHERE id = ?",
+        "UPDATE documents SET updated_at = max(updated_at, ?), title = ? WHERE id = ?",
       ),
       get: db.prepare<[string], Row>("SELECT * FROM documents WHERE id = ?"),
       list: db.prepare<[string, string, number], Row>(
@@ -110,10 +115,11 @@ export class SqliteDatabase {
           this.pendingTouches.set(docId, Math.max(info.at, this.pendingTouches.get(docId) ?? 0));
         } else {
           statements.touchWithTitle.run(info.at, info.title, docId);
-          this.pendingTouches.delete(docId);
         }
       }
-      if (performance.now() - this.touchesWrittenAt >= TOUCH_INTERVAL_MS) this.writeTouches();
+      const due = performance.now() - this.touchesWrittenAt >= TOUCH_INTERVAL_MS;
+      if (due) this.writeTouches();
+      return due;
     });
   }
 
@@ -127,13 +133,19 @@ export class SqliteDatabase {
     // IMMEDIATE: take the write lock up front. A deferred transaction that
     // meets the maintenance connection's write would fail with
     // SQLITE_BUSY_SNAPSHOT instead of waiting for it.
-    this.keepingTouchesOnFailure(() => this.appendTx.immediate(batch, ensured));
-    // Only after the commit: a rolled-back `ensure` created nothing.
+    const touched = this.appendTx.immediate(batch, ensured);
+    // Only after the commit: a rolled-back `ensure` created nothing, and
+    // rolled-back touches are still pending.
     for (const docId of ensured) this.known.add(docId);
+    if (touched) this.touchesCommitted();
   }
 
+  /** Inside a transaction: writes every pending `updated_at`. */
   private writeTouches(): void {
     for (const [docId, at] of this.pendingTouches) this.statements.touch.run(at, docId);
+  }
+
+  private touchesCommitted(): void {
     this.pendingTouches.clear();
     this.touchesWrittenAt = performance.now();
   }
@@ -141,21 +153,8 @@ export class SqliteDatabase {
   /** Writes pending `updated_at` values before anything reads metadata. */
   private flushTouches(): void {
     if (this.pendingTouches.size === 0) return;
-    this.keepingTouchesOnFailure(() => this.db.transaction(() => this.writeTouches()).immediate());
-  }
-
-  /** Runs a write; if it rolls back, the pending touches are as they were. */
-  private keepingTouchesOnFailure(write: () => void): void {
-    const touches = new Map(this.pendingTouches);
-    const writtenAt = this.touchesWrittenAt;
-    try {
-      write();
-    } catch (error) {
-      this.pendingTouches.clear();
-      for (const [docId, at] of touches) this.pendingTouches.set(docId, at);
-      this.touchesWrittenAt = writtenAt;
-      throw error;
-    }
+    this.db.transaction(() => this.writeTouches()).immediate();
+    this.touchesCommitted();
   }
 
   /**
