@@ -20,13 +20,13 @@ function ladderTables(info: RunInfo): string {
     if (!details) continue;
     parts.push(`**${kind}** — ${details.stopReason}.\n`);
     parts.push(
-      "| documents × clients | p50 (ms) | p99 (ms) | deliveries/s | server CPU (% of a core) | server CPU per delivery (µs) | load generator CPU (% of a core, worst worker) | load generator event-loop delay p99 (ms) | machine CPU busy (% of all cores) | verdict |",
+      "| documents × clients | p50 (ms) | p99 (ms) | deliveries/s | server CPU (% of a core) | server CPU per delivery (µs) | load generator CPU (% of a core, worst worker) | load generator event-loop delay p99 (ms) | machine CPU busy (% of all cores) | of which stolen by the hypervisor (%) | verdict |",
     );
-    parts.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+    parts.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
     for (const s of details.steps) {
       const retry = s.attempt > 1 ? " (retry)" : "";
       parts.push(
-        `| ${s.documents} × ${s.clients / s.documents} = ${s.clients}${retry} | ${fmt(s.p50Ms)} | ${fmt(s.p99Ms)} | ${fmt(s.deliveriesPerSecond)} | ${fmt(s.serverCpuPercent)} | ${fmt(s.serverCpuPerDeliveryMicros)} | ${fmt(s.loadGenerator?.cpuPercent)} | ${fmt(s.loadGenerator?.loopDelayP99Ms)} | ${fmt(s.machineBusyPercent)} | ${s.verdict} |`,
+        `| ${s.documents} × ${s.clients / s.documents} = ${s.clients}${retry} | ${fmt(s.p50Ms)} | ${fmt(s.p99Ms)} | ${fmt(s.deliveriesPerSecond)} | ${fmt(s.serverCpuPercent)} | ${fmt(s.serverCpuPerDeliveryMicros)} | ${fmt(s.loadGenerator?.cpuPercent)} | ${fmt(s.loadGenerator?.loopDelayP99Ms)} | ${fmt(s.machineBusyPercent)} | ${fmt(s.machineStealPercent)} | ${s.verdict} |`,
       );
     }
     parts.push("");
@@ -36,14 +36,15 @@ function ladderTables(info: RunInfo): string {
 
 function loadTable(info: RunInfo): string {
   const lines = [
-    "| phase | server | CPU (% of a core, worst worker) | event-loop delay p99 (ms) | event-loop delay max (ms) | machine CPU busy (% of all cores) |",
-    "| --- | --- | ---: | ---: | ---: | ---: |",
+    "| phase | server | CPU (% of a core, worst worker) | event-loop delay p99 (ms) | event-loop delay max (ms) | machine CPU busy (% of all cores) | of which stolen by the hypervisor (%) |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const kind of SERVER_KINDS) {
-    for (const { phase, sample, machineBusyPercent } of info.loadGenerator.phases[kind]) {
+    for (const { phase, sample, machineBusyPercent, machineStealPercent } of info.loadGenerator
+      .phases[kind]) {
       if (phase.startsWith("ladder")) continue; // shown in the ladder tables
       lines.push(
-        `| ${phase} | ${kind} | ${fmt(sample.cpuPercent)} | ${fmt(sample.loopDelayP99Ms)} | ${fmt(sample.loopDelayMaxMs)} | ${fmt(machineBusyPercent)} |`,
+        `| ${phase} | ${kind} | ${fmt(sample.cpuPercent)} | ${fmt(sample.loopDelayP99Ms)} | ${fmt(sample.loopDelayMaxMs)} | ${fmt(machineBusyPercent)} | ${fmt(machineStealPercent)} |`,
       );
     }
   }
@@ -134,7 +135,15 @@ are durable. The reference broadcasts first and writes to LevelDB afterwards,
 without fsync. The reference's latencies therefore contain no disk write.
 
 - **fanout** — ${f.documents} documents × ${f.clientsPerDocument} clients, each client
-  inserting into a shared Y.Text ${f.editsPerSecond} times a second for ${f.durationSeconds} s. Each edit
+  typing into a shared Y.Text at its own cursor (which starts at a random
+  place) ${f.editsPerSecond} times a second, measured for ${f.durationSeconds} s per server after ${f.warmupSeconds} s of
+  the same load that is not measured (so JIT warm-up in the server and the
+  load generator counts for neither). Both servers run at once with their
+  clients connected, and the ${f.durationSeconds} s are ${f.rounds} windows that alternate between them
+  (Cowrite, reference; reference, Cowrite; ...), only the measured server's
+  clients editing: on a shared VM the background load and the hypervisor's
+  steal drift within a minute, and alternating spreads that drift over both
+  servers instead of charging it to whichever ran second. Each edit
   also sets a Y.Map key \`<client>:<seq>\` in the same transaction; latency
   runs from the local edit until every other client of that document has
   applied it (p50/p95/p99/max over all edits). Edits/s and deliveries/s
@@ -143,8 +152,8 @@ without fsync. The reference's latencies therefore contain no disk write.
   / deliveries. At the end, clients that never got an edit within
   ${f.drainTimeoutSeconds} s count as lost, and every document's clients must hold identical text.
 - **ladder** — fan-out with ${l.clientsPerDocument} clients per document at ${l.editsPerSecond} edits/s, documents
-  raised through ${l.documentSteps.join(", ")}; each step connects fresh documents, measures
-  for ${l.stepSeconds} s, drains, checks convergence and closes its clients. A step fails
+  raised through ${l.documentSteps.join(", ")}; each step connects fresh documents, warms up
+  for ${l.warmupSeconds} s, measures for ${l.stepSeconds} s, drains, checks convergence and closes its clients. A step fails
   on latency p99 > ${l.p99LimitMs} ms, any lost edit or dropped client, or a saturated
   load generator (a timing failure gets one retry). The highest sustained level is documents × clients of the
   last step that passed; the top-step figures are from that step. Each ladder
@@ -155,8 +164,9 @@ without fsync. The reference's latencies therefore contain no disk write.
   its broadcast, which for Cowrite means it is durable. Accepted updates/s
   over ${w.durationSeconds} s, and send→observed p50/p99. Afterwards a fresh client must see
   every key the observer saw. "receipt→durable p99 (server)" is Cowrite's own
-  summary \`cowrite_update_durable_seconds{quantile="0.99"}\` from
-  \`GET /metrics\` (time from receiving an update to its fsync); the reference
+  histogram \`cowrite_update_durable_seconds\` from \`GET /metrics\` (time
+  from receiving an update to its fsync), its p99 interpolated within the
+  bucket that holds it; the reference
   has no such measure and does not fsync, so it is n/a there.
 - **bigdoc** — one ${fmt(b.characters / 1e6)} M-character Y.Text typed as ${b.runLength}-character runs at
   random positions (seed ${b.seed}), so the update has many items; it is generated

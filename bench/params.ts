@@ -9,7 +9,15 @@ export interface FanoutParams {
   documents: number;
   clientsPerDocument: number;
   editsPerSecond: number;
+  /**
+   * The same load, run and thrown away before the measured window: JIT
+   * compilation in the server and in the load generator would otherwise be
+   * charged to whichever server happens to run first.
+   */
+  warmupSeconds: number;
+  /** Measured time per server, split into `rounds` alternating windows. */
   durationSeconds: number;
+  rounds: number;
   drainTimeoutSeconds: number;
 }
 
@@ -18,6 +26,8 @@ export interface LadderParams {
   editsPerSecond: number;
   /** Documents per step, ascending. */
   documentSteps: number[];
+  /** Unmeasured load before each step's window (see FanoutParams). */
+  warmupSeconds: number;
   stepSeconds: number;
   drainTimeoutSeconds: number;
   /** A step fails when its latency p99 exceeds this. */
@@ -72,13 +82,16 @@ export const FULL: BenchParams = {
     documents: 20,
     clientsPerDocument: 10,
     editsPerSecond: 2,
+    warmupSeconds: 5,
     durationSeconds: 30,
+    rounds: 3,
     drainTimeoutSeconds: 15,
   },
   ladder: {
     clientsPerDocument: 10,
     editsPerSecond: 2,
     documentSteps: [10, 20, 40, 60, 80, 100, 130, 160, 200, 250, 320, 400, 500],
+    warmupSeconds: 2,
     stepSeconds: 10,
     drainTimeoutSeconds: 10,
     p99LimitMs: 100,
@@ -110,13 +123,16 @@ export const SMOKE: BenchParams = {
     documents: 2,
     clientsPerDocument: 3,
     editsPerSecond: 5,
+    warmupSeconds: 1,
     durationSeconds: 2,
+    rounds: 2,
     drainTimeoutSeconds: 5,
   },
   ladder: {
     clientsPerDocument: 3,
     editsPerSecond: 5,
     documentSteps: [1, 2],
+    warmupSeconds: 0,
     stepSeconds: 1.5,
     drainTimeoutSeconds: 5,
     p99LimitMs: 100,

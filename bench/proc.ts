@@ -39,6 +39,8 @@ export function readProcStats(pid: number): ProcStats {
 /** Cumulative ticks of all CPUs: busy and total (from the "cpu" line of /proc/stat). */
 export interface MachineCpu {
   busy: number;
+  /** Time the hypervisor gave our virtual CPUs to someone else. */
+  steal: number;
   total: number;
 }
 
@@ -48,7 +50,13 @@ export function readMachineCpu(): MachineCpu {
   // user nice system idle iowait irq softirq steal ...; idle + iowait are not busy.
   const total = ticks.slice(0, 8).reduce((a, b) => a + b, 0);
   const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
-  return { busy: total - idle, total };
+  return { busy: total - idle, steal: ticks[7] ?? 0, total };
+}
+
+/** Share of all cores stolen by the hypervisor between two readings, in %. */
+export function machineStealPercent(before: MachineCpu, after: MachineCpu): number {
+  const total = after.total - before.total;
+  return total > 0 ? ((after.steal - before.steal) / total) * 100 : Number.NaN;
 }
 
 /** Share of all cores busy between two readings, in %. Everything counts, other users too. */

@@ -24,7 +24,7 @@ import type {
   ScenarioResult,
 } from "./scenario.ts";
 import { runBigDoc } from "./scenarios/bigdoc.ts";
-import { runFanout } from "./scenarios/fanout.ts";
+import { runFanoutPaired } from "./scenarios/fanout.ts";
 import { connectionsFor, levelLabel, runIdle } from "./scenarios/idle.ts";
 import { runLadder } from "./scenarios/ladder.ts";
 import { runWritePath } from "./scenarios/write-path.ts";
@@ -39,7 +39,21 @@ const only = process.argv
 const ROOT = path.resolve(import.meta.dirname, "..");
 const params: BenchParams = smoke ? SMOKE : FULL;
 
-type Scenario = [name: string, run: (context: ScenarioContext) => Promise<ScenarioResult>];
+/**
+ * A scenario runs once per server, or (paired) once for all servers, when
+ * it alternates between them itself.
+ */
+type Scenario =
+  | [name: string, run: (context: ScenarioContext) => Promise<ScenarioResult>]
+  | [
+      name: string,
+      paired: {
+        run: (
+          loadGenerator: LoadGenerator,
+          kinds: readonly ServerKind[],
+        ) => Promise<Partial<Record<ServerKind, ScenarioResult>>>;
+      },
+    ];
 
 function perKind<T>(make: () => T): Record<ServerKind, T> {
   return { cowrite: make(), reference: make() };
@@ -82,38 +96,59 @@ async function main(): Promise<number> {
   const failures: string[] = [];
 
   const scenarios: Scenario[] = [
-    ["fanout", (c) => runFanout(c, params.fanout)],
+    ["fanout", { run: (lg, kinds) => runFanoutPaired(lg, params.fanout, kinds) }],
     ["ladder", (c) => runLadder(c, params.ladder)],
     ["write path", (c) => runWritePath(c, params.writePath)],
     ["bigdoc", (c) => runBigDoc(c, params.bigdoc, bigUpdate)],
     ["idle", (c) => runIdle(c, params.idle)],
   ];
+  const record = (name: string, kind: ServerKind, result: ScenarioResult) => {
+    measurements[kind].push(...result.measurements);
+    phases[kind].push(...result.load);
+    integrity[kind].lost += result.integrity.lost;
+    integrity[kind].divergent += result.integrity.divergent;
+    problems[kind] += result.problems.length;
+    for (const note of result.notes) if (!notes.includes(note)) notes.push(note);
+    if (result.details !== undefined) details[name] = { ...details[name], [kind]: result.details };
+    const broken = [
+      ...(result.integrity.lost > 0 ? [`${result.integrity.lost} lost update(s)`] : []),
+      ...(result.integrity.divergent > 0
+        ? [`${result.integrity.divergent} divergent document(s)`]
+        : []),
+      ...result.problems,
+    ];
+    for (const problem of broken) failures.push(`${name} on ${kind}: ${problem}`);
+  };
+  // For working on one server: BENCH_KINDS=cowrite (partial runs only).
+  const kinds = SERVER_KINDS.filter(
+    (kind) => !(only && process.env.BENCH_KINDS && !process.env.BENCH_KINDS.includes(kind)),
+  );
   try {
     for (const [name, run] of scenarios) {
       if (only && !only.includes(name.replace(" ", "-"))) continue;
-      for (const kind of SERVER_KINDS) {
-        // For working on one server: BENCH_KINDS=cowrite (partial runs only).
-        if (only && process.env.BENCH_KINDS && !process.env.BENCH_KINDS.includes(kind)) continue;
+      if (typeof run !== "function") {
+        const started = performance.now();
+        log(`${name} on ${kinds.join(" and ")}, alternating...`);
+        try {
+          const results = await run.run(loadGenerator, kinds);
+          for (const kind of kinds) {
+            const result = results[kind];
+            if (result) record(name, kind, result);
+            else failures.push(`${name} on ${kind}: no result`);
+          }
+        } catch (error) {
+          const message = `${name}: ${(error as Error).message}`;
+          log(`FAILED ${message}`);
+          failures.push(message);
+        }
+        log(`${name} took ${((performance.now() - started) / 1000).toFixed(1)} s`);
+        continue;
+      }
+      for (const kind of kinds) {
         const started = performance.now();
         log(`${name} on ${kind}...`);
         try {
-          const result = await run({ kind, loadGenerator });
-          measurements[kind].push(...result.measurements);
-          phases[kind].push(...result.load);
-          integrity[kind].lost += result.integrity.lost;
-          integrity[kind].divergent += result.integrity.divergent;
-          problems[kind] += result.problems.length;
-          for (const note of result.notes) if (!notes.includes(note)) notes.push(note);
-          if (result.details !== undefined)
-            details[name] = { ...details[name], [kind]: result.details };
-          const broken = [
-            ...(result.integrity.lost > 0 ? [`${result.integrity.lost} lost update(s)`] : []),
-            ...(result.integrity.divergent > 0
-              ? [`${result.integrity.divergent} divergent document(s)`]
-              : []),
-            ...result.problems,
-          ];
-          for (const problem of broken) failures.push(`${name} on ${kind}: ${problem}`);
+          record(name, kind, await run({ kind, loadGenerator }));
         } catch (error) {
           const message = `${name} on ${kind}: ${(error as Error).message}`;
           log(`FAILED ${message}`);

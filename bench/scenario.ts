@@ -20,6 +20,12 @@ export interface LoadPhase {
   sample: LoadSample;
   /** All cores' busy share while measuring (server, workers and anything else running). */
   machineBusyPercent?: number;
+  /**
+   * Share of all cores the hypervisor gave to other guests while measuring:
+   * on a shared VM, latencies measured under heavy steal are not comparable
+   * with those measured without it.
+   */
+  machineStealPercent?: number;
 }
 
 export interface Integrity {

@@ -9,7 +9,7 @@ import { sleep } from "../async.ts";
 import { CHILD_FD_LIMIT, makeTempDir, removeTempDir } from "../children.ts";
 import type { LoadGenerator } from "../load-generator.ts";
 import type { IdleParams } from "../params.ts";
-import { machineBusyPercent, readMachineCpu } from "../proc.ts";
+import { machineBusyPercent, machineStealPercent, readMachineCpu } from "../proc.ts";
 import type { LoadPhase, Measurement, ScenarioContext, ScenarioResult } from "../scenario.ts";
 import { type ServerKind, ServerProcess } from "../servers.ts";
 import { summarize, worstLoad } from "../stats.ts";
@@ -64,7 +64,9 @@ async function runLevel(
       OPEN_TIMEOUT_MS + 30_000,
     );
     const connectSeconds = (performance.now() - started) / 1000;
-    const machineBusy = machineBusyPercent(machineBefore, readMachineCpu());
+    const machineAfter = readMachineCpu();
+    const machineBusy = machineBusyPercent(machineBefore, machineAfter);
+    const machineSteal = machineStealPercent(machineBefore, machineAfter);
     const failed = sum(results.map((r) => r.failed));
     const opened = connections - failed;
     if (failed > 0) {
@@ -106,6 +108,7 @@ async function runLevel(
         phase: `${label} connecting`,
         sample: worstLoad(results.map((r) => r.load)),
         machineBusyPercent: machineBusy,
+        machineStealPercent: machineSteal,
       },
       dropped: opened - stillOpen,
       failed,

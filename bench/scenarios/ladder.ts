@@ -27,6 +27,7 @@ export interface LadderStep {
   serverCpuPerDeliveryMicros: number | null;
   /** All cores' busy share: near 100 means the machine, not one process, was the limit. */
   machineBusyPercent: number | null;
+  machineStealPercent: number | null;
   /** Worst worker's load while the step measured. */
   loadGenerator: LoadSample | null;
   /** "sustained", or why this step failed. */
@@ -75,6 +76,7 @@ function toRow(step: FanoutStepResult, attempt: number, verdict: string): Ladder
     serverCpuPercent: step.serverCpuPercent,
     serverCpuPerDeliveryMicros: step.serverCpuPerDelivery,
     machineBusyPercent: step.machineBusyPercent,
+    machineStealPercent: step.machineStealPercent,
     loadGenerator: step.load,
     verdict,
   };
@@ -93,7 +95,9 @@ function runStep(
       documents,
       clientsPerDocument: params.clientsPerDocument,
       editsPerSecond: params.editsPerSecond,
+      warmupSeconds: params.warmupSeconds,
       durationSeconds: params.stepSeconds,
+      rounds: 1,
       drainTimeoutSeconds: params.drainTimeoutSeconds,
     },
     "ladder",
@@ -179,6 +183,7 @@ export async function runLadder(
               phase: `ladder ${s.documents}x${params.clientsPerDocument}`,
               sample: s.loadGenerator,
               machineBusyPercent: s.machineBusyPercent ?? Number.NaN,
+              machineStealPercent: s.machineStealPercent ?? Number.NaN,
             },
           ]
         : [],
@@ -210,6 +215,7 @@ function emptyRow(
     serverCpuPercent: null,
     serverCpuPerDeliveryMicros: null,
     machineBusyPercent: null,
+    machineStealPercent: null,
     loadGenerator: null,
   };
 }

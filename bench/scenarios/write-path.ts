@@ -8,7 +8,7 @@
  */
 import { makeTempDir, removeTempDir } from "../children.ts";
 import type { WritePathParams } from "../params.ts";
-import { machineBusyPercent, readMachineCpu } from "../proc.ts";
+import { machineBusyPercent, machineStealPercent, readMachineCpu } from "../proc.ts";
 import { readHistogramQuantile, readMetricValue } from "../prometheus.ts";
 import type { ScenarioContext, ScenarioResult } from "../scenario.ts";
 import { ServerProcess } from "../servers.ts";
@@ -55,7 +55,9 @@ export async function runWritePath(
         },
       (params.durationSeconds + 2 * params.drainTimeoutSeconds) * 1000 + 60_000,
     );
-    const machineBusy = machineBusyPercent(machineBefore, readMachineCpu());
+    const machineAfter = readMachineCpu();
+    const machineBusy = machineBusyPercent(machineBefore, machineAfter);
+    const machineSteal = machineStealPercent(machineBefore, machineAfter);
     server.assertAlive("the write path");
     const metrics = await server.fetchMetrics();
     const durableP99 =
@@ -96,6 +98,7 @@ export async function runWritePath(
           phase: "write path",
           sample: worstLoad(results.map((r) => r.load)),
           machineBusyPercent: machineBusy,
+          machineStealPercent: machineSteal,
         },
       ],
       integrity: { lost, divergent },

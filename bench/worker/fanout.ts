@@ -100,6 +100,9 @@ export async function connectFanout(args: FanoutConnectArgs): Promise<{ clients:
 
 export async function runFanout(args: FanoutRunArgs): Promise<FanoutRunResult> {
   const session = getSession(args.group, FanoutSession);
+  // Each run measures afresh (a warm-up run comes first).
+  session.latencies = [];
+  session.deliveries = 0;
   const monitor = new LoadMonitor();
   const timers: NodeJS.Timeout[] = [];
   const intervalMs = 1000 / args.editsPerSecond;
@@ -112,6 +115,9 @@ export async function runFanout(args: FanoutRunArgs): Promise<FanoutRunResult> {
       const text = client.doc.getText("text");
       const map = client.doc.getMap<number>("lat");
       let seq = 0;
+      // Each client types at its own cursor, which starts somewhere random:
+      // like people writing different parts of one text at once.
+      let cursor = Math.floor(Math.random() * (text.length + 1));
       const edit = () => {
         if (client.closed) return;
         const key = `${id}:${seq++}`;
@@ -120,7 +126,9 @@ export async function runFanout(args: FanoutRunArgs): Promise<FanoutRunResult> {
         edits++;
         // One transaction, so the text insert and the latency key travel in one update.
         client.edit(() => {
-          text.insert(Math.floor(Math.random() * (text.length + 1)), `${key};`);
+          cursor = Math.min(cursor, text.length);
+          text.insert(cursor, `${key};`);
+          cursor += key.length + 1;
           map.set(key, seq);
         });
       };
