@@ -182,7 +182,8 @@ without fsync. The reference's latencies therefore contain no disk write.
   writes asynchronously) and restarted on the same directory. Storage is the
   apparent size of all files in the data directory after the restart.
 - **idle** — levels ${idleLevels}; each on a fresh
-  server. Clients connect (at most ${p.idle.connectConcurrency} handshakes in flight over all workers,
+  server, the two servers taking turns to go first from one level to the
+  next (as in fan-out, so drift in the machine's background load is shared). Clients connect (at most ${p.idle.connectConcurrency} handshakes in flight over all workers,
   ${p.idle.clientsPerDocument} clients per document), sync once (step 1 out, server's step 2 back) and
   stay open. Connects/s = connections / time until all are synced; handshake
   + sync per connection from socket creation to the server's step 2. RSS per

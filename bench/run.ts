@@ -25,7 +25,7 @@ import type {
 } from "./scenario.ts";
 import { runBigDoc } from "./scenarios/bigdoc.ts";
 import { runFanoutPaired } from "./scenarios/fanout.ts";
-import { connectionsFor, levelLabel, runIdle } from "./scenarios/idle.ts";
+import { connectionsFor, levelLabel, runIdlePaired } from "./scenarios/idle.ts";
 import { runLadder } from "./scenarios/ladder.ts";
 import { runWritePath } from "./scenarios/write-path.ts";
 import { SERVER_KINDS, type ServerKind } from "./servers.ts";
@@ -100,7 +100,7 @@ async function main(): Promise<number> {
     ["ladder", (c) => runLadder(c, params.ladder)],
     ["write path", (c) => runWritePath(c, params.writePath)],
     ["bigdoc", (c) => runBigDoc(c, params.bigdoc, bigUpdate)],
-    ["idle", (c) => runIdle(c, params.idle)],
+    ["idle", { run: (lg, kinds) => runIdlePaired(lg, params.idle, kinds) }],
   ];
   const record = (name: string, kind: ServerKind, result: ScenarioResult) => {
     measurements[kind].push(...result.measurements);

@@ -10,7 +10,7 @@ import { CHILD_FD_LIMIT, makeTempDir, removeTempDir } from "../children.ts";
 import type { LoadGenerator } from "../load-generator.ts";
 import type { IdleParams } from "../params.ts";
 import { machineBusyPercent, machineStealPercent, readMachineCpu } from "../proc.ts";
-import type { LoadPhase, Measurement, ScenarioContext, ScenarioResult } from "../scenario.ts";
+import type { LoadPhase, Measurement, ScenarioResult } from "../scenario.ts";
 import { type ServerKind, ServerProcess } from "../servers.ts";
 import { summarize, worstLoad } from "../stats.ts";
 import { sum } from "./fanout.ts";
@@ -120,32 +120,48 @@ async function runLevel(
   }
 }
 
-export async function runIdle(
-  { kind, loadGenerator }: ScenarioContext,
+/**
+ * Every level on each server, alternating which server goes first from one
+ * level to the next (A B, B A, ...), so that drift in the shared machine's
+ * background load over several minutes is spread over both servers.
+ */
+export async function runIdlePaired(
+  loadGenerator: LoadGenerator,
   params: IdleParams,
-): Promise<ScenarioResult> {
-  const measurements: Measurement[] = [];
-  const load: LoadPhase[] = [];
-  const notes: string[] = [];
-  const problems: string[] = [];
-  for (const level of params.levels) {
-    process.stderr.write(`[bench]   idle ${kind}: ${level}\n`);
-    const result = await runLevel(kind, loadGenerator, params, level);
-    measurements.push(...result.measurements);
-    load.push(result.load);
-    if (connectionsFor(level) < level) {
-      notes.push(
-        `idle ${levelLabel(level)}: capped at ${connectionsFor(level)} connections by the open-file limit (${CHILD_FD_LIMIT}) of one process.`,
-      );
-    }
-    if (result.failed > 0) {
-      problems.push(`idle ${levelLabel(level)}: ${result.failed} connection(s) failed`);
-    }
-    if (result.dropped > 0) {
-      problems.push(
-        `idle ${levelLabel(level)}: ${result.dropped} connection(s) dropped while idle`,
-      );
+  kinds: readonly ServerKind[],
+): Promise<Partial<Record<ServerKind, ScenarioResult>>> {
+  const results: Partial<Record<ServerKind, ScenarioResult>> = {};
+  for (const kind of kinds) {
+    results[kind] = {
+      measurements: [],
+      load: [],
+      integrity: { lost: 0, divergent: 0 },
+      notes: [],
+      problems: [],
+    };
+  }
+  for (const [index, level] of params.levels.entries()) {
+    const order = index % 2 === 0 ? kinds : [...kinds].reverse();
+    for (const kind of order) {
+      const into = results[kind] as ScenarioResult;
+      process.stderr.write(`[bench]   idle ${kind}: ${level}\n`);
+      const result = await runLevel(kind, loadGenerator, params, level);
+      into.measurements.push(...result.measurements);
+      into.load.push(result.load);
+      if (connectionsFor(level) < level) {
+        into.notes.push(
+          `idle ${levelLabel(level)}: capped at ${connectionsFor(level)} connections by the open-file limit (${CHILD_FD_LIMIT}) of one process.`,
+        );
+      }
+      if (result.failed > 0) {
+        into.problems.push(`idle ${levelLabel(level)}: ${result.failed} connection(s) failed`);
+      }
+      if (result.dropped > 0) {
+        into.problems.push(
+          `idle ${levelLabel(level)}: ${result.dropped} connection(s) dropped while idle`,
+        );
+      }
     }
   }
-  return { measurements, load, integrity: { lost: 0, divergent: 0 }, notes, problems };
+  return results;
 }
