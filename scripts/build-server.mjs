@@ -6,6 +6,7 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { buildMallocTrim } from "./build-native.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -34,3 +35,10 @@ await build({
   plugins: [externalDependencies],
   logLevel: "warning",
 });
+
+const trimFailure = buildMallocTrim(path.join(root, "server/dist/malloc-trim.node"));
+if (trimFailure) {
+  console.warn(
+    `build:server: malloc-trim addon not built (${trimFailure}); the server runs without it.`,
+  );
+}

@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { type Authorize, createTokenAuth, openAccess } from "./auth.ts";
 import { type Config, ConfigError, databaseFile, readConfig } from "./config.ts";
+import { loadMallocTrim } from "./malloc-trim.ts";
 import { fullGc } from "./memory.ts";
 import { createServer } from "./server.ts";
 import { SqliteDocStore } from "./storage/sqlite.ts";
@@ -48,7 +49,7 @@ async function main(): Promise<void> {
     compactEvery: config.COMPACT_EVERY,
     shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
     metrics: config.METRICS,
-    gc: fullGc(globalThis.gc),
+    gc: fullGc(globalThis.gc, loadMallocTrim()),
     authorize,
     allowedOrigins: config.ALLOWED_ORIGINS,
     tls:

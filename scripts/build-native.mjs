@@ -1,0 +1,41 @@
+// Compiles server/native/malloc-trim.c into a Node addon with the system C
+// compiler, against the running Node's own headers (the same toolchain
+// better-sqlite3 builds with). Optional: without a compiler or headers the
+// server runs as before, only without giving freed heap memory back (see
+// server/src/malloc-trim.ts).
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+export const MALLOC_TRIM_SOURCE = path.join(root, "server/native/malloc-trim.c");
+
+/** Where node_api.h is: npm's configured nodedir, or beside this node binary. */
+function nodeHeaders() {
+  const candidates = [
+    process.env.npm_config_nodedir && path.join(process.env.npm_config_nodedir, "include/node"),
+    path.resolve(process.execPath, "../../include/node"),
+  ].filter(Boolean);
+  return candidates.find((dir) => existsSync(path.join(dir, "node_api.h"))) ?? null;
+}
+
+/**
+ * Builds the addon at `output`. Returns null on success, or why it could
+ * not be built (Linux only: elsewhere there is no glibc heap to trim).
+ */
+export function buildMallocTrim(output) {
+  if (process.platform !== "linux") return `not on Linux (${process.platform})`;
+  const headers = nodeHeaders();
+  if (!headers) return "Node's headers (node_api.h) were not found";
+  try {
+    execFileSync(
+      process.env.CC ?? "cc",
+      ["-shared", "-fPIC", "-O2", "-Wall", "-I", headers, "-o", output, MALLOC_TRIM_SOURCE],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
+    return null;
+  } catch (error) {
+    return `the C compiler failed: ${String(error.stderr ?? error.message).trim()}`;
+  }
+}
