@@ -107,7 +107,12 @@ its own queueing) above ${SATURATED_CPU_PERCENT}% of a core or an event-loop del
 ${SATURATED_LOOP_DELAY_P99_MS} ms; a ladder step where that happens stops the ladder and says so.
 "Machine CPU busy" counts every process on the machine (from \`/proc/stat\`):
 near 100% the server and the load generator were competing for the cores,
-and on a shared machine other people's work shows up there too. A ladder
+and on a shared machine other people's work shows up there too. "Stolen"
+is the part of it the hypervisor gave to other virtual machines on the same
+host (the \`steal\` column of \`/proc/stat\`): time when neither server nor
+load generator could run. Latencies measured under heavy steal are not
+comparable with those measured without it; that is why fan-out and idle
+alternate between the servers. A ladder
 step that fails on timing (p99 or saturation) is retried once, since a
 passing spike from elsewhere can fail a step the server would sustain.
 
@@ -135,8 +140,8 @@ are durable. The reference broadcasts first and writes to LevelDB afterwards,
 without fsync. The reference's latencies therefore contain no disk write.
 
 - **fanout** — ${f.documents} documents × ${f.clientsPerDocument} clients, each client
-  typing into a shared Y.Text at its own cursor (which starts at a random
-  place) ${f.editsPerSecond} times a second, measured for ${f.durationSeconds} s per server after ${f.warmupSeconds} s of
+  typing into a shared Y.Text at its own position (an index that starts at a
+  random place and moves on with each insert) ${f.editsPerSecond} times a second, measured for ${f.durationSeconds} s per server after ${f.warmupSeconds} s of
   the same load that is not measured (so JIT warm-up in the server and the
   load generator counts for neither). Both servers run at once with their
   clients connected, and the ${f.durationSeconds} s are ${f.rounds} windows that alternate between them
@@ -152,8 +157,8 @@ without fsync. The reference's latencies therefore contain no disk write.
   / deliveries. At the end, clients that never got an edit within
   ${f.drainTimeoutSeconds} s count as lost, and every document's clients must hold identical text.
 - **ladder** — fan-out with ${l.clientsPerDocument} clients per document at ${l.editsPerSecond} edits/s, documents
-  raised through ${l.documentSteps.join(", ")}; each step connects fresh documents, warms up
-  for ${l.warmupSeconds} s, measures for ${l.stepSeconds} s, drains, checks convergence and closes its clients. A step fails
+  raised through ${l.documentSteps.join(", ")}; each step connects fresh documents${l.warmupSeconds > 0 ? `, warms up for ${l.warmupSeconds} s` : ""}, measures
+  for ${l.stepSeconds} s, drains, checks convergence and closes its clients. A step fails
   on latency p99 > ${l.p99LimitMs} ms, any lost edit or dropped client, or a saturated
   load generator (a timing failure gets one retry). The highest sustained level is documents × clients of the
   last step that passed; the top-step figures are from that step. Each ladder

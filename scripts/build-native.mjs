@@ -5,17 +5,22 @@
 // server/src/malloc-trim.ts).
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const MALLOC_TRIM_SOURCE = path.join(root, "server/native/malloc-trim.c");
 
-/** Where node_api.h is: npm's configured nodedir, or beside this node binary. */
+/**
+ * Where node_api.h is: npm's configured nodedir, beside this node binary
+ * (/usr/include/node for /usr/bin/node), or node-gyp's download cache.
+ */
 function nodeHeaders() {
   const candidates = [
     process.env.npm_config_nodedir && path.join(process.env.npm_config_nodedir, "include/node"),
     path.resolve(process.execPath, "../../include/node"),
+    path.join(os.homedir(), ".cache/node-gyp", process.versions.node, "include/node"),
   ].filter(Boolean);
   return candidates.find((dir) => existsSync(path.join(dir, "node_api.h"))) ?? null;
 }

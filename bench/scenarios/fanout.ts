@@ -63,7 +63,7 @@ async function connectGroup(
   params: FanoutParams,
   label: string,
 ): Promise<FanoutGroup> {
-  const group = `${label}-${server.kind}-${params.documents}`;
+  const group = groupName(server, params, label);
   const docsOf = (worker: number) => {
     const docs = [];
     for (let d = 0; d < params.documents; d++) {
@@ -79,6 +79,10 @@ async function connectGroup(
     CONNECT_TIMEOUT_MS + 5000,
   );
   return { server, loadGenerator, params, group };
+}
+
+function groupName(server: ServerProcess, params: FanoutParams, label: string): string {
+  return `${label}-${server.kind}-${params.documents}`;
 }
 
 /** Every client edits for `seconds`, then in-flight edits drain (bounded). */
@@ -151,14 +155,14 @@ export async function runFanoutStep(
   params: FanoutParams,
   label: string,
 ): Promise<FanoutStepResult> {
-  let group: FanoutGroup | null = null;
   try {
-    group = await connectGroup(server, loadGenerator, params, label);
+    const group = await connectGroup(server, loadGenerator, params, label);
     // Edits the warm-up could not deliver stay pending and count as lost.
     if (params.warmupSeconds > 0) await runWindow(group, params.warmupSeconds);
     return aggregate(params, [await runWindow(group, params.durationSeconds)]);
   } finally {
-    await loadGenerator.closeGroup(group?.group ?? `${label}-${server.kind}-${params.documents}`);
+    // Also after a failed connect: the workers keep whatever did connect.
+    await loadGenerator.closeGroup(groupName(server, params, label));
   }
 }
 
@@ -202,7 +206,10 @@ export async function runFanoutPaired(
       results[kind] = toScenarioResult(aggregate(params, windows.get(kind) ?? []));
     return results;
   } finally {
-    for (const group of groups.values()) await loadGenerator.closeGroup(group.group);
+    // By name, so a group whose connect failed halfway is closed too.
+    for (const { server } of started) {
+      await loadGenerator.closeGroup(groupName(server, params, "fanout"));
+    }
     for (const { server, dataDir } of started) {
       await server.stop();
       removeTempDir(dataDir);

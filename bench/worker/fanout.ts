@@ -1,7 +1,7 @@
 /**
  * Worker side of fan-out (and of each ladder step): D documents x C clients
  * in this worker, each client editing R times a second. Each edit sets a
- * Y.Map key "<client>:<seq>" in the same transaction as its text insert;
+ * Y.Map key "<client>:<run>:<seq>" in the same transaction as its text insert;
  * receivers match the key against the pending table, so latency runs from
  * the local edit until every other client of the document has applied it,
  * all on this process's clock.
@@ -13,6 +13,8 @@ import { BenchClient, REMOTE } from "./bench-client.ts";
 import { getSession, putSession, type Session } from "./groups.ts";
 
 interface PendingEdit {
+  /** The run (warm-up or measured window) that made the edit. */
+  run: number;
   sentAt: number;
   /** Receivers that have not applied it yet. */
   remaining: number;
@@ -22,6 +24,8 @@ export class FanoutSession implements Session {
   readonly pending = new Map<string, PendingEdit>();
   latencies: number[] = [];
   deliveries = 0;
+  /** Counts runs, so keys and measurements never mix two runs. */
+  run = 0;
   private drained = signal();
 
   constructor(readonly documents: BenchClient[][]) {
@@ -55,10 +59,13 @@ export class FanoutSession implements Session {
       for (const key of event.keysChanged) {
         const entry = this.pending.get(key);
         if (!entry) continue;
-        this.deliveries++;
+        // A late arrival from an earlier run is no longer lost, but its
+        // latency and delivery belong to that run, not to this one.
+        const current = entry.run === this.run;
+        if (current) this.deliveries++;
         entry.remaining--;
         if (entry.remaining === 0) {
-          this.latencies.push(now - entry.sentAt);
+          if (current) this.latencies.push(now - entry.sentAt);
           this.pending.delete(key);
           if (this.pending.size === 0) this.drained.resolve();
         }
@@ -101,6 +108,7 @@ export async function connectFanout(args: FanoutConnectArgs): Promise<{ clients:
 export async function runFanout(args: FanoutRunArgs): Promise<FanoutRunResult> {
   const session = getSession(args.group, FanoutSession);
   // Each run measures afresh (a warm-up run comes first).
+  const run = ++session.run;
   session.latencies = [];
   session.deliveries = 0;
   const monitor = new LoadMonitor();
@@ -115,14 +123,16 @@ export async function runFanout(args: FanoutRunArgs): Promise<FanoutRunResult> {
       const text = client.doc.getText("text");
       const map = client.doc.getMap<number>("lat");
       let seq = 0;
-      // Each client types at its own cursor, which starts somewhere random:
-      // like people writing different parts of one text at once.
+      // Each client types at its own position, like people writing different
+      // parts of one text at once: an index that starts somewhere random and
+      // moves on with each insert (others' inserts before it shift the text
+      // under it, as they would under a careless cursor).
       let cursor = Math.floor(Math.random() * (text.length + 1));
       const edit = () => {
         if (client.closed) return;
-        const key = `${id}:${seq++}`;
+        const key = `${id}:${run}:${seq++}`;
         if (receivers > 0)
-          session.pending.set(key, { sentAt: performance.now(), remaining: receivers });
+          session.pending.set(key, { run, sentAt: performance.now(), remaining: receivers });
         edits++;
         // One transaction, so the text insert and the latency key travel in one update.
         client.edit(() => {

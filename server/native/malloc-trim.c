@@ -8,6 +8,7 @@
  * does nothing and returns false.
  */
 #include <node_api.h>
+#include <stdlib.h> /* defines __GLIBC__ where the C library is glibc */
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif

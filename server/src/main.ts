@@ -39,6 +39,13 @@ async function main(): Promise<void> {
     await store.close().catch(() => {});
     process.exit(2);
   }
+  const mallocTrim = loadMallocTrim();
+  if (!mallocTrim && import.meta.url.endsWith(".js")) {
+    logger.info(
+      "malloc-trim.node is not next to the server bundle (npm run build:server could not " +
+        "compile it): after many connections close, freed native memory stays with the process",
+    );
+  }
   const clientDir =
     config.CLIENT_DIR ?? path.resolve(fileURLToPath(import.meta.url), "../../../client/dist");
   const server = createServer({
@@ -49,7 +56,7 @@ async function main(): Promise<void> {
     compactEvery: config.COMPACT_EVERY,
     shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
     metrics: config.METRICS,
-    gc: fullGc(globalThis.gc, loadMallocTrim()),
+    gc: fullGc(globalThis.gc, mallocTrim),
     authorize,
     allowedOrigins: config.ALLOWED_ORIGINS,
     tls:
