@@ -50,15 +50,15 @@ describe("Room", () => {
   it("broadcasts an update to the other peers only after the store accepted it", async () => {
     const store = new MemoryDocStore();
     const { room, a, b } = await roomWithTwoPeers(store);
-    const append = store.append.bind(store);
-    let appended = 0;
-    store.append = async (...args) => {
-      expect(b.received).toHaveLength(0);
-      appended++;
-      return append(...args);
-    };
-    await room.handle(a, { type: "update", update: edit("hi") });
-    expect(appended).toBe(1);
+    const { started, release } = gateAppends(store);
+    const handled = room.handle(a, { type: "update", update: edit("hi") });
+    await started;
+    // The append is in flight. Broadcasts go out at the end of an event-loop
+    // turn: let two turns pass, so one queued too early would be out by now.
+    for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(b.received).toHaveLength(0);
+    release();
+    await handled;
     expect(b.received.map((f) => f.type)).toEqual(["update"]);
     expect(a.received).toHaveLength(0);
   });
