@@ -61,7 +61,8 @@ export class MemoryReclaimer {
  * 139 MB, then 60 MB after one collection, 23 MB after two; a third changes
  * nothing). The native memory those connections used is free by then but
  * still resident until malloc_trim returns it (one run: RSS 88 MB at start,
- * 218 MB with all open, 94 MB 3 s after they closed; 110 MB without the trim). `gc()` takes no arguments on purpose: Node 20's V8 runs only a
+ * 218 MB with all open, 94 MB 3 s after they closed; 110 MB without the
+ * trim). `gc()` takes no arguments on purpose: Node 20's V8 runs only a
  * young-generation scavenge for `gc({ type: "major" })` and every other
  * options object, which frees none of the old space.
  */
