@@ -1,5 +1,6 @@
 import { decodeFrame, type Frame } from "@cowrite/shared";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import * as awarenessProtocol from "y-protocols/awareness";
 import * as Y from "yjs";
 import type { Peer } from "../src/room.ts";
 import { Room } from "../src/room.ts";
@@ -249,6 +250,77 @@ describe("Room", () => {
     doc.getText("title").insert(0, "  Minutes  ");
     await room.handle(a, { type: "update", update: Y.encodeStateAsUpdate(doc) });
     expect((await store.get("d"))?.title).toBe("Minutes");
+  });
+});
+
+describe("Room presence", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** An awareness update from a client of its own, with `state` as its presence. */
+  function presence(state: Record<string, unknown>): { id: number; update: Uint8Array } {
+    const awareness = new awarenessProtocol.Awareness(new Y.Doc());
+    awareness.setLocalState(state);
+    const id = awareness.clientID;
+    const update = awarenessProtocol.encodeAwarenessUpdate(awareness, [id]);
+    awareness.destroy();
+    return { id, update };
+  }
+
+  function presenceFrames(peer: { received: Frame[] }): Uint8Array[] {
+    return peer.received.flatMap((frame) => (frame.type === "awareness" ? [frame.update] : []));
+  }
+
+  it("sends the presence changes of one window together, one message per peer", async () => {
+    const store = new MemoryDocStore();
+    const { room, a, b } = await roomWithTwoPeers(store);
+    const watcher = fakePeer("watcher");
+    room.addPeer(watcher);
+    watcher.received.length = 0;
+    vi.useFakeTimers();
+    const fromA = presence({ name: "Ada" });
+    const fromB = presence({ name: "Bo" });
+    await room.handle(a, { type: "awareness", update: fromA.update });
+    await room.handle(b, { type: "awareness", update: fromB.update });
+    await room.handle(a, { type: "awareness", update: presence({ name: "Ada" }).update });
+    expect(presenceFrames(watcher)).toHaveLength(0);
+    vi.advanceTimersByTime(25);
+    const frames = presenceFrames(watcher);
+    expect(frames).toHaveLength(1);
+    // Applied to a fresh awareness, the one message holds every client's state.
+    const seen = new awarenessProtocol.Awareness(new Y.Doc());
+    awarenessProtocol.applyAwarenessUpdate(seen, frames[0] as Uint8Array, "server");
+    expect(seen.getStates().get(fromA.id)).toEqual({ name: "Ada" });
+    expect(seen.getStates().get(fromB.id)).toEqual({ name: "Bo" });
+    // The publishers get it too (their keep-alive), also once each.
+    expect(presenceFrames(a)).toHaveLength(1);
+    expect(presenceFrames(b)).toHaveLength(1);
+    seen.destroy();
+    await room.close();
+  });
+
+  it("announces a departed client's presence as removed", async () => {
+    const store = new MemoryDocStore();
+    const { room, a, b } = await roomWithTwoPeers(store);
+    vi.useFakeTimers();
+    const fromA = presence({ name: "Ada" });
+    await room.handle(a, { type: "awareness", update: fromA.update });
+    vi.advanceTimersByTime(25);
+    const seen = new awarenessProtocol.Awareness(new Y.Doc());
+    for (const update of presenceFrames(b)) {
+      awarenessProtocol.applyAwarenessUpdate(seen, update, "server");
+    }
+    expect(seen.getStates().has(fromA.id)).toBe(true);
+    b.received.length = 0;
+    room.removePeer(a);
+    vi.advanceTimersByTime(25);
+    for (const update of presenceFrames(b)) {
+      awarenessProtocol.applyAwarenessUpdate(seen, update, "server");
+    }
+    expect(seen.getStates().has(fromA.id)).toBe(false);
+    seen.destroy();
+    await room.close();
   });
 });
 
