@@ -61,6 +61,7 @@ export function writeDocs(
   const f = p.fanout;
   const l = p.ladder;
   const w = p.writePath;
+  const pr = p.presence;
   const b = p.bigdoc;
   const idleLevels = p.idle.levels
     .map((level) => {
@@ -173,6 +174,15 @@ without fsync. The reference's latencies therefore contain no disk write.
   from receiving an update to its fsync), its p99 interpolated within the
   bucket that holds it; the reference
   has no such measure and does not fsync, so it is n/a there.
+- **presence** — ${pr.documents} documents × ${pr.clientsPerDocument} clients, each moving its caret (publishing a
+  new awareness state: name, colour, cursor) ${pr.updatesPerSecond} times a second for ${pr.durationSeconds} s. Server CPU
+  per change = server CPU over the window / changes published; messages
+  received counts awareness messages at all clients, states delivered counts
+  other clients' states in them (one message may carry many). Latency runs
+  from publishing a state until a receiver has it, per delivery. The
+  reference relays each change to every client at once; Cowrite sends a
+  document's changes of each 25 ms as one message per client, so its latency
+  includes that wait.
 - **bigdoc** — one ${fmt(b.characters / 1e6)} M-character Y.Text typed as ${b.runLength}-character runs at
   random positions (seed ${b.seed}), so the update has many items; it is generated
   once and cached in \`bench/results/\`. It is pushed as one update frame

@@ -115,6 +115,28 @@ export interface WriteRunResult {
   load: LoadSample;
 }
 
+export interface PresenceRunArgs {
+  group: string;
+  /** Presence changes (caret moves) per client per second. */
+  updatesPerSecond: number;
+  durationMs: number;
+  /** After the window, wait until no presence message arrived for this long. */
+  quietMs: number;
+}
+
+export interface PresenceRunResult {
+  /** ms from publishing a presence state until a receiver saw it, per delivery. */
+  latencies: Float64Array;
+  sent: number;
+  /** Presence messages the clients received (one may carry many states). */
+  frames: number;
+  /** Other clients' states received: each state counts once per receiver. */
+  deliveries: number;
+  disconnectedClients: number;
+  windowMs: number;
+  load: LoadSample;
+}
+
 /** Task name -> [arguments, result]. */
 export interface TaskMap {
   "fanout-connect": [FanoutConnectArgs, { clients: number }];
@@ -125,6 +147,8 @@ export interface TaskMap {
   "bigdoc-verify": [BigDocVerifyArgs, { mismatches: string[] }];
   "write-connect": [WriteConnectArgs, { clients: number }];
   "write-run": [WriteRunArgs, WriteRunResult];
+  "presence-connect": [FanoutConnectArgs, { clients: number }];
+  "presence-run": [PresenceRunArgs, PresenceRunResult];
   "close-group": [{ group: string }, { closed: number }];
 }
 

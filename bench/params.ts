@@ -65,6 +65,14 @@ export interface IdleParams {
   settleMaxSeconds: number;
 }
 
+export interface PresenceParams {
+  documents: number;
+  clientsPerDocument: number;
+  /** Caret moves (new presence states) per client per second. */
+  updatesPerSecond: number;
+  durationSeconds: number;
+}
+
 export interface BenchParams {
   workers: number;
   fanout: FanoutParams;
@@ -72,6 +80,7 @@ export interface BenchParams {
   writePath: WritePathParams;
   bigdoc: BigDocParams;
   idle: IdleParams;
+  presence: PresenceParams;
   /** Hard ceiling on the whole run. */
   watchdogSeconds: number;
 }
@@ -114,6 +123,12 @@ export const FULL: BenchParams = {
     settleStableSeconds: 16,
     settleMaxSeconds: 45,
   },
+  presence: {
+    documents: 2,
+    clientsPerDocument: 40,
+    updatesPerSecond: 10,
+    durationSeconds: 15,
+  },
   watchdogSeconds: 14 * 60 + 30,
 };
 
@@ -152,6 +167,12 @@ export const SMOKE: BenchParams = {
     connectConcurrency: 16,
     settleStableSeconds: 1,
     settleMaxSeconds: 3,
+  },
+  presence: {
+    documents: 1,
+    clientsPerDocument: 4,
+    updatesPerSecond: 5,
+    durationSeconds: 2,
   },
   watchdogSeconds: 120,
 };

@@ -1,7 +1,7 @@
 /**
  * Entry point: `node --import tsx bench/run.ts [--smoke] [--only=fanout,idle]`.
  * `--only` runs some scenarios (names without spaces: fanout, ladder,
- * write-path, bigdoc, idle) and writes only bench/results/partial.json, for
+ * write-path, presence, bigdoc, idle) and writes only bench/results/partial.json, for
  * working on one of them.
  * Starts the load-generator workers, runs every scenario against Cowrite and
  * the reference server, prints the comparison and the targets, and writes
@@ -27,6 +27,7 @@ import { runBigDoc } from "./scenarios/bigdoc.ts";
 import { runFanoutPaired } from "./scenarios/fanout.ts";
 import { connectionsFor, levelLabel, runIdlePaired } from "./scenarios/idle.ts";
 import { runLadder } from "./scenarios/ladder.ts";
+import { runPresenceStorm } from "./scenarios/presence.ts";
 import { runWritePath } from "./scenarios/write-path.ts";
 import { SERVER_KINDS, type ServerKind } from "./servers.ts";
 import { evaluateTargets, targetsTable } from "./targets.ts";
@@ -99,6 +100,7 @@ async function main(): Promise<number> {
     ["fanout", { run: (lg, kinds) => runFanoutPaired(lg, params.fanout, kinds) }],
     ["ladder", (c) => runLadder(c, params.ladder)],
     ["write path", (c) => runWritePath(c, params.writePath)],
+    ["presence", (c) => runPresenceStorm(c, params.presence)],
     ["bigdoc", (c) => runBigDoc(c, params.bigdoc, bigUpdate)],
     ["idle", { run: (lg, kinds) => runIdlePaired(lg, params.idle, kinds) }],
   ];

@@ -29,6 +29,8 @@ export class BenchClient {
   readonly synced: Promise<void>;
   private readonly stepTwoWaiters: Array<() => void> = [];
   private readonly applyRemoteUpdates: boolean;
+  /** Called with every awareness message from the server, if set. */
+  onAwareness: ((update: Uint8Array) => void) | null = null;
 
   constructor(url: string, options: BenchClientOptions = {}) {
     this.applyRemoteUpdates = options.applyRemoteUpdates ?? true;
@@ -106,8 +108,11 @@ export class BenchClient {
       case "update":
         if (this.applyRemoteUpdates) Y.applyUpdate(this.doc, frame.update, REMOTE);
         break;
+      case "awareness":
+        this.onAwareness?.(frame.update);
+        break;
       default:
-        // Awareness and auth frames are irrelevant to these measurements.
+        // Auth and query frames are irrelevant to these measurements.
         break;
     }
   }

@@ -9,6 +9,7 @@ import { pushBigDoc, receiveBigDoc, verifyBigDoc } from "./bigdoc.ts";
 import { connectFanout, runFanout } from "./fanout.ts";
 import { closeSession } from "./groups.ts";
 import { openIdle } from "./idle.ts";
+import { connectPresence, runPresence } from "./presence.ts";
 import { connectWrite, runWrite } from "./write-path.ts";
 
 type Handlers = {
@@ -24,6 +25,8 @@ const handlers: Handlers = {
   "bigdoc-verify": verifyBigDoc,
   "write-connect": connectWrite,
   "write-run": runWrite,
+  "presence-connect": connectPresence,
+  "presence-run": runPresence,
   "close-group": async ({ group }) => ({ closed: await closeSession(group) }),
 };
 
