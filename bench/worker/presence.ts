@@ -80,7 +80,8 @@ export async function connectPresence(args: FanoutConnectArgs): Promise<{ client
   }
   const publishers = opened.map((client) => {
     const awareness = new Awareness(client.doc);
-    // The server keeps our state; this client keeps none of its own timers.
+    // No state until the run publishes one (close() destroys the instance
+    // and its renewal timer).
     awareness.setLocalState(null);
     return { client, awareness };
   });

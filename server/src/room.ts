@@ -584,12 +584,17 @@ export class Room {
     const ids = [...this.awarenessChanged];
     this.awarenessChanged = new Set();
     if (this.closed || ids.length === 0) return;
-    // Each id's current state (null once removed) with its latest clock.
-    const update = awarenessProtocol.encodeAwarenessUpdate(this.awareness, ids);
-    // Sent to the publisher too: y-websocket treats 30 s without any incoming
-    // message as a dead link, and a client alone in a document would
-    // otherwise hear nothing but its own (unechoed) presence renewals.
-    this.broadcast(encodeFrame({ type: "awareness", update }), null);
+    // A timer callback: nothing may escape it and take the process down.
+    try {
+      // Each id's current state (null once removed) with its latest clock.
+      const update = awarenessProtocol.encodeAwarenessUpdate(this.awareness, ids);
+      // Sent to the publisher too: y-websocket treats 30 s without any incoming
+      // message as a dead link, and a client alone in a document would
+      // otherwise hear nothing but its own (unechoed) presence renewals.
+      this.broadcast(encodeFrame({ type: "awareness", update }), null);
+    } catch (error) {
+      this.options.logger.error({ err: error, docId: this.docId }, "presence broadcast failed");
+    }
   };
 }
 

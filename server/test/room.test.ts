@@ -300,6 +300,40 @@ describe("Room presence", () => {
     await room.close();
   });
 
+  it("sends nothing once the room is closed with a batch pending", async () => {
+    const store = new MemoryDocStore();
+    const { room, a, b } = await roomWithTwoPeers(store);
+    vi.useFakeTimers();
+    await room.handle(a, { type: "awareness", update: presence({ name: "Ada" }).update });
+    await room.close();
+    vi.advanceTimersByTime(100);
+    expect(vi.getTimerCount()).toBe(0);
+    expect(presenceFrames(b)).toHaveLength(0);
+  });
+
+  it("a client that leaves and comes back within one window ends up present", async () => {
+    const store = new MemoryDocStore();
+    const { room, a, b } = await roomWithTwoPeers(store);
+    vi.useFakeTimers();
+    const awareness = new awarenessProtocol.Awareness(new Y.Doc());
+    const encode = () => awarenessProtocol.encodeAwarenessUpdate(awareness, [awareness.clientID]);
+    awareness.setLocalState({ name: "Ada" });
+    await room.handle(a, { type: "awareness", update: encode() });
+    awareness.setLocalState(null);
+    await room.handle(a, { type: "awareness", update: encode() });
+    awareness.setLocalState({ name: "Ada again" });
+    await room.handle(a, { type: "awareness", update: encode() });
+    vi.advanceTimersByTime(25);
+    const seen = new awarenessProtocol.Awareness(new Y.Doc());
+    const frames = presenceFrames(b);
+    expect(frames).toHaveLength(1);
+    awarenessProtocol.applyAwarenessUpdate(seen, frames[0] as Uint8Array, "server");
+    expect(seen.getStates().get(awareness.clientID)).toEqual({ name: "Ada again" });
+    seen.destroy();
+    awareness.destroy();
+    await room.close();
+  });
+
   it("announces a departed client's presence as removed", async () => {
     const store = new MemoryDocStore();
     const { room, a, b } = await roomWithTwoPeers(store);
