@@ -8,9 +8,9 @@
  */
 import { runPool, signal, sleep, withTimeout } from "../async.ts";
 import type { FanoutConnectArgs, FanoutRunArgs, FanoutRunResult } from "../messages.ts";
-import { LoadMonitor } from "../stats.ts";
 import { BenchClient, REMOTE } from "./bench-client.ts";
 import { getSession, putSession, type Session } from "./groups.ts";
+import { runPeriodically } from "./periodic.ts";
 
 interface PendingEdit {
   /** The run (warm-up or measured window) that made the edit. */
@@ -111,9 +111,7 @@ export async function runFanout(args: FanoutRunArgs): Promise<FanoutRunResult> {
   const run = ++session.run;
   session.latencies = [];
   session.deliveries = 0;
-  const monitor = new LoadMonitor();
-  const timers: NodeJS.Timeout[] = [];
-  const intervalMs = 1000 / args.editsPerSecond;
+  const actions: Array<() => void> = [];
   let edits = 0;
   let clientIndex = 0;
   for (const group of session.documents) {
@@ -142,21 +140,10 @@ export async function runFanout(args: FanoutRunArgs): Promise<FanoutRunResult> {
           map.set(key, seq);
         });
       };
-      // Random phase so clients do not all edit in the same tick.
-      timers.push(
-        setTimeout(() => {
-          edit();
-          timers.push(setInterval(edit, intervalMs));
-        }, Math.random() * intervalMs),
-      );
+      actions.push(edit);
     }
   }
-  monitor.start();
-  const startedAt = performance.now();
-  await sleep(args.durationMs);
-  for (const timer of timers) clearInterval(timer);
-  const windowMs = performance.now() - startedAt;
-  const load = monitor.stop();
+  const { windowMs, load } = await runPeriodically(actions, args.editsPerSecond, args.durationMs);
 
   // Bounded wait for in-flight edits to reach everyone.
   await Promise.race([session.whenDrained(), sleep(args.drainTimeoutMs)]);

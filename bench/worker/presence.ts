@@ -11,9 +11,9 @@ import * as decoding from "lib0/decoding";
 import { Awareness, encodeAwarenessUpdate } from "y-protocols/awareness";
 import { runPool, sleep, withTimeout } from "../async.ts";
 import type { FanoutConnectArgs, PresenceRunArgs, PresenceRunResult } from "../messages.ts";
-import { LoadMonitor } from "../stats.ts";
 import { BenchClient } from "./bench-client.ts";
 import { getSession, putSession, type Session } from "./groups.ts";
+import { runPeriodically } from "./periodic.ts";
 
 interface Publisher {
   client: BenchClient;
@@ -94,9 +94,7 @@ export async function runPresence(args: PresenceRunArgs): Promise<PresenceRunRes
   session.latencies = [];
   session.frames = 0;
   session.deliveries = 0;
-  const monitor = new LoadMonitor();
-  const timers: NodeJS.Timeout[] = [];
-  const intervalMs = 1000 / args.updatesPerSecond;
+  const actions: Array<() => void> = [];
   let sent = 0;
   for (const [index, { client, awareness }] of session.publishers.entries()) {
     let caret = 0;
@@ -112,19 +110,9 @@ export async function runPresence(args: PresenceRunArgs): Promise<PresenceRunRes
       client.send(encodeFrame({ type: "awareness", update }));
       sent++;
     };
-    timers.push(
-      setTimeout(() => {
-        move();
-        timers.push(setInterval(move, intervalMs));
-      }, Math.random() * intervalMs),
-    );
+    actions.push(move);
   }
-  monitor.start();
-  const startedAt = performance.now();
-  await sleep(args.durationMs);
-  for (const timer of timers) clearInterval(timer);
-  const windowMs = performance.now() - startedAt;
-  const load = monitor.stop();
+  const { windowMs, load } = await runPeriodically(actions, args.updatesPerSecond, args.durationMs);
   // Presence is last-writer-wins, so there is nothing to wait for but the
   // last batch: done once no presence message has arrived for quietMs.
   const deadline = performance.now() + 10 * args.quietMs;
