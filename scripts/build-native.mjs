@@ -10,7 +10,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-export const MALLOC_TRIM_SOURCE = path.join(root, "server/native/malloc-trim.c");
+const MALLOC_TRIM_SOURCE = path.join(root, "server/native/malloc-trim.c");
 
 /**
  * Where node_api.h is: npm's configured nodedir, beside this node binary

@@ -272,6 +272,13 @@ describe("Room presence", () => {
     return peer.received.flatMap((frame) => (frame.type === "awareness" ? [frame.update] : []));
   }
 
+  /** Applies every presence message `peer` got to `seen`, as a client would. */
+  function applyPresence(seen: awarenessProtocol.Awareness, peer: { received: Frame[] }): void {
+    for (const update of presenceFrames(peer)) {
+      awarenessProtocol.applyAwarenessUpdate(seen, update, "server");
+    }
+  }
+
   it("sends the presence changes of one window together, one message per peer", async () => {
     const store = new MemoryDocStore();
     const { room, a, b } = await roomWithTwoPeers(store);
@@ -286,11 +293,10 @@ describe("Room presence", () => {
     await room.handle(a, { type: "awareness", update: presence({ name: "Ada" }).update });
     expect(presenceFrames(watcher)).toHaveLength(0);
     vi.advanceTimersByTime(25);
-    const frames = presenceFrames(watcher);
-    expect(frames).toHaveLength(1);
+    expect(presenceFrames(watcher)).toHaveLength(1);
     // Applied to a fresh awareness, the one message holds every client's state.
     const seen = new awarenessProtocol.Awareness(new Y.Doc());
-    awarenessProtocol.applyAwarenessUpdate(seen, frames[0] as Uint8Array, "server");
+    applyPresence(seen, watcher);
     expect(seen.getStates().get(fromA.id)).toEqual({ name: "Ada" });
     expect(seen.getStates().get(fromB.id)).toEqual({ name: "Bo" });
     // The publishers get it too (their keep-alive), also once each.
@@ -324,10 +330,9 @@ describe("Room presence", () => {
     awareness.setLocalState({ name: "Ada again" });
     await room.handle(a, { type: "awareness", update: encode() });
     vi.advanceTimersByTime(25);
+    expect(presenceFrames(b)).toHaveLength(1);
     const seen = new awarenessProtocol.Awareness(new Y.Doc());
-    const frames = presenceFrames(b);
-    expect(frames).toHaveLength(1);
-    awarenessProtocol.applyAwarenessUpdate(seen, frames[0] as Uint8Array, "server");
+    applyPresence(seen, b);
     expect(seen.getStates().get(awareness.clientID)).toEqual({ name: "Ada again" });
     seen.destroy();
     awareness.destroy();
@@ -342,16 +347,12 @@ describe("Room presence", () => {
     await room.handle(a, { type: "awareness", update: fromA.update });
     vi.advanceTimersByTime(25);
     const seen = new awarenessProtocol.Awareness(new Y.Doc());
-    for (const update of presenceFrames(b)) {
-      awarenessProtocol.applyAwarenessUpdate(seen, update, "server");
-    }
+    applyPresence(seen, b);
     expect(seen.getStates().has(fromA.id)).toBe(true);
     b.received.length = 0;
     room.removePeer(a);
     vi.advanceTimersByTime(25);
-    for (const update of presenceFrames(b)) {
-      awarenessProtocol.applyAwarenessUpdate(seen, update, "server");
-    }
+    applyPresence(seen, b);
     expect(seen.getStates().has(fromA.id)).toBe(false);
     seen.destroy();
     await room.close();
