@@ -54,7 +54,7 @@ export async function startServer(
 ): Promise<Running> {
   const store =
     options.store ?? new SqliteDocStore(path.join(options.dir ?? tempDir(), "cowrite.db"));
-  // As main.ts does: the database (and its worker thread) is open before
+  // As main.ts does: the database is open before
   // the first client arrives.
   await store.ping();
   const server = createServer({ logger: silentLogger, heartbeatMs: 0, ...options, store });

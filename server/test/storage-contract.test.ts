@@ -173,7 +173,7 @@ describe("SqliteDocStore on disk", () => {
     fs.writeFileSync(notADir, "");
     const store = new SqliteDocStore(path.join(notADir, "cowrite.db"));
     await expect(store.ping()).rejects.toThrow(/EEXIST|ENOTDIR|not a directory/i);
-    // A later request tries again (a fresh worker) and fails the same way.
+    // A later request tries to open the file again and fails the same way.
     await expect(store.load("d")).rejects.toThrow(/EEXIST|ENOTDIR|not a directory/i);
     await store.close();
   });

@@ -11,16 +11,16 @@ import { mergeUpdateLog } from "./merge.ts";
 
 /**
  * The SQLite layer itself: synchronous better-sqlite3 calls on one
- * connection, in WAL mode with `synchronous=FULL`, so a write has reached the
- * disk when the call returns. It runs inside a storage worker thread
- * (sqlite-worker.ts), never on the server's event loop: a commit waits for
- * fsync, which here takes 0.2 ms typically and several ms at the tail, and
- * the event loop must keep serving other documents meanwhile.
+ * connection, in WAL mode.
  *
- * Two connections share the file: the writer (appends, reads, metadata) and
- * maintenance (compaction and WAL checkpoints). Automatic checkpoints are
- * off on both, so no append ever waits for a checkpoint's copying and
- * fsyncs; maintenance checkpoints in the background instead.
+ * Two connections share the file: the writer (appends, reads, metadata), on
+ * the server's thread (sqlite-writer.ts), and maintenance (compaction and
+ * WAL checkpoints), on a worker thread (sqlite-worker.ts). Automatic
+ * checkpoints are off on both, so no append ever waits for a checkpoint's
+ * copying and fsyncs; maintenance checkpoints in the background instead.
+ *
+ * Both use `synchronous=FULL`: a commit has reached the disk when the call
+ * returns.
  */
 export class SqliteDatabase {
   private readonly db: Database.Database;

@@ -1,35 +1,28 @@
 /**
- * The default DocStore: one SQLite file, written by a worker thread
- * (sqlite-worker.ts, WAL mode, `synchronous=FULL`). Every call becomes a
- * request to that thread, so the server's event loop never waits for the
- * disk; an append resolves only once its transaction is on disk.
+ * The default DocStore: one SQLite file in WAL mode, with two connections.
  *
- * Group commit: at most one batch of requests is at the worker at a time.
- * Requests made meanwhile queue here and go together as the next batch once
- * the worker answers, and the worker writes consecutive appends of a batch
- * in one transaction. So under load many appends share one fsync, and when
- * idle a lone append waits for nothing but its own.
+ * - The writer (sqlite-writer.ts), on the server's thread, takes appends,
+ *   reads and metadata. Requests made in one turn of the event loop run
+ *   together at its end, consecutive appends in one transaction: under load
+ *   many appends share one fsync (group commit), and an append resolves
+ *   once its transaction is on disk.
+ * - Maintenance (sqlite-worker.ts), on a worker thread, takes compactions
+ *   and checkpoints the WAL, so a long merge or a checkpoint's copying never
+ *   holds up the event loop or an append.
  *
- * Requests run in the order they were made, reads included, so a read
- * always sees every write requested before it. Compactions go to a second
- * worker with its own connection, which also checkpoints the WAL, so a long
- * merge or a checkpoint's fsyncs never hold up an append.
+ * Requests to the writer run and resolve in the order they were made, reads
+ * included, so a read always sees every write requested before it.
  */
 import { Worker } from "node:worker_threads";
+import type { AppendInfo, CompactResult, DocMeta, DocStore } from "./doc-store.ts";
 import {
-  type AppendInfo,
-  type CompactResult,
-  type DocMeta,
-  type DocStore,
-  DocumentExistsError,
-} from "./doc-store.ts";
-import type {
-  NumberedRequest,
-  StoreReply,
-  StoreRequest,
-  WireError,
-  WorkerInput,
-} from "./sqlite-worker.ts";
+  fromWireError,
+  type NumberedRequest,
+  type StoreReply,
+  type StoreRequest,
+} from "./sqlite-batch.ts";
+import type { WorkerInput } from "./sqlite-worker.ts";
+import { SqliteWriter } from "./sqlite-writer.ts";
 
 interface Pending {
   request: NumberedRequest;
@@ -38,7 +31,7 @@ interface Pending {
 }
 
 export class SqliteDocStore implements DocStore {
-  private readonly writer: WorkerChannel;
+  private readonly writer: SqliteWriter;
   private readonly maintenance: WorkerChannel;
   private closed = false;
 
@@ -48,8 +41,8 @@ export class SqliteDocStore implements DocStore {
     if (file === ":memory:" || file === "") {
       throw new Error("SqliteDocStore needs a database file (use MemoryDocStore in memory)");
     }
-    this.writer = new WorkerChannel({ sqliteFile: file, role: "writer" });
-    this.maintenance = new WorkerChannel({ sqliteFile: file, role: "maintenance" });
+    this.writer = new SqliteWriter(file);
+    this.maintenance = new WorkerChannel({ sqliteFile: file });
   }
 
   load(docId: string): Promise<Uint8Array[]> {
@@ -95,7 +88,7 @@ export class SqliteDocStore implements DocStore {
     return this.request({ op: "ping" });
   }
 
-  /** Finishes every request made so far, closes the database and stops the workers. */
+  /** Finishes every request made so far, closes the database and stops the worker. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -257,14 +250,4 @@ function startWorker(workerData: WorkerInput): Worker {
   const entry = new URL("./sqlite-worker.ts", import.meta.url).href;
   const code = `import(${JSON.stringify(tsx)}).then((tsx) => tsx.tsImport(${JSON.stringify(entry)}, ${JSON.stringify(entry)}));`;
   return new Worker(code, { eval: true, workerData, resourceLimits });
-}
-
-function fromWireError(wire: WireError): Error {
-  if (wire.name === "DocumentExistsError" && wire.docId !== undefined) {
-    return new DocumentExistsError(wire.docId);
-  }
-  const error = new Error(wire.message) as Error & { code?: string };
-  error.name = wire.name;
-  if (wire.code !== undefined) error.code = wire.code;
-  return error;
 }

@@ -1,0 +1,120 @@
+/**
+ * Requests to a SQLite connection, run in batches, in order: consecutive
+ * appends of a batch share one transaction, so one commit covers them all
+ * (group commit). Used by the writer on the server's thread and by the
+ * maintenance worker thread, so the requests and replies are plain data
+ * that can cross a thread boundary.
+ */
+import { type AppendInfo, DocumentExistsError } from "./doc-store.ts";
+import type { AppendItem, SqliteDatabase } from "./sqlite-db.ts";
+
+export type StoreRequest =
+  | { op: "append"; docId: string; update: Uint8Array; info: AppendInfo }
+  | { op: "load"; docId: string }
+  | { op: "compact"; docId: string }
+  | { op: "countUpdates"; docId: string }
+  | { op: "ensure"; docId: string; at: number }
+  | { op: "create"; meta: { id: string; title: string; at: number } }
+  | { op: "get"; docId: string }
+  | { op: "list"; options: { limit: number; prefix?: string } }
+  | { op: "delete"; docId: string }
+  | { op: "ping" }
+  | { op: "close" };
+
+export type NumberedRequest = StoreRequest & { id: number };
+
+/** An error as it crosses the thread boundary (enough to rebuild the typed ones). */
+export interface WireError {
+  name: string;
+  message: string;
+  code?: string;
+  docId?: string;
+}
+
+export type StoreReply = { id: number; value: unknown } | { id: number; error: WireError };
+
+/** Runs a batch in order; returns one reply per request and the buffers to transfer. */
+export function executeBatch(
+  db: SqliteDatabase,
+  batch: readonly NumberedRequest[],
+): { replies: StoreReply[]; transfer: ArrayBuffer[] } {
+  const replies: StoreReply[] = [];
+  const transfer: ArrayBuffer[] = [];
+  for (let i = 0; i < batch.length; ) {
+    const request = batch[i] as NumberedRequest;
+    if (request.op === "append") {
+      // Every append up to the next non-append: one transaction.
+      const appends: Array<AppendItem & { id: number }> = [];
+      while (i < batch.length && batch[i]?.op === "append") {
+        appends.push(batch[i] as AppendItem & { id: number });
+        i++;
+      }
+      try {
+        db.appendBatch(appends);
+        for (const { id } of appends) replies.push({ id, value: undefined });
+      } catch (error) {
+        for (const { id } of appends) replies.push({ id, error: toWireError(error) });
+      }
+      continue;
+    }
+    i++;
+    try {
+      const value = execute(db, request);
+      if (request.op === "load") {
+        for (const update of value as Uint8Array[]) transfer.push(update.buffer as ArrayBuffer);
+      }
+      replies.push({ id: request.id, value });
+    } catch (error) {
+      replies.push({ id: request.id, error: toWireError(error) });
+    }
+  }
+  return { replies, transfer };
+}
+
+function execute(db: SqliteDatabase, request: StoreRequest): unknown {
+  switch (request.op) {
+    case "load":
+      return db.load(request.docId);
+    case "compact":
+      return db.compact(request.docId);
+    case "countUpdates":
+      return db.countUpdates(request.docId);
+    case "ensure":
+      return db.ensure(request.docId, request.at);
+    case "create":
+      return db.create(request.meta);
+    case "get":
+      return db.get(request.docId);
+    case "list":
+      return db.list(request.options);
+    case "delete":
+      return db.delete(request.docId);
+    case "ping":
+      return db.ping();
+    case "close":
+      return db.close();
+    case "append":
+      throw new Error("appends are handled in batches");
+  }
+}
+
+function toWireError(error: unknown): WireError {
+  if (!(error instanceof Error)) return { name: "Error", message: String(error) };
+  const { code, docId } = error as { code?: unknown; docId?: unknown };
+  return {
+    name: error.name,
+    message: error.message,
+    ...(typeof code === "string" ? { code } : {}),
+    ...(typeof docId === "string" ? { docId } : {}),
+  };
+}
+
+export function fromWireError(wire: WireError): Error {
+  if (wire.name === "DocumentExistsError" && wire.docId !== undefined) {
+    return new DocumentExistsError(wire.docId);
+  }
+  const error = new Error(wire.message) as Error & { code?: string };
+  error.name = wire.name;
+  if (wire.code !== undefined) error.code = wire.code;
+  return error;
+}
