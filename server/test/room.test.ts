@@ -241,6 +241,32 @@ describe("Room", () => {
     expect(await store.countUpdates("d")).toBe(1);
   });
 
+  it("refuses an update with missing dependencies, yet stores and broadcasts the part it integrated", async () => {
+    const store = new MemoryDocStore();
+    const { room, a, b } = await roomWithTwoPeers(store);
+    // "def" builds on "abc", which the server never got.
+    const other = new Y.Doc();
+    const steps: Uint8Array[] = [];
+    other.on("update", (update: Uint8Array) => steps.push(update));
+    other.getText("t").insert(0, "abc");
+    other.getText("t").insert(3, "def");
+    const mixed = Y.mergeUpdates([edit("ok"), steps[1] as Uint8Array]);
+    expect(() => room.handle(a, { type: "update", update: mixed })).toThrow(/depends on changes/);
+    // Nothing is held back for later: the next update is judged on its own.
+    await room.handle(a, { type: "update", update: edit("next") });
+    const seen = new Y.Doc();
+    for (const frame of b.received) if (frame.type === "update") Y.applyUpdate(seen, frame.update);
+    const stored = new Y.Doc();
+    for (const update of await store.load("d")) Y.applyUpdate(stored, update);
+    for (const doc of [seen, stored, room.doc]) {
+      const text = doc.getText("t").toString();
+      expect(text).toContain("ok");
+      expect(text).toContain("next");
+      expect(text).not.toContain("def");
+      expect(doc.store.pendingStructs).toBeNull();
+    }
+  });
+
   it("keeps the stored title in step with the shared title text", async () => {
     const store = new MemoryDocStore();
     const room = await Room.load(options(store));
