@@ -163,7 +163,12 @@ without fsync. The reference's latencies therefore contain no disk write.
   on latency p99 > ${l.p99LimitMs} ms, any lost edit or dropped client, or a saturated
   load generator (a timing failure gets one retry). The highest sustained level is documents × clients of the
   last step that passed; the top-step figures are from that step. Each ladder
-  has a ${l.budgetSeconds} s budget.
+  has a ${l.budgetSeconds} s budget. Of each document's ${l.clientsPerDocument} clients, ${l.replicasPerDocument} apply every
+  update to their Y.Doc (latency until applied; their texts are compared for
+  convergence); the others read the edit keys straight out of the update's
+  bytes (latency until received). Applying every update on every client cost
+  the load generator more CPU per delivery than either server, so with all
+  clients applying, both ladders ended on a saturated load generator.
 - **write path** — ${w.documents} documents × ${w.writersPerDocument} writers plus one observer per
   document. Each writer sends small updates (one Y.Map key each) with at most
   ${w.maxInFlight} unacknowledged; an update counts as accepted when the observer applies

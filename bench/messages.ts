@@ -10,6 +10,8 @@ import type { LoadSample } from "./stats.ts";
 export interface DocAssignment {
   url: string;
   clients: number;
+  /** How many of them keep a Y.Doc replica (see FanoutParams); the rest read keys only. */
+  replicas?: number;
 }
 
 export interface FanoutConnectArgs {

@@ -8,6 +8,12 @@
 export interface FanoutParams {
   documents: number;
   clientsPerDocument: number;
+  /**
+   * Clients per document that apply every update to a Y.Doc (and are
+   * compared for convergence); the others only read the edit keys out of
+   * the update bytes. Default: all of them.
+   */
+  replicasPerDocument?: number;
   editsPerSecond: number;
   /**
    * The same load, run and thrown away before the measured window: JIT
@@ -23,6 +29,8 @@ export interface FanoutParams {
 
 export interface LadderParams {
   clientsPerDocument: number;
+  /** See FanoutParams. */
+  replicasPerDocument: number;
   editsPerSecond: number;
   /** Documents per step, ascending. */
   documentSteps: number[];
@@ -98,6 +106,7 @@ export const FULL: BenchParams = {
   },
   ladder: {
     clientsPerDocument: 10,
+    replicasPerDocument: 2,
     editsPerSecond: 2,
     documentSteps: [10, 20, 40, 60, 80, 100, 130, 160, 200, 250, 320, 400, 500],
     warmupSeconds: 2,
@@ -145,6 +154,7 @@ export const SMOKE: BenchParams = {
   },
   ladder: {
     clientsPerDocument: 3,
+    replicasPerDocument: 2,
     editsPerSecond: 5,
     documentSteps: [1, 2],
     warmupSeconds: 0,

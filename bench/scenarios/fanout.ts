@@ -68,7 +68,11 @@ async function connectGroup(
     const docs = [];
     for (let d = 0; d < params.documents; d++) {
       if (loadGenerator.workerOf(d) === worker) {
-        docs.push({ url: server.url(`${group}-${d}`), clients: params.clientsPerDocument });
+        docs.push({
+          url: server.url(`${group}-${d}`),
+          clients: params.clientsPerDocument,
+          replicas: params.replicasPerDocument ?? params.clientsPerDocument,
+        });
       }
     }
     return docs;

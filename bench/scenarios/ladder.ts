@@ -94,6 +94,7 @@ function runStep(
     {
       documents,
       clientsPerDocument: params.clientsPerDocument,
+      replicasPerDocument: params.replicasPerDocument,
       editsPerSecond: params.editsPerSecond,
       warmupSeconds: params.warmupSeconds,
       durationSeconds: params.stepSeconds,

@@ -28,9 +28,12 @@ export class BenchClient {
   /** Resolves when the first sync step 2 has been applied. */
   readonly synced: Promise<void>;
   private readonly stepTwoWaiters: Array<() => void> = [];
-  private readonly applyRemoteUpdates: boolean;
+  /** Whether live updates are applied to `doc` (see BenchClientOptions). */
+  readonly applyRemoteUpdates: boolean;
   /** Called with every awareness message from the server, if set. */
   onAwareness: ((update: Uint8Array) => void) | null = null;
+  /** Called with every live update the client does not apply, if set. */
+  onUnappliedUpdate: ((update: Uint8Array) => void) | null = null;
 
   constructor(url: string, options: BenchClientOptions = {}) {
     this.applyRemoteUpdates = options.applyRemoteUpdates ?? true;
@@ -107,6 +110,7 @@ export class BenchClient {
       }
       case "update":
         if (this.applyRemoteUpdates) Y.applyUpdate(this.doc, frame.update, REMOTE);
+        else this.onUnappliedUpdate?.(frame.update);
         break;
       case "awareness":
         this.onAwareness?.(frame.update);
