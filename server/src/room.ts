@@ -320,24 +320,26 @@ export class Room {
     update: Uint8Array,
     receivedAt: number,
   ): Promise<void> | undefined {
-    // Which transaction the update ran in, to tell whether it changed
-    // anything (a duplicate does not) and, if it failed halfway, what it did
-    // integrate. Not an "update" listener: Yjs would encode every
-    // transaction again for it, which was 12% of the server's CPU under
-    // load, only to reproduce `update` itself in all but the failure case.
-    let transaction: Y.Transaction | null = null;
-    const observe = (applied: Y.Transaction) => {
-      transaction = applied;
-    };
+    // Capture what the update actually changed: nothing for a duplicate, more
+    // than `update` when it releases updates Yjs held back as pending.
+    // This re-encoding costs about a tenth of the server's CPU under load,
+    // and storing `update` as it came would save it, but a client's bytes
+    // are not always canonical: a sync step 2 carries the client's whole
+    // delete set, and a forged update with two sections for one client id
+    // is integrated differently by applyUpdate (last section wins) than by
+    // mergeUpdates, which merges broadcasts. Only Yjs's own encoding of the
+    // transaction is safe to store and forward.
+    const changes: Uint8Array[] = [];
+    const capture = (change: Uint8Array) => changes.push(change);
     const hadPending = hasPending(this.doc);
     let failure: string | null = null;
-    this.doc.on("afterTransaction", observe);
+    this.doc.on("update", capture);
     try {
       Y.applyUpdate(this.doc, update, peer);
     } catch (error) {
       failure = `invalid Yjs update: ${(error as Error).message}`;
     } finally {
-      this.doc.off("afterTransaction", observe);
+      this.doc.off("update", capture);
     }
     // A client's live updates only build on what it got from this server, so
     // an update with missing dependencies is corrupt or forged. Held back, such
@@ -348,25 +350,20 @@ export class Room {
       this.doc.store.pendingDs = null;
       failure ??= "update depends on changes the server does not have";
     }
-    const applied = transaction as Y.Transaction | null;
-    let change: Uint8Array | null = null;
-    if (applied && changesState(applied)) {
-      // Whatever did get integrated is stored and broadcast like any update,
-      // even when the rest of the message is refused: everything after the
-      // state before it (and the document's deletions, which are idempotent).
-      // An update that succeeded integrated exactly itself, unless it also
-      // released changes held back from earlier (only ever a stored log's).
-      change =
-        failure || hadPending
-          ? Y.encodeStateAsUpdate(this.doc, Y.encodeStateVector(applied.beforeState))
-          : update;
-    }
-    const saving = change ? this.persistAndBroadcast(change, peer, receivedAt) : undefined;
+    // Whatever did get integrated is stored and broadcast like any update,
+    // even when the rest of the message is refused.
+    const saving =
+      changes.length > 0 ? this.persistAndBroadcast(changes, peer, receivedAt) : undefined;
     if (failure) throw new ProtocolError(failure);
     return saving;
   }
 
-  private persistAndBroadcast(change: Uint8Array, origin: Peer, receivedAt: number): Promise<void> {
+  private persistAndBroadcast(
+    changes: Uint8Array[],
+    origin: Peer,
+    receivedAt: number,
+  ): Promise<void> {
+    const change = changes.length === 1 ? (changes[0] as Uint8Array) : Y.mergeUpdates(changes);
     return this.persist(change).then(() => {
       this.metrics.updateDurable((performance.now() - receivedAt) / 1000);
       return this.queueBroadcast({ update: change, origin, receivedAt });

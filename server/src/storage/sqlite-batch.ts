@@ -23,6 +23,20 @@ export type StoreRequest =
 
 export type NumberedRequest = StoreRequest & { id: number };
 
+/** A request waiting for its reply. */
+export interface Pending {
+  request: NumberedRequest;
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+}
+
+/** Adds a request to `queue`; the promise settles with its reply. */
+export function enqueue<T>(queue: Pending[], request: NumberedRequest): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    queue.push({ request, resolve: resolve as (value: unknown) => void, reject });
+  });
+}
+
 /** An error as it crosses the thread boundary (enough to rebuild the typed ones). */
 export interface WireError {
   name: string;

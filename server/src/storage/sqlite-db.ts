@@ -45,28 +45,14 @@ export class SqliteDatabase {
   constructor(readonly file: string) {
     if (file !== ":memory:") fs.mkdirSync(path.dirname(file), { recursive: true });
     this.db = new Database(file);
-    this.db.pragma("journal_mode = WAL");
-    this.db.pragma("synchronous = FULL");
-    this.db.pragma("foreign_keys = ON");
-    this.db.pragma("busy_timeout = 5000");
-    this.db.pragma("wal_autocheckpoint = 0");
-    // After a burst, a checkpointed WAL is cut back to this size.
-    this.db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
-    this.db.exec(`
-      CREATE TABLE IF NOT EXISTS documents (
-        id TEXT PRIMARY KEY,
-        title TEXT NOT NULL DEFAULT '',
-        created_at INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL
-      );
-      CREATE INDEX IF NOT EXISTS documents_updated_at ON documents (updated_at DESC);
-      CREATE TABLE IF NOT EXISTS updates (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        doc_id TEXT NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
-        data BLOB NOT NULL
-      );
-      CREATE INDEX IF NOT EXISTS updates_doc_seq ON updates (doc_id, seq);
-    `);
+    try {
+      configure(this.db);
+    } catch (error) {
+      // A file that is not a database, or is locked: do not leak the handle
+      // (the writer tries to open again on its next request).
+      this.db.close();
+      throw error;
+    }
     const db = this.db;
     this.statements = {
       load: db.prepare<[string], { data: Buffer }>(
@@ -254,9 +240,38 @@ export class SqliteDatabase {
 
   close(): void {
     if (!this.db.open) return;
-    this.flushTouches();
-    this.db.close();
+    try {
+      this.flushTouches();
+    } finally {
+      this.db.close();
+    }
   }
+}
+
+/** Pragmas and schema, on a freshly opened connection. */
+function configure(db: Database.Database): void {
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = FULL");
+  db.pragma("foreign_keys = ON");
+  db.pragma("busy_timeout = 5000");
+  db.pragma("wal_autocheckpoint = 0");
+  // After a burst, a checkpointed WAL is cut back to this size.
+  db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS documents (
+      id TEXT PRIMARY KEY,
+      title TEXT NOT NULL DEFAULT '',
+      created_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS documents_updated_at ON documents (updated_at DESC);
+    CREATE TABLE IF NOT EXISTS updates (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      doc_id TEXT NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
+      data BLOB NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS updates_doc_seq ON updates (doc_id, seq);
+  `);
 }
 
 const TOUCH_INTERVAL_MS = 1000;

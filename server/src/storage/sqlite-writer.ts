@@ -11,15 +11,24 @@
  * structured clone and a thread wake-up each way, and on the fan-out
  * benchmark that was a quarter of the server's CPU per delivered update.
  * The worker kept the fsync off the event loop; here the loop waits for it
- * (about 50 µs typically, a few ms at the tail on a busy disk). Measured
- * both ways, and with the fsync moved to libuv's thread pool as a third
- * design, in alternating runs of the fan-out benchmark: inline commits
- * were cheapest and also had the lowest p99 latency, because every
- * broadcast waits for its fsync whichever thread performs it, and a
- * thread hop adds a wake-up to each. Compactions (which decode a whole
- * document) and background checkpoints stay on the maintenance worker.
+ * (about 50 µs typically, a few ms at the tail on a busy disk), as it does
+ * for reads (an 8 MB document: a few ms), deletes, this writer's own
+ * catch-up checkpoint, and a compaction's final write when a commit meets
+ * it (see sqlite.ts). Measured both ways, and with the fsync moved to
+ * libuv's thread pool as a third design, in alternating runs of the fan-out
+ * benchmark: inline commits were cheapest and also had the lowest p99
+ * latency, because every broadcast waits for its fsync whichever thread
+ * performs it, and a thread hop adds a wake-up to each. Compactions (which
+ * decode a whole document) and background checkpoints stay on the
+ * maintenance worker.
  */
-import { executeBatch, fromWireError, type StoreRequest } from "./sqlite-batch.ts";
+import {
+  enqueue,
+  executeBatch,
+  fromWireError,
+  type Pending,
+  type StoreRequest,
+} from "./sqlite-batch.ts";
 import { SqliteDatabase } from "./sqlite-db.ts";
 
 /**
@@ -33,39 +42,32 @@ import { SqliteDatabase } from "./sqlite-db.ts";
  */
 const CHECKPOINT_INTERVAL_MS = 5000;
 
-interface Pending {
-  request: StoreRequest & { id: number };
-  resolve: (value: unknown) => void;
-  reject: (error: Error) => void;
-}
-
 export class SqliteWriter {
   private db: SqliteDatabase | null = null;
   private queue: Pending[] = [];
   private scheduled = false;
   private nextId = 1;
   private checkpointAt = performance.now();
+  private closed = false;
 
   constructor(private readonly file: string) {}
 
   request<T>(request: StoreRequest): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push({
-        request: { ...request, id: this.nextId++ },
-        resolve: resolve as (value: unknown) => void,
-        reject,
-      });
-      if (this.scheduled) return;
+    if (this.closed) return Promise.reject(new Error("the document store is closed"));
+    const reply = enqueue<T>(this.queue, { ...request, id: this.nextId++ });
+    if (!this.scheduled) {
       // Wait for the rest of this turn, so requests made in the same turn
       // (a burst of updates from many clients) commit together.
       this.scheduled = true;
       setImmediate(this.run);
-    });
+    }
+    return reply;
   }
 
   /** Runs everything requested so far, then closes the connection. */
   async close(): Promise<void> {
     if (this.queue.length > 0) await this.request({ op: "ping" }).catch(() => {});
+    this.closed = true;
     const db = this.db;
     this.db = null;
     db?.close();

@@ -7,8 +7,10 @@
  *   many appends share one fsync (group commit), and an append resolves
  *   once its transaction is on disk.
  * - Maintenance (sqlite-worker.ts), on a worker thread, takes compactions
- *   and checkpoints the WAL, so a long merge or a checkpoint's copying never
- *   holds up the event loop or an append.
+ *   and checkpoints the WAL, so a merge (which decodes a whole document) and
+ *   a checkpoint's copying run off the event loop. A compaction's final
+ *   write (delete the merged rows, insert one, fsync) takes the write lock
+ *   briefly; a commit that meets it waits for it, and so does the event loop.
  *
  * Requests to the writer run and resolve in the order they were made, reads
  * included, so a read always sees every write requested before it.
@@ -16,19 +18,14 @@
 import { Worker } from "node:worker_threads";
 import type { AppendInfo, CompactResult, DocMeta, DocStore } from "./doc-store.ts";
 import {
+  enqueue,
   fromWireError,
-  type NumberedRequest,
+  type Pending,
   type StoreReply,
   type StoreRequest,
 } from "./sqlite-batch.ts";
 import type { WorkerInput } from "./sqlite-worker.ts";
 import { SqliteWriter } from "./sqlite-writer.ts";
-
-interface Pending {
-  request: NumberedRequest;
-  resolve: (value: unknown) => void;
-  reject: (error: Error) => void;
-}
 
 export class SqliteDocStore implements DocStore {
   private readonly writer: SqliteWriter;
@@ -133,13 +130,8 @@ class WorkerChannel {
   }
 
   request<T>(request: StoreRequest): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push({
-        request: { ...request, id: this.nextId++ },
-        resolve: resolve as (value: unknown) => void,
-        reject,
-      });
-      if (this.atWorker || this.sendScheduled) return;
+    const reply = enqueue<T>(this.queue, { ...request, id: this.nextId++ });
+    if (!this.atWorker && !this.sendScheduled) {
       // Wait for the rest of this event-loop turn, so requests made in the
       // same turn (a burst of updates) travel and commit together.
       this.sendScheduled = true;
@@ -147,7 +139,8 @@ class WorkerChannel {
         this.sendScheduled = false;
         this.sendBatch();
       });
-    });
+    }
+    return reply;
   }
 
   /** Runs what is queued, closes the connection and stops the thread. */
