@@ -54,8 +54,8 @@ describe("Room", () => {
     const { started, release } = gateAppends(store);
     const handled = room.handle(a, { type: "update", update: edit("hi") });
     await started;
-    // The append is in flight. Broadcasts go out at the end of an event-loop
-    // turn: let two turns pass, so one queued too early would be out by now.
+    // The append is in flight. Broadcasts go out within the turn that queues
+    // them: let two turns pass, so one queued too early would be out by now.
     for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
     expect(b.received).toHaveLength(0);
     release();

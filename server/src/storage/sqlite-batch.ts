@@ -2,8 +2,9 @@
  * Requests to a SQLite connection, run in batches, in order: consecutive
  * appends of a batch share one transaction, so one commit covers them all
  * (group commit). Used by the writer on the server's thread and by the
- * maintenance worker thread, so the requests and replies are plain data
- * that can cross a thread boundary.
+ * maintenance worker thread; the requests, and replies as the worker sends
+ * them (StoreReply, WireError), are plain data that can cross a thread
+ * boundary.
  */
 import { type AppendInfo, DocumentExistsError } from "./doc-store.ts";
 import type { AppendItem, SqliteDatabase } from "./sqlite-db.ts";
@@ -24,18 +25,21 @@ export type StoreRequest =
 export type NumberedRequest = StoreRequest & { id: number };
 
 /** A request waiting for its reply. */
-export interface Pending {
-  request: NumberedRequest;
+export interface Pending<R = NumberedRequest> {
+  request: R;
   resolve: (value: unknown) => void;
   reject: (error: Error) => void;
 }
 
 /** Adds a request to `queue`; the promise settles with its reply. */
-export function enqueue<T>(queue: Pending[], request: NumberedRequest): Promise<T> {
+export function enqueue<T, R>(queue: Pending<R>[], request: R): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     queue.push({ request, resolve: resolve as (value: unknown) => void, reject });
   });
 }
+
+/** How one request of a batch ended. */
+export type Outcome = { value: unknown } | { error: unknown };
 
 /** An error as it crosses the thread boundary (enough to rebuild the typed ones). */
 export interface WireError {
@@ -47,42 +51,36 @@ export interface WireError {
 
 export type StoreReply = { id: number; value: unknown } | { id: number; error: WireError };
 
-/** Runs a batch in order; returns one reply per request and the buffers to transfer. */
-export function executeBatch(
-  db: SqliteDatabase,
-  batch: readonly NumberedRequest[],
-): { replies: StoreReply[]; transfer: ArrayBuffer[] } {
-  const replies: StoreReply[] = [];
-  const transfer: ArrayBuffer[] = [];
+/** Runs a batch in order; returns one outcome per request, in the same order. */
+export function executeBatch(db: SqliteDatabase, batch: readonly StoreRequest[]): Outcome[] {
+  const outcomes: Outcome[] = [];
   for (let i = 0; i < batch.length; ) {
-    const request = batch[i] as NumberedRequest;
+    const request = batch[i] as StoreRequest;
     if (request.op === "append") {
       // Every append up to the next non-append: one transaction.
-      const appends: Array<AppendItem & { id: number }> = [];
+      const appends: AppendItem[] = [];
       while (i < batch.length && batch[i]?.op === "append") {
-        appends.push(batch[i] as AppendItem & { id: number });
+        appends.push(batch[i] as AppendItem);
         i++;
       }
+      let outcome: Outcome;
       try {
         db.appendBatch(appends);
-        for (const { id } of appends) replies.push({ id, value: undefined });
+        outcome = { value: undefined };
       } catch (error) {
-        for (const { id } of appends) replies.push({ id, error: toWireError(error) });
+        outcome = { error };
       }
+      for (const _ of appends) outcomes.push(outcome);
       continue;
     }
     i++;
     try {
-      const value = execute(db, request);
-      if (request.op === "load") {
-        for (const update of value as Uint8Array[]) transfer.push(update.buffer as ArrayBuffer);
-      }
-      replies.push({ id: request.id, value });
+      outcomes.push({ value: execute(db, request) });
     } catch (error) {
-      replies.push({ id: request.id, error: toWireError(error) });
+      outcomes.push({ error });
     }
   }
-  return { replies, transfer };
+  return outcomes;
 }
 
 function execute(db: SqliteDatabase, request: StoreRequest): unknown {
@@ -112,7 +110,7 @@ function execute(db: SqliteDatabase, request: StoreRequest): unknown {
   }
 }
 
-function toWireError(error: unknown): WireError {
+export function toWireError(error: unknown): WireError {
   if (!(error instanceof Error)) return { name: "Error", message: String(error) };
   const { code, docId } = error as { code?: unknown; docId?: unknown };
   return {

@@ -7,7 +7,12 @@
  * replies come back in one message per batch.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { executeBatch, type NumberedRequest } from "./sqlite-batch.ts";
+import {
+  executeBatch,
+  type NumberedRequest,
+  type StoreReply,
+  toWireError,
+} from "./sqlite-batch.ts";
 import { SqliteDatabase } from "./sqlite-db.ts";
 
 export interface WorkerInput {
@@ -31,7 +36,22 @@ if (parentPort && input?.sqliteFile) {
   }, CHECKPOINT_INTERVAL_MS);
   port.on("message", (batch: NumberedRequest[]) => {
     if (batch.some((request) => request.op === "close")) clearInterval(checkpoints);
-    const { replies, transfer } = executeBatch(db, batch);
+    const replies: StoreReply[] = [];
+    const transfer: ArrayBuffer[] = [];
+    executeBatch(db, batch).forEach((outcome, i) => {
+      const { id, op } = batch[i] as NumberedRequest;
+      if ("error" in outcome) {
+        replies.push({ id, error: toWireError(outcome.error) });
+        return;
+      }
+      // Loaded updates move to the server's thread instead of being copied.
+      if (op === "load") {
+        for (const update of outcome.value as Uint8Array[]) {
+          transfer.push(update.buffer as ArrayBuffer);
+        }
+      }
+      replies.push({ id, value: outcome.value });
+    });
     port.postMessage(replies, transfer);
   });
 }

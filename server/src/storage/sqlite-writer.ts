@@ -22,13 +22,7 @@
  * decode a whole document) and background checkpoints stay on the
  * maintenance worker.
  */
-import {
-  enqueue,
-  executeBatch,
-  fromWireError,
-  type Pending,
-  type StoreRequest,
-} from "./sqlite-batch.ts";
+import { enqueue, executeBatch, type Pending, type StoreRequest } from "./sqlite-batch.ts";
 import { SqliteDatabase } from "./sqlite-db.ts";
 
 /**
@@ -44,9 +38,8 @@ const CHECKPOINT_INTERVAL_MS = 5000;
 
 export class SqliteWriter {
   private db: SqliteDatabase | null = null;
-  private queue: Pending[] = [];
+  private queue: Pending<StoreRequest>[] = [];
   private scheduled = false;
-  private nextId = 1;
   private checkpointAt = performance.now();
   private closed = false;
 
@@ -54,7 +47,7 @@ export class SqliteWriter {
 
   request<T>(request: StoreRequest): Promise<T> {
     if (this.closed) return Promise.reject(new Error("the document store is closed"));
-    const reply = enqueue<T>(this.queue, { ...request, id: this.nextId++ });
+    const reply = enqueue<T, StoreRequest>(this.queue, request);
     if (!this.scheduled) {
       // Wait for the rest of this turn, so requests made in the same turn
       // (a burst of updates from many clients) commit together.
@@ -86,15 +79,14 @@ export class SqliteWriter {
       for (const pending of batch) pending.reject(error as Error);
       return;
     }
-    const { replies } = executeBatch(
+    const outcomes = executeBatch(
       db,
       batch.map((pending) => pending.request),
     );
-    // executeBatch answers every request, in order.
-    replies.forEach((reply, i) => {
-      const pending = batch[i] as Pending;
-      if ("error" in reply) pending.reject(fromWireError(reply.error));
-      else pending.resolve(reply.value);
+    outcomes.forEach((outcome, i) => {
+      const pending = batch[i] as Pending<StoreRequest>;
+      if ("error" in outcome) pending.reject(outcome.error as Error);
+      else pending.resolve(outcome.value);
     });
     this.checkpointIfDue(db);
   };

@@ -20,6 +20,7 @@ import type { AppendInfo, CompactResult, DocMeta, DocStore } from "./doc-store.t
 import {
   enqueue,
   fromWireError,
+  type NumberedRequest,
   type Pending,
   type StoreReply,
   type StoreRequest,
@@ -130,7 +131,7 @@ class WorkerChannel {
   }
 
   request<T>(request: StoreRequest): Promise<T> {
-    const reply = enqueue<T>(this.queue, { ...request, id: this.nextId++ });
+    const reply = enqueue<T, NumberedRequest>(this.queue, { ...request, id: this.nextId++ });
     if (!this.atWorker && !this.sendScheduled) {
       // Wait for the rest of this event-loop turn, so requests made in the
       // same turn (a burst of updates) travel and commit together.
