@@ -1,2 +1,2 @@
-/** Builds the malloc-trim addon at `output`; null on success, else why not. */
-export declare function buildMallocTrim(output: string): string | null;
+/** Builds the release-memory addon at `output`; null on success, else why not. */
+export declare function buildMemoryAddon(output: string): string | null;

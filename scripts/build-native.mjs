@@ -1,8 +1,8 @@
-// Compiles server/native/malloc-trim.c into a Node addon with the system C
-// compiler, against the running Node's own headers (the same toolchain
+// Compiles server/native/release-memory.cc into a Node addon with the system
+// C++ compiler, against the running Node's own headers (the same toolchain
 // better-sqlite3 builds with). Optional: without a compiler or headers the
-// server runs as before, only without giving freed heap memory back (see
-// server/src/malloc-trim.ts).
+// server runs as before, only slower to give freed memory back (see
+// server/src/release-memory.ts).
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import os from "node:os";
@@ -10,10 +10,10 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const MALLOC_TRIM_SOURCE = path.join(root, "server/native/malloc-trim.c");
+const SOURCE = path.join(root, "server/native/release-memory.cc");
 
 /**
- * Where node_api.h is: npm's configured nodedir, beside this node binary
+ * Where node_api.h (and V8's headers beside it) are: npm's configured nodedir, beside this node binary
  * (/usr/include/node for /usr/bin/node), or node-gyp's download cache.
  */
 function nodeHeaders() {
@@ -29,18 +29,18 @@ function nodeHeaders() {
  * Builds the addon at `output`. Returns null on success, or why it could
  * not be built (Linux only: elsewhere there is no glibc heap to trim).
  */
-export function buildMallocTrim(output) {
+export function buildMemoryAddon(output) {
   if (process.platform !== "linux") return `not on Linux (${process.platform})`;
   const headers = nodeHeaders();
   if (!headers) return "Node's headers (node_api.h) were not found";
   try {
     execFileSync(
-      process.env.CC ?? "cc",
-      ["-shared", "-fPIC", "-O2", "-Wall", "-I", headers, "-o", output, MALLOC_TRIM_SOURCE],
+      process.env.CXX ?? "c++",
+      ["-shared", "-fPIC", "-O2", "-Wall", "-std=c++17", "-I", headers, "-o", output, SOURCE],
       { stdio: ["ignore", "ignore", "pipe"] },
     );
     return null;
   } catch (error) {
-    return `the C compiler failed: ${String(error.stderr ?? error.message).trim()}`;
+    return `the C++ compiler failed: ${String(error.stderr ?? error.message).trim()}`;
   }
 }

@@ -6,7 +6,7 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
-import { buildMallocTrim } from "./build-native.mjs";
+import { buildMemoryAddon } from "./build-native.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -36,9 +36,9 @@ await build({
   logLevel: "warning",
 });
 
-const trimFailure = buildMallocTrim(path.join(root, "server/dist/malloc-trim.node"));
-if (trimFailure) {
+const addonFailure = buildMemoryAddon(path.join(root, "server/dist/release-memory.node"));
+if (addonFailure) {
   console.warn(
-    `build:server: malloc-trim addon not built (${trimFailure}); the server runs without it.`,
+    `build:server: release-memory addon not built (${addonFailure}); the server runs without it.`,
   );
 }

@@ -8,8 +8,8 @@ import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { type Authorize, createTokenAuth, openAccess } from "./auth.ts";
 import { type Config, ConfigError, databaseFile, readConfig } from "./config.ts";
-import { loadMallocTrim } from "./malloc-trim.ts";
-import { fullGc } from "./memory.ts";
+import { reclaimMemory } from "./memory.ts";
+import { loadMemoryAddon } from "./release-memory.ts";
 import { createServer } from "./server.ts";
 import { SqliteDocStore } from "./storage/sqlite.ts";
 
@@ -39,11 +39,11 @@ async function main(): Promise<void> {
     await store.close().catch(() => {});
     process.exit(2);
   }
-  const mallocTrim = loadMallocTrim();
-  if (!mallocTrim && import.meta.url.endsWith(".js")) {
+  const memoryAddon = loadMemoryAddon();
+  if (!memoryAddon && import.meta.url.endsWith(".js")) {
     logger.info(
-      "malloc-trim.node is not next to the server bundle (npm run build:server could not " +
-        "compile it): after many connections close, freed native memory stays with the process",
+      "release-memory.node is not next to the server bundle (npm run build:server could not " +
+        "compile it): after many connections close, freed memory goes back to the system later",
     );
   }
   const clientDir =
@@ -56,7 +56,7 @@ async function main(): Promise<void> {
     compactEvery: config.COMPACT_EVERY,
     shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
     metrics: config.METRICS,
-    gc: fullGc(globalThis.gc, mallocTrim),
+    gc: reclaimMemory(globalThis.gc, memoryAddon),
     authorize,
     allowedOrigins: config.ALLOWED_ORIGINS,
     tls:

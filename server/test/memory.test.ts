@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { fullGc, MemoryReclaimer } from "../src/memory.ts";
+import { MemoryReclaimer, reclaimMemory } from "../src/memory.ts";
 
 const MEMORY_MODULE = fileURLToPath(new URL("../src/memory.ts", import.meta.url));
 
@@ -48,19 +48,19 @@ describe("MemoryReclaimer", () => {
   });
 });
 
-describe("fullGc", () => {
+describe("reclaimMemory", () => {
   it("frees old-space garbage, not only the young generation", () => {
     // In a child of its own, with --expose-gc as `npm run serve` runs it:
     // grow the old space by ~40 MB, drop it, collect, report what is left.
     const script = `
       import v8 from "node:v8";
-      import { fullGc } from ${JSON.stringify(MEMORY_MODULE)};
+      import { reclaimMemory } from ${JSON.stringify(MEMORY_MODULE)};
       const used = () => v8.getHeapStatistics().used_heap_size;
       let kept = [];
       for (let i = 0; i < 400000; i++) kept.push({ i, text: "x".repeat(16) + i });
       const grown = used();
       kept = null;
-      fullGc(globalThis.gc)();
+      reclaimMemory(globalThis.gc)();
       console.log(JSON.stringify({ grown, after: used() }));
     `;
     const output = execFileSync(
@@ -73,7 +73,19 @@ describe("fullGc", () => {
     expect(after).toBeLessThan(grown - 25 * 2 ** 20);
   });
 
-  it("is undefined without node --expose-gc", () => {
-    expect(fullGc(undefined)).toBeUndefined();
+  it("uses the addon when there is one: the low-memory collection, then the trim", () => {
+    const calls: string[] = [];
+    const gc = vi.fn();
+    const reclaim = reclaimMemory(gc, {
+      lowMemoryNotification: () => calls.push("low-memory"),
+      mallocTrim: () => calls.push("trim") > 0,
+    });
+    reclaim?.();
+    expect(calls).toEqual(["low-memory", "trim"]);
+    expect(gc).not.toHaveBeenCalled();
+  });
+
+  it("is undefined without the addon and without node --expose-gc", () => {
+    expect(reclaimMemory(undefined)).toBeUndefined();
   });
 });
