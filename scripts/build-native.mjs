@@ -13,8 +13,9 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const SOURCE = path.join(root, "server/native/release-memory.cc");
 
 /**
- * Where node_api.h (and V8's headers beside it) are: npm's configured nodedir, beside this node binary
- * (/usr/include/node for /usr/bin/node), or node-gyp's download cache.
+ * Where node_api.h and V8's headers are: npm's configured nodedir, beside
+ * this node binary (/usr/include/node for /usr/bin/node), or node-gyp's
+ * download cache.
  */
 function nodeHeaders() {
   const candidates = [
@@ -27,7 +28,8 @@ function nodeHeaders() {
 
 /**
  * Builds the addon at `output`. Returns null on success, or why it could
- * not be built (Linux only: elsewhere there is no glibc heap to trim).
+ * not be built. Linux only: the platform the server is deployed on and
+ * the one toolchain this is tested with.
  */
 export function buildMemoryAddon(output) {
   if (process.platform !== "linux") return `not on Linux (${process.platform})`;
