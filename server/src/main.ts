@@ -43,7 +43,8 @@ async function main(): Promise<void> {
   if (!memoryAddon && import.meta.url.endsWith(".js")) {
     logger.info(
       "release-memory.node is not next to the server bundle (npm run build:server could not " +
-        "compile it): after many connections close, freed memory goes back to the system later",
+        "compile it): after many connections close, freed heap memory goes back to the system " +
+        "later, and freed native memory stays with the process",
     );
   }
   const clientDir =
