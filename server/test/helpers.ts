@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -38,6 +39,20 @@ export function gateAppends(store: DocStore): { started: Promise<void>; release:
 
 export function tempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), "cowrite-test-"));
+}
+
+/**
+ * Runs an ES module script (TypeScript imports allowed) in a node process of
+ * its own, with `nodeFlags` such as --expose-gc; returns the JSON it prints.
+ * For measurements the test runner's own heap would disturb.
+ */
+export function runNodeScript<T>(script: string, nodeFlags: string[] = []): T {
+  const output = execFileSync(
+    process.execPath,
+    [...nodeFlags, "--import", "tsx", "--input-type=module", "-e", script],
+    { encoding: "utf8" },
+  );
+  return JSON.parse(output) as T;
 }
 
 export interface Running {

@@ -1,7 +1,7 @@
-import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { MemoryReclaimer, reclaimMemory } from "../src/memory.ts";
+import { runNodeScript } from "./helpers.ts";
 
 const MEMORY_MODULE = fileURLToPath(new URL("../src/memory.ts", import.meta.url));
 
@@ -63,12 +63,9 @@ describe("reclaimMemory", () => {
       reclaimMemory(globalThis.gc)();
       console.log(JSON.stringify({ grown, after: used() }));
     `;
-    const output = execFileSync(
-      process.execPath,
-      ["--expose-gc", "--import", "tsx", "--input-type=module", "-e", script],
-      { encoding: "utf8" },
-    );
-    const { grown, after } = JSON.parse(output) as { grown: number; after: number };
+    const { grown, after } = runNodeScript<{ grown: number; after: number }>(script, [
+      "--expose-gc",
+    ]);
     expect(grown).toBeGreaterThan(30 * 2 ** 20);
     expect(after).toBeLessThan(grown - 25 * 2 ** 20);
   });

@@ -1,11 +1,10 @@
-import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { buildMemoryAddon } from "../../scripts/build-native.mjs";
 import { loadMemoryAddon } from "../src/release-memory.ts";
-import { tempDir } from "./helpers.ts";
+import { runNodeScript, tempDir } from "./helpers.ts";
 
 const LOADER = fileURLToPath(new URL("../src/release-memory.ts", import.meta.url));
 const dirs: string[] = [];
@@ -26,16 +25,6 @@ function buildAddon(): string {
   const addon = path.join(dir, "release-memory.node");
   expect(buildMemoryAddon(addon)).toBeNull();
   return addon;
-}
-
-/** Runs an ES module script in a node child of its own; returns its JSON output. */
-function runChild<T>(script: string, nodeFlags: string[] = []): T {
-  const output = execFileSync(
-    process.execPath,
-    [...nodeFlags, "--import", "tsx", "--input-type=module", "-e", script],
-    { encoding: "utf8" },
-  );
-  return JSON.parse(output) as T;
 }
 
 describe("release-memory addon", () => {
@@ -60,7 +49,7 @@ describe("release-memory addon", () => {
         const released = mallocTrim();
         console.log(JSON.stringify({ before, after: rss(), released, kept: survivors.length }));
       `;
-    const { before, after, released } = runChild<{
+    const { before, after, released } = runNodeScript<{
       before: number;
       after: number;
       released: boolean;
@@ -91,7 +80,7 @@ describe("release-memory addon", () => {
         const after = heap();
         console.log(JSON.stringify({ grown, afterGc, used: after.used_heap_size, committed: after.total_heap_size }));
       `;
-      const { grown, afterGc, used, committed } = runChild<{
+      const { grown, afterGc, used, committed } = runNodeScript<{
         grown: number;
         afterGc: number;
         used: number;
