@@ -12,7 +12,6 @@
 import {
   CLOSE_BAD_FRAME,
   CLOSE_INTERNAL_ERROR,
-  CLOSE_NO_DOCUMENT,
   CLOSE_RATE_LIMITED,
   CLOSE_TRY_AGAIN_LATER,
   CLOSE_UNAUTHENTICATED,
@@ -106,8 +105,8 @@ export class Connection implements Peer {
       (room) => {
         this.room = room;
         if (this.closing) return;
-        if (room.isDeleted) {
-          this.close(CLOSE_NO_DOCUMENT, "document deleted");
+        if (room.refusal) {
+          this.close(room.refusal.code, room.refusal.reason);
           return;
         }
         room.addPeer(this);

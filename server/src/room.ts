@@ -18,6 +18,7 @@
 import {
   type AwarenessEntry,
   CLOSE_NO_DOCUMENT,
+  CLOSE_TRY_AGAIN_LATER,
   decodeAwarenessUpdate,
   encodeAwarenessUpdate,
   encodeFrame,
@@ -31,6 +32,7 @@ import * as awarenessProtocol from "y-protocols/awareness";
 import * as Y from "yjs";
 import { noMetrics, type RoomMetrics } from "./metrics.ts";
 import type { DocStore } from "./storage/doc-store.ts";
+import { checkUpdate } from "./update-check.ts";
 
 export interface Peer {
   /** Connection id, for logs. */
@@ -59,6 +61,12 @@ export interface RoomOptions {
   /** Largest awareness state (JSON characters) a peer may publish. */
   maxAwarenessBytes?: number;
   metrics?: RoomMetrics;
+}
+
+/** How a room turns a new peer away. */
+export interface Refusal {
+  code: number;
+  reason: string;
 }
 
 interface OutgoingChange {
@@ -111,6 +119,7 @@ export class Room {
   private saveError: Error | null = null;
   private closed = false;
   private deleted = false;
+  private refused: Refusal | null = null;
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   /** Durable changes waiting for this turn's broadcast. */
   private outbox: OutgoingChange[] = [];
@@ -197,9 +206,13 @@ export class Room {
     return this.peers.size;
   }
 
-  /** Deleted documents accept no new peers; the registry reloads them once closed. */
-  get isDeleted(): boolean {
-    return this.deleted;
+  /**
+   * Why this room takes no new peers (deleted, or its memory copy discarded),
+   * as the close a new peer gets; null while it takes them. The registry
+   * loads such a document afresh once the room has closed.
+   */
+  get refusal(): Refusal | null {
+    return this.refused;
   }
 
   /**
@@ -290,7 +303,8 @@ export class Room {
    */
   async markDeleted(): Promise<void> {
     this.deleted = true;
-    this.closePeers(CLOSE_NO_DOCUMENT, "document deleted");
+    this.refused = { code: CLOSE_NO_DOCUMENT, reason: "document deleted" };
+    this.closePeers(this.refused.code, this.refused.reason);
     // Appends already handed to the store must land before the caller
     // deletes, or they would recreate the document afterwards.
     await this.flush();
@@ -320,42 +334,53 @@ export class Room {
     update: Uint8Array,
     receivedAt: number,
   ): Promise<void> | undefined {
-    // Capture what the update actually changed: nothing for a duplicate, more
-    // than `update` when it releases updates Yjs held back as pending.
-    // This re-encoding costs about a tenth of the server's CPU under load,
-    // and storing `update` as it came would save it, but a client's bytes
-    // are not always canonical: a sync step 2 carries the client's whole
-    // delete set, and a forged update with two sections for one client id
-    // is integrated differently by applyUpdate (last section wins) than by
-    // mergeUpdates, which merges broadcasts. Only Yjs's own encoding of the
-    // transaction is safe to store and forward.
+    const doc = this.doc;
+    checkUpdate(doc, update);
+    const hadPending = hasPending(doc);
+    // Capture what the update actually changed (nothing for a duplicate).
+    // Storing `update` as it came would save a re-encoding, but a client's
+    // bytes are not always canonical (a sync step 2 carries the client's
+    // whole delete set; forged duplicate sections are read differently by
+    // applyUpdate and mergeUpdates): only Yjs's own encoding is safe to
+    // store and forward.
     const changes: Uint8Array[] = [];
     const capture = (change: Uint8Array) => changes.push(change);
-    const hadPending = hasPending(this.doc);
-    let failure: string | null = null;
-    this.doc.on("update", capture);
+    let failure: unknown = null;
+    doc.on("update", capture);
     try {
-      Y.applyUpdate(this.doc, update, peer);
+      Y.applyUpdate(doc, update, peer);
     } catch (error) {
-      failure = `invalid Yjs update: ${(error as Error).message}`;
+      failure = error;
     } finally {
-      this.doc.off("update", capture);
+      doc.off("update", capture);
     }
-    // A client's live updates only build on what it got from this server, so
-    // an update with missing dependencies is corrupt or forged. Held back, such
-    // updates would pile up and be re-examined on every later update; drop
-    // them and make the client resync.
-    if (!hadPending && hasPending(this.doc)) {
-      this.doc.store.pendingStructs = null;
-      this.doc.store.pendingDs = null;
-      failure ??= "update depends on changes the server does not have";
+    if (failure || (!hadPending && hasPending(doc))) {
+      // Passed the check, yet Yjs refused it halfway: part of it may be in
+      // the document now. Nothing of it is stored or sent; everyone else
+      // reconnects to a copy reloaded from storage.
+      this.discardMemoryCopy(peer, failure);
+      throw new ProtocolError("invalid Yjs update");
     }
-    // Whatever did get integrated is stored and broadcast like any update,
-    // even when the rest of the message is refused.
-    const saving =
-      changes.length > 0 ? this.persistAndBroadcast(changes, peer, receivedAt) : undefined;
-    if (failure) throw new ProtocolError(failure);
-    return saving;
+    return changes.length > 0 ? this.persistAndBroadcast(changes, peer, receivedAt) : undefined;
+  }
+
+  /**
+   * The in-memory document can no longer be trusted: close every peer (the
+   * sender gets its 4400 from the caller) and refuse new ones, so the
+   * registry drops this room once they are gone and the next peer loads the
+   * document afresh. Saves already under way finish; they were accepted
+   * before the damage.
+   */
+  private discardMemoryCopy(sender: Peer, cause: unknown): void {
+    this.options.logger.error(
+      { err: cause, docId: this.docId, conn: sender.id },
+      "a checked update failed inside Yjs; reloading the document",
+    );
+    const refused = { code: CLOSE_TRY_AGAIN_LATER, reason: "document is reloading; reconnect" };
+    this.refused = refused;
+    for (const peer of [...this.peers.keys()]) {
+      if (peer !== sender) peer.close(refused.code, refused.reason);
+    }
   }
 
   private persistAndBroadcast(

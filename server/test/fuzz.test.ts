@@ -6,6 +6,7 @@ import { SqliteDocStore } from "../src/storage/sqlite.ts";
 import {
   connectProvider,
   type Running,
+  seededRandom,
   startServer,
   tempDir,
   whenDoc,
@@ -18,18 +19,6 @@ import {
 
 const TOTAL_FRAMES = Number(process.env.FUZZ_FRAMES ?? 100_000);
 const BATCH = 100;
-
-/** Mulberry32: small, fast, seedable. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -99,7 +88,7 @@ class FuzzClient {
    * harmless), so that the client's later updates never depend on one the
    * server did not get.
    */
-  badFrame(lastSent: Uint8Array): { bytes: Uint8Array; certain: boolean } {
+  badFrame(lastSent: Uint8Array): { bytes: Uint8Array; certain: boolean; last?: boolean } {
     const r = this.random();
     const valid = lastSent;
     if (r < 0.25 && valid.length > 1) {
@@ -121,13 +110,29 @@ class FuzzClient {
       for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(this.random() * 256);
       return { bytes, certain: false };
     }
+    if (r < 0.8) {
+      // A new update, mutated: if the server takes it at all, it must take
+      // it whole. The client's later updates would build on the unmutated
+      // one, so this is the connection's last frame.
+      const text = this.doc.getText("fuzz");
+      text.insert(Math.floor(this.random() * (text.length + 1)), "mutated");
+      const update = this.updates.splice(0).at(-1) ?? new Uint8Array([0, 0]);
+      const bytes = encodeFrame({ type: "update", update });
+      flipBytes(bytes, this.random);
+      return { bytes, certain: false, last: true };
+    }
     // Mutations: flip one to three bytes of a valid frame.
     const bytes = valid.slice();
-    const flips = 1 + Math.floor(this.random() * 3);
-    for (let i = 0; i < flips; i++)
-      bytes[Math.floor(this.random() * bytes.length)] = Math.floor(this.random() * 256);
+    flipBytes(bytes, this.random);
     return { bytes, certain: false };
   }
+}
+
+/** Overwrites one to three random bytes. */
+function flipBytes(bytes: Uint8Array, random: () => number): void {
+  const flips = 1 + Math.floor(random() * 3);
+  for (let i = 0; i < flips; i++)
+    bytes[Math.floor(random() * bytes.length)] = Math.floor(random() * 256);
 }
 
 interface FuzzSocket {
@@ -164,7 +169,7 @@ const isStep1 = (frame: Uint8Array) => frame[0] === 0 && frame[1] === 0;
 describe("fuzzing the sync endpoint", () => {
   it(`${TOTAL_FRAMES.toLocaleString("en")} generated and mutated frames close only their own connection with 4400`, async () => {
     const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
-    const random = prng(seed);
+    const random = seededRandom(seed);
     const dir = tempDir();
     let running: Running = await startServer({ dir, limits: { maxMessagesPerSecond: 1e9 } });
     cleanups.push(() => running.stop());
@@ -229,6 +234,8 @@ describe("fuzzing the sync endpoint", () => {
             open_ = false;
           } else if (bad?.certain) {
             throw new Error(`seed ${seed}: malformed frame accepted: ${Array.from(bad.bytes)}`);
+          } else if (bad?.last) {
+            open_ = false;
           }
           // Every so often, the observer edits and must see its edit answered.
           if (sent % 10_000 === 0) {

@@ -169,3 +169,41 @@ export function rawClient(url: string, options: WebSocket.ClientOptions = {}): R
     },
   };
 }
+
+/** Mulberry32: small, fast, seedable. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * A valid update that inserts and deletes text on top of `base`, with one to
+ * three bytes flipped until Yjs can no longer decode it.
+ */
+export function corruptedUpdate(base: Uint8Array, random: () => number): Uint8Array {
+  const writer = new Y.Doc();
+  Y.applyUpdate(writer, base);
+  const updates: Uint8Array[] = [];
+  writer.on("update", (update: Uint8Array) => updates.push(update));
+  const text = writer.getText("t");
+  text.insert(Math.floor(random() * text.length), "INJECTED words of an attacker");
+  text.delete(Math.floor(random() * 10), 3);
+  const valid = Y.mergeUpdates(updates);
+  for (;;) {
+    const bytes = valid.slice();
+    const flips = 1 + Math.floor(random() * 3);
+    for (let i = 0; i < flips; i++)
+      bytes[Math.floor(random() * bytes.length)] = Math.floor(random() * 256);
+    try {
+      Y.decodeUpdate(bytes);
+    } catch {
+      return bytes;
+    }
+  }
+}

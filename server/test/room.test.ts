@@ -1,4 +1,4 @@
-import { decodeFrame, type Frame } from "@cowrite/shared";
+import { decodeFrame, type Frame, ProtocolError } from "@cowrite/shared";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import * as awarenessProtocol from "y-protocols/awareness";
 import * as Y from "yjs";
@@ -6,7 +6,7 @@ import type { Peer } from "../src/room.ts";
 import { Room } from "../src/room.ts";
 import { RoomRegistry } from "../src/rooms.ts";
 import { MemoryDocStore } from "../src/storage/memory.ts";
-import { gateAppends, silentLogger } from "./helpers.ts";
+import { corruptedUpdate, gateAppends, seededRandom, silentLogger } from "./helpers.ts";
 
 function fakePeer(id: string, readOnly = false) {
   const received: Frame[] = [];
@@ -241,7 +241,7 @@ describe("Room", () => {
     expect(await store.countUpdates("d")).toBe(1);
   });
 
-  it("refuses an update with missing dependencies, yet stores and broadcasts the part it integrated", async () => {
+  it("refuses an update with missing dependencies whole: nothing of it is applied, stored or sent", async () => {
     const store = new MemoryDocStore();
     const { room, a, b } = await roomWithTwoPeers(store);
     // "def" builds on "abc", which the server never got.
@@ -251,20 +251,78 @@ describe("Room", () => {
     other.getText("t").insert(0, "abc");
     other.getText("t").insert(3, "def");
     const mixed = Y.mergeUpdates([edit("ok"), steps[1] as Uint8Array]);
+    const before = Y.encodeStateVector(room.doc);
     expect(() => room.handle(a, { type: "update", update: mixed })).toThrow(/depends on changes/);
-    // Nothing is held back for later: the next update is judged on its own.
+    expect(Y.encodeStateVector(room.doc)).toEqual(before);
+    expect(room.doc.getText("t").toString()).toBe("");
+    expect(room.doc.store.pendingStructs).toBeNull();
+    // The next update is judged on its own.
     await room.handle(a, { type: "update", update: edit("next") });
     const seen = new Y.Doc();
     for (const frame of b.received) if (frame.type === "update") Y.applyUpdate(seen, frame.update);
     const stored = new Y.Doc();
     for (const update of await store.load("d")) Y.applyUpdate(stored, update);
-    for (const doc of [seen, stored, room.doc]) {
-      const text = doc.getText("t").toString();
-      expect(text).toContain("ok");
-      expect(text).toContain("next");
-      expect(text).not.toContain("def");
-      expect(doc.store.pendingStructs).toBeNull();
+    for (const doc of [seen, stored, room.doc]) expect(doc.getText("t").toString()).toBe("next");
+  });
+
+  it("refuses 1,000 corrupted updates whole: text and state vector stay byte-identical", async () => {
+    const store = new MemoryDocStore();
+    const { room, a, b } = await roomWithTwoPeers(store);
+    await room.handle(a, { type: "update", update: edit("the base text, before any attack") });
+    const base = Y.encodeStateAsUpdate(room.doc);
+    const before = { text: room.doc.getText("t").toString(), sv: Y.encodeStateVector(room.doc) };
+    const stored = (await store.load("d")).length;
+    b.received.length = 0;
+    const random = seededRandom(12);
+    for (let i = 0; i < 1000; i++) {
+      const update = corruptedUpdate(base, random);
+      expect(() => room.handle(a, { type: "update", update }), `mutation ${i}`).toThrow(
+        ProtocolError,
+      );
+      expect(room.doc.getText("t").toString(), `mutation ${i}`).toBe(before.text);
+      expect(Y.encodeStateVector(room.doc), `mutation ${i}`).toEqual(before.sv);
     }
+    expect(room.refusal).toBeNull();
+    expect(b.received).toEqual([]);
+    expect((await store.load("d")).length).toBe(stored);
+  });
+
+  it("an update that passes the check yet fails inside Yjs sends everyone to a reloaded copy", async () => {
+    const store = new MemoryDocStore();
+    const rooms = new RoomRegistry({ open: (docId) => Room.load({ ...options(store), docId }) });
+    const room = await rooms.acquire("d");
+    const closes: { code: number; reason: string }[] = [];
+    const a = fakePeer("a");
+    const b = {
+      ...fakePeer("b"),
+      close: (code: number, reason: string) => closes.push({ code, reason }),
+    };
+    room.addPeer(a);
+    room.addPeer(b);
+    await room.handle(a, { type: "update", update: edit("kept") });
+    // Two sections for one writer, back to back: the check reads one run of
+    // text, Yjs keeps only the second section, which then misses the first.
+    const writer = new Y.Doc();
+    const steps: Uint8Array[] = [];
+    writer.on("update", (update: Uint8Array) => steps.push(update));
+    writer.getText("t").insert(0, "abc");
+    writer.getText("t").insert(3, "def");
+    const [first, second] = steps as [Uint8Array, Uint8Array];
+    const forged = new Uint8Array([2, ...first.slice(1, -1), ...second.slice(1, -1), 0]);
+    b.received.length = 0;
+    expect(() => room.handle(a, { type: "update", update: forged })).toThrow(ProtocolError);
+    expect(closes).toEqual([{ code: 1013, reason: "document is reloading; reconnect" }]);
+    expect(room.refusal?.code).toBe(1013);
+    expect(b.received).toEqual([]);
+    room.removePeer(a);
+    room.removePeer(b);
+    await rooms.release("d");
+    const reloaded = await rooms.acquire("d");
+    expect(reloaded).not.toBe(room);
+    expect(reloaded.refusal).toBeNull();
+    expect(reloaded.doc.getText("t").toString()).toBe("kept");
+    expect(reloaded.doc.store.pendingStructs).toBeNull();
+    await rooms.release("d");
   });
 
   it("keeps the stored title in step with the shared title text", async () => {
