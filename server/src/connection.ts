@@ -12,6 +12,7 @@
 import {
   CLOSE_BAD_FRAME,
   CLOSE_INTERNAL_ERROR,
+  CLOSE_NO_DOCUMENT,
   CLOSE_RATE_LIMITED,
   CLOSE_TRY_AGAIN_LATER,
   CLOSE_UNAUTHENTICATED,
@@ -23,6 +24,7 @@ import type { Logger } from "pino";
 import WebSocket from "ws";
 import type { Peer, Room } from "./room.ts";
 import type { RoomRegistry } from "./rooms.ts";
+import { DocumentDeletedError } from "./storage/doc-store.ts";
 
 /** Updates one connection may have applied but not yet durable. */
 const MAX_UNSAVED_PER_CONNECTION = 256;
@@ -112,6 +114,10 @@ export class Connection implements Peer {
         room.addPeer(this);
       },
       (error: unknown) => {
+        if (error instanceof DocumentDeletedError) {
+          this.close(CLOSE_NO_DOCUMENT, "document deleted");
+          return;
+        }
         this.logger.error({ err: error }, "could not open document");
         this.close(CLOSE_INTERNAL_ERROR, "could not open document");
       },

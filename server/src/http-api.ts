@@ -129,8 +129,7 @@ export function createApiRouter(options: ApiOptions): express.Router {
   router.delete("/documents/:id", async (req, res) => {
     const id = parse(docIdSchema, req.params.id, "id");
     await access(req, id, "write");
-    await rooms.get(id)?.markDeleted();
-    if (!(await store.delete(id)))
+    if (!(await rooms.delete(id)))
       throw new HttpError(404, "not_found", `document ${id} not found`);
     res.status(204).end();
   });

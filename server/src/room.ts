@@ -31,7 +31,7 @@ import type { Logger } from "pino";
 import * as awarenessProtocol from "y-protocols/awareness";
 import * as Y from "yjs";
 import { noMetrics, type RoomMetrics } from "./metrics.ts";
-import type { DocStore } from "./storage/doc-store.ts";
+import { type DocStore, DocumentDeletedError } from "./storage/doc-store.ts";
 import { checkUpdate } from "./update-check.ts";
 
 export interface Peer {
@@ -302,12 +302,16 @@ export class Room {
    * and write nothing more, so the deleted document is not recreated.
    */
   async markDeleted(): Promise<void> {
-    this.deleted = true;
-    this.refused = { code: CLOSE_NO_DOCUMENT, reason: "document deleted" };
-    this.closePeers(this.refused.code, this.refused.reason);
+    this.closeAsDeleted();
     // Appends already handed to the store must land before the caller
     // deletes, or they would recreate the document afterwards.
     await this.flush();
+  }
+
+  private closeAsDeleted(): void {
+    this.deleted = true;
+    this.refused = { code: CLOSE_NO_DOCUMENT, reason: "document deleted" };
+    this.closePeers(this.refused.code, this.refused.reason);
   }
 
   /** Resolves once every accepted update is durable. */
@@ -390,6 +394,7 @@ export class Room {
   ): Promise<void> {
     const change = changes.length === 1 ? (changes[0] as Uint8Array) : Y.mergeUpdates(changes);
     return this.persist(change).then(() => {
+      if (this.deleted) return;
       this.metrics.updateDurable((performance.now() - receivedAt) / 1000);
       return this.queueBroadcast({ update: change, origin, receivedAt });
     });
@@ -521,6 +526,12 @@ export class Room {
         await this.options.store.append(this.docId, update, info);
         break;
       } catch (error) {
+        if (error instanceof DocumentDeletedError) {
+          // Deleted meanwhile (e.g. by another server): the update has no
+          // document to go to, and must not recreate it.
+          this.closeAsDeleted();
+          return;
+        }
         this.saveError = error as Error;
         const delayMs = Math.min(100 * 2 ** attempt, this.options.maxRetryDelayMs ?? 5000);
         this.options.logger.error(

@@ -22,19 +22,26 @@ interface Entry {
 
 export interface RoomRegistryOptions {
   open: (docId: string) => Promise<Room>;
+  /** Deletes the stored document; resolves whether it existed. */
+  remove: (docId: string) => Promise<boolean>;
   onCloseError?: (docId: string, error: unknown) => void;
 }
 
 export class RoomRegistry {
   private readonly entries = new Map<string, Entry>();
+  /** Deletions in progress: documents no one may open until they finish. */
+  private readonly deleting = new Map<string, Promise<boolean>>();
 
   constructor(private readonly options: RoomRegistryOptions) {}
 
   /** Opens (or shares) the document's room and counts one reference to it. */
   async acquire(docId: string): Promise<Room> {
     let entry = this.entries.get(docId);
-    while (entry?.state === "closing") {
-      await entry.closed;
+    for (;;) {
+      const deleting = this.deleting.get(docId);
+      if (deleting) await deleting.catch(() => {});
+      else if (entry?.state === "closing") await entry.closed;
+      else break;
       entry = this.entries.get(docId);
     }
     if (!entry) entry = this.startLoading(docId);
@@ -59,6 +66,28 @@ export class RoomRegistry {
       .catch((error: unknown) => this.options.onCloseError?.(docId, error))
       .finally(() => this.remove(docId, entry));
     return entry.closed;
+  }
+
+  /**
+   * Deletes a document, whatever state its room is in: a loading room is
+   * deleted once loaded, an open one closes its peers with 4404 and lands
+   * the writes it already accepted first, a closing one finishes closing.
+   * Opens of the document wait until the delete is done (and then find it
+   * deleted). Resolves whether the document existed.
+   */
+  delete(docId: string): Promise<boolean> {
+    const running = this.deleting.get(docId);
+    if (running) return running.then(() => false);
+    const deleting = this.deleteNow(docId).finally(() => this.deleting.delete(docId));
+    this.deleting.set(docId, deleting);
+    return deleting;
+  }
+
+  private async deleteNow(docId: string): Promise<boolean> {
+    const entry = this.entries.get(docId);
+    if (entry?.state === "closing") await entry.closed;
+    else if (entry) await (await entry.ready.catch(() => null))?.markDeleted();
+    return this.options.remove(docId);
   }
 
   /** The open room of a document, if any (not one still loading). */

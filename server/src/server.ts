@@ -130,6 +130,7 @@ export function createServer(options: ServerOptions): CowriteServer {
         maxAwarenessBytes: limits.maxAwarenessBytes,
         metrics: metrics ?? noMetrics,
       }),
+    remove: (docId) => store.delete(docId),
     onCloseError: (docId, error) => logger.error({ err: error, docId }, "closing a room failed"),
   });
 

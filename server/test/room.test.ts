@@ -35,6 +35,13 @@ const options = (store: MemoryDocStore) => ({
   maxRetryDelayMs: 1,
 });
 
+function registry(store: MemoryDocStore): RoomRegistry {
+  return new RoomRegistry({
+    open: (docId) => Room.load({ ...options(store), docId }),
+    remove: (docId) => store.delete(docId),
+  });
+}
+
 /** A loaded room with two peers whose welcome messages are already cleared. */
 async function roomWithTwoPeers(store: MemoryDocStore) {
   const room = await Room.load(options(store));
@@ -289,7 +296,7 @@ describe("Room", () => {
 
   it("an update that passes the check yet fails inside Yjs sends everyone to a reloaded copy", async () => {
     const store = new MemoryDocStore();
-    const rooms = new RoomRegistry({ open: (docId) => Room.load({ ...options(store), docId }) });
+    const rooms = registry(store);
     const room = await rooms.acquire("d");
     const closes: { code: number; reason: string }[] = [];
     const a = fakePeer("a");
@@ -323,6 +330,25 @@ describe("Room", () => {
     expect(reloaded.doc.getText("t").toString()).toBe("kept");
     expect(reloaded.doc.store.pendingStructs).toBeNull();
     await rooms.release("d");
+  });
+
+  it("a document deleted under an open room: the next edit is neither stored nor sent, and peers get 4404", async () => {
+    const store = new MemoryDocStore();
+    const room = await Room.load(options(store));
+    const closes: number[] = [];
+    const a = { ...fakePeer("a"), close: (code: number) => closes.push(code) };
+    const b = { ...fakePeer("b"), close: (code: number) => closes.push(code) };
+    room.addPeer(a);
+    room.addPeer(b);
+    b.received.length = 0;
+    await store.delete("d");
+    await room.handle(a, { type: "update", update: edit("too late") });
+    expect(closes).toEqual([4404, 4404]);
+    expect(room.refusal?.code).toBe(4404);
+    expect(b.received).toEqual([]);
+    expect(await store.get("d")).toBeNull();
+    await room.close();
+    expect(await store.load("d")).toEqual([]);
   });
 
   it("keeps the stored title in step with the shared title text", async () => {
@@ -448,6 +474,7 @@ describe("RoomRegistry", () => {
     const store = new MemoryDocStore();
     let loads = 0;
     const rooms = new RoomRegistry({
+      remove: (docId) => store.delete(docId),
       open: (docId) => {
         loads++;
         return Room.load({ ...options(store), docId });
@@ -470,7 +497,7 @@ describe("RoomRegistry", () => {
 
   it("an acquire during closing waits and gets a freshly loaded room", async () => {
     const store = new MemoryDocStore();
-    const rooms = new RoomRegistry({ open: (docId) => Room.load({ ...options(store), docId }) });
+    const rooms = registry(store);
     const first = await rooms.acquire("x");
     const closing = rooms.release("x");
     const second = await rooms.acquire("x");
@@ -483,6 +510,7 @@ describe("RoomRegistry", () => {
     let attempt = 0;
     const store = new MemoryDocStore();
     const rooms = new RoomRegistry({
+      remove: (docId) => store.delete(docId),
       open: async (docId) => {
         attempt++;
         if (attempt === 1) throw new Error("storage down");

@@ -2,7 +2,11 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it, onTestFinished } from "vitest";
 import * as Y from "yjs";
-import { type DocStore, DocumentExistsError } from "../src/storage/doc-store.ts";
+import {
+  type DocStore,
+  DocumentDeletedError,
+  DocumentExistsError,
+} from "../src/storage/doc-store.ts";
 import { MemoryDocStore } from "../src/storage/memory.ts";
 import { SqliteDocStore } from "../src/storage/sqlite.ts";
 import { tempDir } from "./helpers.ts";
@@ -106,6 +110,41 @@ describe.each(implementations)("%s fulfils the DocStore contract", (_name, make)
     expect(await store.delete("d")).toBe(false);
     expect(await store.get("d")).toBeNull();
     expect(await store.load("d")).toEqual([]);
+  });
+
+  it("a deleted document stays deleted: no append or ensure brings it back, until create", async () => {
+    const store = open();
+    await store.append("d", edit("x", 1), { at: 1 });
+    await store.delete("d");
+    await expect(store.append("d", edit("y", 2), { at: 2 })).rejects.toThrow(DocumentDeletedError);
+    await expect(store.ensure("d", 3)).rejects.toThrow(DocumentDeletedError);
+    expect(await store.get("d")).toBeNull();
+    expect(await store.load("d")).toEqual([]);
+    await store.create({ id: "d", title: "Again", at: 4 });
+    expect(await store.load("d")).toEqual([]);
+    await store.append("d", edit("z", 3), { at: 5 });
+    expect(materialize(await store.load("d"))).toBe("z");
+  });
+
+  it("an append refused for a deleted document fails alone, not the appends made with it", async () => {
+    const store = open();
+    await store.append("gone", edit("x", 1), { at: 1 });
+    await store.delete("gone");
+    // Requested in one turn: the SQLite writer commits them together.
+    const results = await Promise.allSettled([
+      store.append("kept", edit("a", 2), { at: 2 }),
+      store.append("gone", edit("b", 3), { at: 2 }),
+      store.append("kept", edit("c", 4), { at: 2 }),
+    ]);
+    expect(results.map((result) => result.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect(await store.load("kept")).toHaveLength(2);
+    expect(await store.load("gone")).toEqual([]);
+  });
+
+  it("deleting a document that does not exist leaves nothing behind", async () => {
+    const store = open();
+    expect(await store.delete("never")).toBe(false);
+    expect((await store.ensure("never", 1)).id).toBe("never");
   });
 
   it("ping succeeds on a working store", async () => {

@@ -12,7 +12,12 @@
  *   read inside the same transaction.
  * - `ensure` creates a document's metadata row if absent and never fails if it
  *   already exists; `create` fails with `DocumentExistsError` instead.
- * - `delete` removes metadata and every update.
+ * - `delete` removes metadata and every update, and leaves a tombstone:
+ *   afterwards `ensure` and `append` fail with `DocumentDeletedError` (so a
+ *   client that reconnects after the delete cannot bring the document back),
+ *   until `create` makes a new, empty document under the same id.
+ * - An append refused for one document fails only its own promise, never
+ *   the other appends committed with it.
  */
 export interface DocMeta {
   id: string;
@@ -54,6 +59,13 @@ export interface DocStore {
   /** Throws if the backing store is unreachable (for /readyz). */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+export class DocumentDeletedError extends Error {
+  override name = "DocumentDeletedError";
+  constructor(readonly docId: string) {
+    super(`document ${docId} was deleted`);
+  }
 }
 
 export class DocumentExistsError extends Error {

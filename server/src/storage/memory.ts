@@ -3,6 +3,7 @@ import {
   type CompactResult,
   type DocMeta,
   type DocStore,
+  DocumentDeletedError,
   DocumentExistsError,
 } from "./doc-store.ts";
 import { mergeUpdateLog } from "./merge.ts";
@@ -10,6 +11,7 @@ import { mergeUpdateLog } from "./merge.ts";
 /** In-memory DocStore for unit tests. Nothing survives the process. */
 export class MemoryDocStore implements DocStore {
   private readonly docs = new Map<string, { meta: DocMeta; updates: Uint8Array[] }>();
+  private readonly tombstones = new Set<string>();
   /** Set to an Error to make every write fail (tests of failure handling). */
   failWrites: Error | null = null;
 
@@ -19,6 +21,7 @@ export class MemoryDocStore implements DocStore {
 
   async append(docId: string, update: Uint8Array, info: AppendInfo): Promise<void> {
     if (this.failWrites) throw this.failWrites;
+    this.refuseDeleted(docId);
     const entry = this.entry(docId, info.at);
     entry.updates.push(update.slice());
     entry.meta.updatedAt = info.at;
@@ -39,11 +42,13 @@ export class MemoryDocStore implements DocStore {
   }
 
   async ensure(docId: string, at: number): Promise<DocMeta> {
+    this.refuseDeleted(docId);
     return { ...this.entry(docId, at).meta };
   }
 
   async create(meta: { id: string; title: string; at: number }): Promise<DocMeta> {
     if (this.docs.has(meta.id)) throw new DocumentExistsError(meta.id);
+    this.tombstones.delete(meta.id);
     const entry = this.entry(meta.id, meta.at);
     entry.meta.title = meta.title;
     return { ...entry.meta };
@@ -64,12 +69,18 @@ export class MemoryDocStore implements DocStore {
   }
 
   async delete(docId: string): Promise<boolean> {
-    return this.docs.delete(docId);
+    const existed = this.docs.delete(docId);
+    if (existed) this.tombstones.add(docId);
+    return existed;
   }
 
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {}
+
+  private refuseDeleted(docId: string): void {
+    if (this.tombstones.has(docId)) throw new DocumentDeletedError(docId);
+  }
 
   private entry(docId: string, at: number) {
     let entry = this.docs.get(docId);

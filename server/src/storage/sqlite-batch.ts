@@ -6,7 +6,7 @@
  * them (StoreReply, WireError), are plain data that can cross a thread
  * boundary.
  */
-import { type AppendInfo, DocumentExistsError } from "./doc-store.ts";
+import { type AppendInfo, DocumentDeletedError, DocumentExistsError } from "./doc-store.ts";
 import type { AppendItem, SqliteDatabase } from "./sqlite-db.ts";
 
 export type StoreRequest =
@@ -63,14 +63,16 @@ export function executeBatch(db: SqliteDatabase, batch: readonly StoreRequest[])
         appends.push(batch[i] as AppendItem);
         i++;
       }
-      let outcome: Outcome;
       try {
-        db.appendBatch(appends);
-        outcome = { value: undefined };
+        const refused = db.appendBatch(appends);
+        for (const { docId } of appends) {
+          outcomes.push(
+            refused.has(docId) ? { error: new DocumentDeletedError(docId) } : { value: undefined },
+          );
+        }
       } catch (error) {
-        outcome = { error };
+        for (const _ of appends) outcomes.push({ error });
       }
-      for (const _ of appends) outcomes.push(outcome);
       continue;
     }
     i++;
@@ -124,6 +126,9 @@ export function toWireError(error: unknown): WireError {
 export function fromWireError(wire: WireError): Error {
   if (wire.name === "DocumentExistsError" && wire.docId !== undefined) {
     return new DocumentExistsError(wire.docId);
+  }
+  if (wire.name === "DocumentDeletedError" && wire.docId !== undefined) {
+    return new DocumentDeletedError(wire.docId);
   }
   const error = new Error(wire.message) as Error & { code?: string };
   error.name = wire.name;

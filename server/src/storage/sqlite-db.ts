@@ -5,6 +5,7 @@ import {
   type AppendInfo,
   type CompactResult,
   type DocMeta,
+  DocumentDeletedError,
   DocumentExistsError,
 } from "./doc-store.ts";
 import { mergeUpdateLog } from "./merge.ts";
@@ -26,7 +27,7 @@ export class SqliteDatabase {
   private readonly db: Database.Database;
   private readonly statements;
   private readonly appendTx: Database.Transaction<
-    (batch: readonly AppendItem[], ensured: string[]) => boolean
+    (batch: readonly AppendItem[], ensured: string[], refused: Set<string>) => boolean
   >;
   /** Documents whose metadata row exists: their appends skip the `ensure`. */
   private readonly known = new Set<string>();
@@ -88,42 +89,61 @@ export class SqliteDatabase {
       ),
       deleteUpdates: db.prepare<[string]>("DELETE FROM updates WHERE doc_id = ?"),
       deleteDoc: db.prepare<[string]>("DELETE FROM documents WHERE id = ?"),
+      isDeleted: db.prepare<[string], { n: number }>(
+        "SELECT 1 AS n FROM deleted_documents WHERE id = ?",
+      ),
+      bury: db.prepare<[string, number]>(
+        "INSERT INTO deleted_documents (id, deleted_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
+      ),
+      unbury: db.prepare<[string]>("DELETE FROM deleted_documents WHERE id = ?"),
     };
     const statements = this.statements;
-    this.appendTx = db.transaction((batch: readonly AppendItem[], ensured: string[]) => {
-      for (const { docId, update, info } of batch) {
-        if (!this.known.has(docId) && !ensured.includes(docId)) {
-          statements.ensure.run(docId, info.at, info.at);
-          ensured.push(docId);
+    this.appendTx = db.transaction(
+      (batch: readonly AppendItem[], ensured: string[], refused: Set<string>) => {
+        for (const { docId, update, info } of batch) {
+          if (refused.has(docId)) continue;
+          if (!this.known.has(docId) && !ensured.includes(docId)) {
+            if (statements.isDeleted.get(docId)) {
+              refused.add(docId);
+              continue;
+            }
+            statements.ensure.run(docId, info.at, info.at);
+            ensured.push(docId);
+          }
+          statements.insertUpdate.run(docId, update);
+          if (info.title === undefined) {
+            this.pendingTouches.set(docId, Math.max(info.at, this.pendingTouches.get(docId) ?? 0));
+          } else {
+            statements.touchWithTitle.run(info.at, info.title, docId);
+          }
         }
-        statements.insertUpdate.run(docId, update);
-        if (info.title === undefined) {
-          this.pendingTouches.set(docId, Math.max(info.at, this.pendingTouches.get(docId) ?? 0));
-        } else {
-          statements.touchWithTitle.run(info.at, info.title, docId);
-        }
-      }
-      const due = performance.now() - this.touchesWrittenAt >= TOUCH_INTERVAL_MS;
-      if (due) this.writeTouches();
-      return due;
-    });
+        const due = performance.now() - this.touchesWrittenAt >= TOUCH_INTERVAL_MS;
+        if (due) this.writeTouches();
+        return due;
+      },
+    );
   }
 
   load(docId: string): Uint8Array[] {
     return this.statements.load.all(docId).map((row) => new Uint8Array(row.data));
   }
 
-  /** Writes every append in one transaction: one fsync for the whole batch. */
-  appendBatch(batch: readonly AppendItem[]): void {
+  /**
+   * Writes every append in one transaction: one fsync for the whole batch.
+   * Returns the documents whose appends were refused (deleted ones).
+   */
+  appendBatch(batch: readonly AppendItem[]): Set<string> {
     const ensured: string[] = [];
+    const refused = new Set<string>();
     // IMMEDIATE: take the write lock up front. A deferred transaction that
     // meets the maintenance connection's write would fail with
     // SQLITE_BUSY_SNAPSHOT instead of waiting for it.
-    const touched = this.appendTx.immediate(batch, ensured);
+    const touched = this.appendTx.immediate(batch, ensured, refused);
     // Only after the commit: a rolled-back `ensure` created nothing, and
     // rolled-back touches are still pending.
     for (const docId of ensured) this.known.add(docId);
     if (touched) this.touchesCommitted();
+    return refused;
   }
 
   /** Inside a transaction: writes every pending `updated_at`. */
@@ -193,6 +213,9 @@ export class SqliteDatabase {
 
   ensure(docId: string, at: number): DocMeta {
     this.flushTouches();
+    if (!this.known.has(docId) && this.statements.isDeleted.get(docId)) {
+      throw new DocumentDeletedError(docId);
+    }
     this.statements.ensure.run(docId, at, at);
     const row = this.statements.get.get(docId);
     if (!row) throw new Error(`document ${docId} vanished while being created`);
@@ -201,7 +224,12 @@ export class SqliteDatabase {
 
   create(meta: { id: string; title: string; at: number }): DocMeta {
     try {
-      this.statements.insertDoc.run(meta.id, meta.title, meta.at, meta.at);
+      this.db
+        .transaction(() => {
+          this.statements.insertDoc.run(meta.id, meta.title, meta.at, meta.at);
+          this.statements.unbury.run(meta.id);
+        })
+        .immediate();
     } catch (error) {
       if ((error as { code?: string }).code === "SQLITE_CONSTRAINT_PRIMARYKEY") {
         throw new DocumentExistsError(meta.id);
@@ -229,7 +257,9 @@ export class SqliteDatabase {
     return this.db
       .transaction(() => {
         this.statements.deleteUpdates.run(docId);
-        return this.statements.deleteDoc.run(docId).changes > 0;
+        const existed = this.statements.deleteDoc.run(docId).changes > 0;
+        if (existed) this.statements.bury.run(docId, Date.now());
+        return existed;
       })
       .immediate();
   }
@@ -271,6 +301,10 @@ function configure(db: Database.Database): void {
       data BLOB NOT NULL
     );
     CREATE INDEX IF NOT EXISTS updates_doc_seq ON updates (doc_id, seq);
+    CREATE TABLE IF NOT EXISTS deleted_documents (
+      id TEXT PRIMARY KEY,
+      deleted_at INTEGER NOT NULL
+    );
   `);
 }
 
