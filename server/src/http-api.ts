@@ -8,6 +8,7 @@ import {
   type DocumentList,
   type DocumentMeta,
   generateDocId,
+  isValidDocId,
   TITLE_FIELD,
   TITLE_MAX_LENGTH,
 } from "@cowrite/shared";
@@ -92,6 +93,16 @@ export function createApiRouter(options: ApiOptions): express.Router {
     const body = parse(createBodySchema, req.body ?? {}, "body");
     const { docPattern } = await access(req, null, "write");
     const id = body.id ?? newIdFor(docPattern);
+    // The body's id was checked by the schema; one derived from the token's
+    // claim must pass the same check, or the document could never be opened.
+    if (!isValidDocId(id)) {
+      throw new HttpError(
+        400,
+        "bad_request",
+        `the token's doc claim ${JSON.stringify(docPattern)} gives no valid document id ` +
+          "(1-64 of A-Z a-z 0-9 _ -); send an id in the body",
+      );
+    }
     if (!matchesDoc(docPattern, id)) {
       throw new HttpError(403, "forbidden", `token does not grant access to document ${id}`);
     }

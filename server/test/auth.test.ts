@@ -262,6 +262,24 @@ describe("HTTP API access control", () => {
     });
     expect(del.status).toBe(403);
   });
+
+  it.each([
+    ["a path", "../../etc"],
+    ["a space", "has space"],
+    ["200 characters", "x".repeat(200)],
+    ["a prefix with a dot", "team.*"],
+  ])(
+    "refuses to create an id from a doc claim with %s (400), creating nothing",
+    async (_name, doc) => {
+      const { url, store } = await authServer();
+      const res = await fetch(`${url}/api/documents`, json({ title: "T" }, await token(doc)));
+      expect(res.status).toBe(400);
+      const body = await res.json();
+      expect(body.error.code).toBe("bad_request");
+      expect(body.error.message).toMatch(/doc claim/);
+      expect(await store.list({ limit: 10 })).toEqual([]);
+    },
+  );
 });
 
 describe("limits", () => {
