@@ -17,6 +17,7 @@ import type { Logger } from "pino";
 import * as Y from "yjs";
 import { z } from "zod";
 import { type Access, AuthError, type Authorize, matchesDoc } from "./auth.ts";
+import type { Peer } from "./room.ts";
 import type { RoomRegistry } from "./rooms.ts";
 import { type DocMeta, type DocStore, DocumentExistsError } from "./storage/doc-store.ts";
 
@@ -118,8 +119,14 @@ export function createApiRouter(options: ApiOptions): express.Router {
       throw error;
     }
     // The title lives in the document itself (a shared Y.Text), so that
-    // everyone edits it together; seed it there too.
-    if (title) await store.append(id, encodeTitle(title), { at, title });
+    // everyone edits it together; seed it there too. Through the room, not
+    // straight into the store: a client may have opened the document since
+    // the row was created, and its room would never see a stored-only write.
+    if (title) {
+      await applyThroughRoom(rooms, id, encodeTitle(title));
+      // The room saved it at its own time: answer with the row as it is now.
+      meta = (await store.get(id)) ?? meta;
+    }
     res.status(201).location(`/api/documents/${id}`).json(toApi(meta));
   });
 
@@ -195,6 +202,29 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
 function newIdFor(docPattern: string): string {
   if (!docPattern.endsWith("*")) return docPattern;
   return `${docPattern.slice(0, -1)}${generateDocId()}`.slice(0, 64);
+}
+
+/** The API as a room peer: it writes, and has nowhere to be sent anything. */
+const apiPeer: Peer = {
+  id: "http-api",
+  readOnly: false,
+  user: null,
+  send() {},
+  close() {},
+};
+
+/**
+ * Applies an update as an edit to the document's room (opening it if no
+ * client has), so it is saved and broadcast like any peer's edit. Resolves
+ * once it is durable.
+ */
+async function applyThroughRoom(rooms: RoomRegistry, docId: string, update: Uint8Array) {
+  const room = await rooms.acquire(docId);
+  try {
+    await room.handle(apiPeer, { type: "update", update });
+  } finally {
+    await rooms.release(docId);
+  }
 }
 
 function toApi(meta: DocMeta): DocumentMeta {
