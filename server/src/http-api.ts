@@ -17,6 +17,7 @@ import type { Logger } from "pino";
 import * as Y from "yjs";
 import { z } from "zod";
 import { type Access, AuthError, type Authorize, matchesDoc } from "./auth.ts";
+import { redactUrl } from "./logger.ts";
 import type { Peer } from "./room.ts";
 import type { RoomRegistry } from "./rooms.ts";
 import { type DocMeta, type DocStore, DocumentExistsError } from "./storage/doc-store.ts";
@@ -164,7 +165,7 @@ export function jsonErrorHandler(logger: Logger) {
   return (error: unknown, req: Request, res: Response, _next: NextFunction): void => {
     const { status, code, message } = describeError(error);
     if (status >= 500)
-      logger.error({ err: error, method: req.method, url: req.url }, "request failed");
+      logger.error({ err: error, method: req.method, url: redactUrl(req.url) }, "request failed");
     if (res.headersSent) {
       res.end();
       return;

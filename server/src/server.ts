@@ -15,6 +15,8 @@ import {
   CLOSE_GOING_AWAY,
   CLOSE_TRY_AGAIN_LATER,
   isValidDocId,
+  WS_SUBPROTOCOL,
+  WS_TOKEN_PROTOCOL_PREFIX,
 } from "@cowrite/shared";
 import express from "express";
 import type { Logger } from "pino";
@@ -180,8 +182,10 @@ export function createServer(options: ServerOptions): CowriteServer {
   app.use(jsonErrorHandler(logger));
 
   const httpServer = options.tls ? https.createServer(options.tls, app) : http.createServer(app);
-  httpServer.on("clientError", (error, socket) => {
-    logger.debug({ err: error }, "bad HTTP request");
+  httpServer.on("clientError", (error: NodeJS.ErrnoException, socket) => {
+    // Not the error itself: it carries the raw request bytes (rawPacket),
+    // which may hold a token.
+    logger.debug({ code: error.code, reason: error.message }, "bad HTTP request");
     if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
     else socket.destroy();
   });
@@ -191,6 +195,9 @@ export function createServer(options: ServerOptions): CowriteServer {
     noServer: true,
     maxPayload: limits.maxMessageBytes,
     clientTracking: false,
+    // Select `cowrite`, never the offered token (a client offering
+    // subprotocols fails the handshake unless the server selects one).
+    handleProtocols: (protocols) => (protocols.has(WS_SUBPROTOCOL) ? WS_SUBPROTOCOL : false),
   });
   const connectionShared: ConnectionShared = {
     rooms,
@@ -284,7 +291,7 @@ export function createServer(options: ServerOptions): CowriteServer {
     }
     let access: Access;
     try {
-      access = await authorize(url.searchParams.get("token"), docId);
+      access = await authorize(tokenOf(req, url), docId);
     } catch (error) {
       if (error instanceof AuthError) return reject(error.closeCode, error.message);
       logger.error({ err: error, docId }, "authorization failed unexpectedly");
@@ -416,6 +423,21 @@ export function isOriginAllowed(
   } catch {
     return false;
   }
+}
+
+/**
+ * The upgrade's token: from the `cowrite-token.` subprotocol (Cowrite's
+ * client), else from `?token=` (stock y-websocket clients can set only the URL).
+ */
+function tokenOf(req: http.IncomingMessage, url: URL): string | null {
+  const offered = req.headers["sec-websocket-protocol"]?.split(",") ?? [];
+  for (const protocol of offered) {
+    const value = protocol.trim();
+    if (value.startsWith(WS_TOKEN_PROTOCOL_PREFIX)) {
+      return value.slice(WS_TOKEN_PROTOCOL_PREFIX.length);
+    }
+  }
+  return url.searchParams.get("token");
 }
 
 function rejectUpgrade(socket: Duplex, status: number, text: string): void {

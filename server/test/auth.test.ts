@@ -1,3 +1,4 @@
+import net from "node:net";
 import {
   CLOSE_BAD_FRAME,
   CLOSE_FORBIDDEN,
@@ -11,7 +12,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import * as Y from "yjs";
 import { createTokenAuth, mintToken, type Permission } from "../src/auth.ts";
+import { createLogger, redactUrl } from "../src/logger.ts";
 import { isOriginAllowed } from "../src/server.ts";
+import { MemoryDocStore } from "../src/storage/memory.ts";
 import {
   connectProvider,
   type Running,
@@ -51,10 +54,15 @@ function token(
   });
 }
 
-function client(url: string, options?: WebSocket.ClientOptions) {
-  const c = rawClient(url, options);
+function client(url: string, options?: WebSocket.ClientOptions, protocols?: string[]) {
+  const c = rawClient(url, options, protocols);
   cleanups.push(() => c.ws.terminate());
   return c;
+}
+
+/** Whether the server let the client in (it sent a frame) rather than closing the socket. */
+function admitted(c: ReturnType<typeof client>): Promise<boolean> {
+  return Promise.race([c.next().then(() => true), c.closed.then(() => false)]);
 }
 
 function provider(wsUrl: string, docId: string, params: Record<string, string>) {
@@ -280,6 +288,105 @@ describe("HTTP API access control", () => {
       expect(await store.list({ limit: 10 })).toEqual([]);
     },
   );
+});
+
+describe("tokens", () => {
+  it("accepts the token as a WebSocket subprotocol and answers with `cowrite`, never the token", async () => {
+    const { wsUrl } = await authServer();
+    const jwt = await token("sub");
+    const c = client(`${wsUrl}/sub`, {}, ["cowrite", `cowrite-token.${jwt}`]);
+    const answered = new Promise<string | undefined>((resolve) => {
+      c.ws.once("upgrade", (res) => resolve(res.headers["sec-websocket-protocol"]));
+    });
+    expect(await admitted(c)).toBe(true);
+    expect(await answered).toBe("cowrite");
+    expect(c.ws.protocol).toBe("cowrite");
+
+    const forged = await token("sub", "write", { secret: "another-secret-another-secret-42" });
+    expect(await client(`${wsUrl}/sub`, {}, ["cowrite", `cowrite-token.${forged}`]).closed).toEqual(
+      { code: CLOSE_UNAUTHENTICATED, reason: "invalid token" },
+    );
+    const reader = await token("sub", "read");
+    const elsewhere = await token("other");
+    // The subprotocol wins over ?token=, as the one a client chose deliberately.
+    const both = client(`${wsUrl}/sub?token=${elsewhere}`, {}, [
+      "cowrite",
+      `cowrite-token.${reader}`,
+    ]);
+    expect(await admitted(both)).toBe(true);
+  });
+
+  it("never writes a token to the log, at any level", async () => {
+    const lines: string[] = [];
+    const logger = createLogger({ level: "trace" }, { write: (line) => void lines.push(line) });
+    const store = new MemoryDocStore();
+    store.get = async () => {
+      throw new Error("disk on fire");
+    };
+    const { url, wsUrl } = await authServer({ logger, store });
+    const good = await token("logged", "write");
+    const other = await token("elsewhere");
+    const forged = await token("logged", "write", { secret: "another-secret-another-secret-42" });
+
+    // A 5xx from the API, asked with ?token=.
+    expect((await fetch(`${url}/api/documents?token=${good}`)).status).toBe(500);
+    // A request Node cannot parse, whose raw bytes hold a token.
+    const reply = await new Promise<string>((resolve) => {
+      const socket = net.connect(Number(new URL(url).port), "127.0.0.1", () =>
+        socket.write(`GARBAGE /api/documents?token=${good} HTTP/1.1\r\nHost: x\r\n\r\n`),
+      );
+      let data = "";
+      socket.on("data", (chunk) => {
+        data += chunk;
+      });
+      socket.on("close", () => resolve(data));
+    });
+    expect(reply).toMatch(/^HTTP\/1\.1 400/);
+    // Upgrades with good and refused tokens, in the URL and as a subprotocol.
+    expect(await admitted(client(`${wsUrl}/logged?token=${good}`))).toBe(true);
+    await admitted(client(`${wsUrl}/logged`, {}, ["cowrite", `cowrite-token.${good}`]));
+    expect((await client(`${wsUrl}/logged?token=${other}`).closed).code).toBe(CLOSE_FORBIDDEN);
+    expect((await client(`${wsUrl}/logged?token=${forged}`).closed).code).toBe(
+      CLOSE_UNAUTHENTICATED,
+    );
+    const refused = client(`${wsUrl}/logged`, {}, ["cowrite", `cowrite-token.${forged}`]);
+    expect((await refused.closed).code).toBe(CLOSE_UNAUTHENTICATED);
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+
+    const log = lines.join("");
+    // The log did record these events...
+    expect(log).toContain("request failed");
+    expect(log).toContain("bad HTTP request");
+    expect(log).toContain("rejected");
+    // ...without any token, or a token's signature, in any line (nor the
+    // raw bytes of a request, which pino would write as numbers).
+    expect(log).not.toContain("rawPacket");
+    for (const jwt of [good, other, forged]) {
+      expect(log).not.toContain(jwt);
+      expect(log).not.toContain(jwt.split(".")[2]);
+    }
+  });
+
+  it("censors token-bearing fields of whatever object is logged", () => {
+    const lines: string[] = [];
+    const logger = createLogger({ level: "trace" }, { write: (line) => void lines.push(line) });
+    const err = Object.assign(new Error("parse error"), { rawPacket: Buffer.from("?token=t0k") });
+    logger.debug({ err }, "bad request");
+    const headers = { authorization: "Bearer t0k", "sec-websocket-protocol": "cowrite-token.t0k" };
+    logger.info({ req: { headers } }, "request");
+    expect(lines).toHaveLength(2);
+    expect(lines.join("")).not.toMatch(/t0k|116,48,107/);
+  });
+
+  it("redacts every query parameter named like token from URLs for the log", () => {
+    expect(redactUrl("/api/documents?limit=5&token=abc.def")).toBe(
+      "/api/documents?limit=5&token=REDACTED",
+    );
+    expect(redactUrl("/x?%74oken=abc&TOKEN=abc&token[]=abc")).toBe(
+      "/x?token=REDACTED&TOKEN=REDACTED&token%5B%5D=REDACTED",
+    );
+    expect(redactUrl("/api/documents")).toBe("/api/documents");
+  });
 });
 
 describe("limits", () => {
