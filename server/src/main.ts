@@ -60,6 +60,7 @@ async function main(): Promise<void> {
     gc: reclaimMemory(globalThis.gc, memoryAddon),
     authorize,
     allowedOrigins: config.ALLOWED_ORIGINS,
+    allowedHosts: config.ALLOWED_HOSTS,
     tls:
       config.TLS_CERT && config.TLS_KEY
         ? { cert: fs.readFileSync(config.TLS_CERT), key: fs.readFileSync(config.TLS_KEY) }

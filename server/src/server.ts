@@ -23,6 +23,7 @@ import type { Logger } from "pino";
 import { type WebSocket, WebSocketServer } from "ws";
 import { type Access, AuthError, type Authorize, openAccess } from "./auth.ts";
 import { Connection, type ConnectionShared } from "./connection.ts";
+import { type HostPattern, isHostAllowed } from "./host-allowlist.ts";
 import { createApiRouter, HttpError, jsonErrorHandler } from "./http-api.ts";
 import { MemoryReclaimer } from "./memory.ts";
 import { createMetrics, noMetrics } from "./metrics.ts";
@@ -70,6 +71,11 @@ export interface ServerOptions {
    * header (not browsers) are not affected.
    */
   allowedOrigins?: readonly string[];
+  /**
+   * Host headers (name, optional port) requests and upgrades must carry,
+   * against DNS rebinding; others get 421. null or absent: no check.
+   */
+  allowedHosts?: readonly HostPattern[] | null;
   /** Serve HTTPS and WSS directly with this certificate (PEM). */
   tls?: { cert: Buffer | string; key: Buffer | string } | undefined;
   /** How long shutdown waits for clients to finish the close handshake. */
@@ -110,6 +116,7 @@ export function createServer(options: ServerOptions): CowriteServer {
   const { store, logger } = options;
   const authorize = options.authorize ?? openAccess;
   const allowedOrigins = options.allowedOrigins ?? [];
+  const allowedHosts = options.allowedHosts ?? null;
   const now = options.now ?? Date.now;
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const connections = new Set<Connection>();
@@ -138,6 +145,16 @@ export function createServer(options: ServerOptions): CowriteServer {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
+  app.use((req, _res, next) => {
+    if (!isHostAllowed(req.headers.host, allowedHosts)) {
+      throw new HttpError(
+        421,
+        "misdirected_request",
+        "this server does not answer to that host name",
+      );
+    }
+    next();
+  });
   app.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });
   });
@@ -215,6 +232,9 @@ export function createServer(options: ServerOptions): CowriteServer {
   httpServer.on("upgrade", (req, socket, head) => {
     socket.on("error", onUpgradeSocketError);
     if (closing) return rejectUpgrade(socket, 503, "Service Unavailable");
+    if (!isHostAllowed(req.headers.host, allowedHosts)) {
+      return rejectUpgrade(socket, 421, "Misdirected Request");
+    }
     let url: URL;
     try {
       url = new URL(req.url ?? "/", "http://localhost");

@@ -1,3 +1,4 @@
+import http from "node:http";
 import net from "node:net";
 import {
   CLOSE_BAD_FRAME,
@@ -386,6 +387,101 @@ describe("tokens", () => {
       "/x?token=REDACTED&TOKEN=REDACTED&token%5B%5D=REDACTED",
     );
     expect(redactUrl("/api/documents")).toBe("/api/documents");
+  });
+});
+
+describe("Host allowlist", () => {
+  /** Status of a plain HTTP GET sent with this Host header. */
+  function getWithHost(url: string, path: string, host: string) {
+    return new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.get(`${url}${path}`, { headers: { host } }, (res) => {
+        let body = "";
+        res.on("data", (chunk) => {
+          body += chunk;
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on("error", reject);
+    });
+  }
+
+  /** 101 if the upgrade went through, else the HTTP status it was refused with. */
+  function upgradeWithHost(url: string, host: string, origin?: string) {
+    const headers: Record<string, string> = { host, ...(origin ? { origin } : {}) };
+    const ws = new WebSocket(url, { headers });
+    cleanups.push(() => ws.terminate());
+    return new Promise<number>((resolve, reject) => {
+      ws.once("open", () => resolve(101));
+      ws.once("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
+      ws.once("error", reject);
+    });
+  }
+
+  const loopback = [
+    { hostname: "localhost", port: null },
+    { hostname: "127.0.0.1", port: null },
+    { hostname: "[::1]", port: null },
+  ];
+
+  it("refuses requests and upgrades for another Host with 421, before any room exists", async () => {
+    const running = await startServer({ allowedHosts: loopback });
+    cleanups.push(() => running.stop());
+    const refused = await getWithHost(running.url, "/api/documents", "evil.example:1234");
+    expect(refused.status).toBe(421);
+    expect(JSON.parse(refused.body).error.code).toBe("misdirected_request");
+    expect((await getWithHost(running.url, "/healthz", "evil.example")).status).toBe(421);
+    // A rebound page is same-origin with itself: Origin and Host agree.
+    expect(
+      await upgradeWithHost(
+        `${running.wsUrl}/rebound`,
+        "evil.example:1234",
+        "http://evil.example:1234",
+      ),
+    ).toBe(421);
+    expect(running.server.rooms.size).toBe(0);
+    expect(await running.store.get("rebound")).toBeNull();
+  });
+
+  it("allows the loopback names on any port", async () => {
+    const running = await startServer({ allowedHosts: loopback });
+    cleanups.push(() => running.stop());
+    for (const host of ["localhost:1234", "127.0.0.1", "[::1]:8080", "LOCALHOST"]) {
+      expect((await getWithHost(running.url, "/healthz", host)).status).toBe(200);
+    }
+    expect(await upgradeWithHost(`${running.wsUrl}/loop`, "localhost:1234")).toBe(101);
+  });
+
+  it("matches a configured port exactly", async () => {
+    const allowedHosts = [{ hostname: "docs.example.com", port: 8443 }];
+    const running = await startServer({ allowedHosts });
+    cleanups.push(() => running.stop());
+    expect((await getWithHost(running.url, "/healthz", "docs.example.com:8443")).status).toBe(200);
+    expect((await getWithHost(running.url, "/healthz", "docs.example.com")).status).toBe(421);
+  });
+
+  it("still applies with auth on, whatever the token", async () => {
+    const { url, wsUrl } = await authServer({ allowedHosts: loopback });
+    const admin = await token("*");
+    const refused = await new Promise<number>((resolve, reject) => {
+      const req = http.get(
+        `${url}/api/documents`,
+        { headers: { host: "evil.example", authorization: `Bearer ${admin}` } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on("error", reject);
+    });
+    expect(refused).toBe(421);
+    expect(await upgradeWithHost(`${wsUrl}/x?token=${admin}`, "evil.example")).toBe(421);
+    expect(await upgradeWithHost(`${wsUrl}/x?token=${admin}`, "localhost")).toBe(101);
+  });
+
+  it("checks nothing without a list", async () => {
+    const running = await startServer();
+    cleanups.push(() => running.stop());
+    expect((await getWithHost(running.url, "/healthz", "evil.example")).status).toBe(200);
   });
 });
 
