@@ -15,8 +15,10 @@
  * - Reconnects with full-jitter exponential backoff unless the server closed
  *   with a permanent code (`shouldReconnect(code) === false`); then it stops
  *   and reports the code and reason.
- * - Auth: the `token` option travels as the `token` query parameter. When it
- *   is a function, it is called before every attempt, and a 4401 "token
+ * - Auth: the `token` option travels as a WebSocket subprotocol
+ *   (`cowrite-token.<token>`, PROTOCOL.md §1), not in the URL, which proxies
+ *   and servers log; a token with characters a subprotocol cannot hold falls
+ *   back to the `token` query parameter. When it is a function, it is called before every attempt, and a 4401 "token
  *   expired" close is retried (with backoff) with a fresh token instead of
  *   stopping; with a fixed token there is nothing to retry with.
  * - `destroy()` removes every listener and timer it installed.
@@ -32,6 +34,8 @@ import {
   ProtocolError,
   shouldReconnect,
   TOKEN_EXPIRED_REASON,
+  WS_SUBPROTOCOL,
+  WS_TOKEN_PROTOCOL_PREFIX,
 } from "@cowrite/shared";
 import {
   Awareness,
@@ -80,8 +84,11 @@ export type ProviderEvents = {
   "permission-denied": (reason: string) => void;
 };
 
+/** What a subprotocol may hold (an RFC 7230 token); browsers refuse anything else. A JWT fits. */
+const SUBPROTOCOL_CHARS = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
+
 /** The subset of the WebSocket API the provider relies on, so tests can pass a fake. */
-export type WebSocketConstructor = new (url: string) => WebSocket;
+export type WebSocketConstructor = new (url: string, protocols?: string[]) => WebSocket;
 
 /** A bearer token, or a function that supplies a current one (it may fetch). */
 export type TokenSource = string | (() => string | Promise<string>);
@@ -95,7 +102,7 @@ export interface CowriteProviderOptions {
   docId: string;
   doc: Y.Doc;
   /**
-   * Sent as `?token=` on the WebSocket URL. A function is called before every
+   * Sent in the WebSocket handshake (see the contract above). A function is called before every
    * (re)connect, so the host page can hand out a fresh token; an empty
    * string means no token.
    */
@@ -317,8 +324,12 @@ export class CowriteProvider {
   }
 
   private createSocket(token: string): void {
-    const query = token === "" ? "" : `?token=${encodeURIComponent(token)}`;
-    const socket = new this.WebSocketImpl(`${this.url}/${encodeURIComponent(this.docId)}${query}`);
+    const url = `${this.url}/${encodeURIComponent(this.docId)}`;
+    let socket: WebSocket;
+    if (token === "") socket = new this.WebSocketImpl(url);
+    else if (SUBPROTOCOL_CHARS.test(token)) {
+      socket = new this.WebSocketImpl(url, [WS_SUBPROTOCOL, `${WS_TOKEN_PROTOCOL_PREFIX}${token}`]);
+    } else socket = new this.WebSocketImpl(`${url}?token=${encodeURIComponent(token)}`);
     socket.binaryType = "arraybuffer";
     this.socket = socket;
     // Each handler checks it still belongs to the current socket: a replaced

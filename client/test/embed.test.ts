@@ -39,10 +39,11 @@ describe("toWebSocketUrl", () => {
 });
 
 describe("createEditor", () => {
-  it("connects to the derived URL with the token", () => {
+  it("connects to the derived URL, with the token as a subprotocol", () => {
     const { sockets } = mount({ token: "secret" });
     expect(sockets).toHaveLength(1);
-    expect(sockets[0]?.url).toBe("wss://docs.example.com/ws/doc-1?token=secret");
+    expect(sockets[0]?.url).toBe("wss://docs.example.com/ws/doc-1");
+    expect(sockets[0]?.protocols).toEqual(["cowrite", "cowrite-token.secret"]);
   });
 
   it("calls a token function before connecting", async () => {
@@ -50,7 +51,7 @@ describe("createEditor", () => {
     const { sockets } = mount({ token });
     await vi.waitFor(() => expect(sockets).toHaveLength(1));
     expect(token).toHaveBeenCalled();
-    expect(sockets[0]?.url).toContain("token=fresh");
+    expect(sockets[0]?.protocols).toContain("cowrite-token.fresh");
   });
 
   it("applies theme variables on the root element", () => {

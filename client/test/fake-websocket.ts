@@ -12,7 +12,10 @@ export class FakeSocket {
   onclose: ((event: CloseEvent) => void) | null = null;
   onerror: ((event: Event) => void) | null = null;
 
-  constructor(readonly url: string) {}
+  constructor(
+    readonly url: string,
+    readonly protocols: string[] = [],
+  ) {}
 
   send(data: Uint8Array): void {
     if (this.readyState !== 1) throw new Error("send on a socket that is not open");
@@ -58,8 +61,8 @@ export class FakeSocket {
 export function createFakeWebSockets(): { Impl: WebSocketConstructor; sockets: FakeSocket[] } {
   const sockets: FakeSocket[] = [];
   class Impl extends FakeSocket {
-    constructor(url: string) {
-      super(url);
+    constructor(url: string, protocols?: string[]) {
+      super(url, protocols);
       sockets.push(this);
     }
   }

@@ -58,6 +58,13 @@ function lastSocket(sockets: FakeSocket[]): FakeSocket {
   return socket;
 }
 
+/** The token a socket offered as a subprotocol, and checks it is not in the URL too. */
+function sentToken(socket: FakeSocket): string | null {
+  expect(socket.url).not.toContain("token");
+  const offered = socket.protocols.find((protocol) => protocol.startsWith("cowrite-token."));
+  return offered?.slice("cowrite-token.".length) ?? null;
+}
+
 /** Opens the socket and completes the handshake with an empty server doc. */
 function handshake(socket: FakeSocket, serverDoc = new Y.Doc()): void {
   socket.open();
@@ -312,20 +319,34 @@ describe("CowriteProvider", () => {
     expect(socket.sent).toHaveLength(0);
   });
 
-  it("sends the token as the token query parameter", () => {
+  it("sends the token as a cowrite-token subprotocol, never in the URL", () => {
+    const jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.abc-_123";
+    const { sockets } = setup({ token: jwt });
+    expect(lastSocket(sockets).url).toBe("ws://example.test/ws/doc-1");
+    expect(lastSocket(sockets).protocols).toEqual(["cowrite", `cowrite-token.${jwt}`]);
+  });
+
+  it("offers no subprotocol without a token", () => {
+    const { sockets } = setup();
+    expect(lastSocket(sockets).url).toBe("ws://example.test/ws/doc-1");
+    expect(lastSocket(sockets).protocols).toEqual([]);
+  });
+
+  it("falls back to the token query parameter for a token no subprotocol can hold", () => {
     const { sockets } = setup({ token: "header.pay+load/=.sig" });
     expect(lastSocket(sockets).url).toBe(
       "ws://example.test/ws/doc-1?token=header.pay%2Bload%2F%3D.sig",
     );
+    expect(lastSocket(sockets).protocols).toEqual([]);
   });
 
   it("asks the token function again before every attempt", async () => {
     let calls = 0;
     const { sockets } = setup({ token: () => `token-${++calls}` });
-    expect(lastSocket(sockets).url).toBe("ws://example.test/ws/doc-1?token=token-1");
+    expect(sentToken(lastSocket(sockets))).toBe("token-1");
     lastSocket(sockets).serverClose(1006);
     await vi.advanceTimersByTimeAsync(250);
-    expect(lastSocket(sockets).url).toBe("ws://example.test/ws/doc-1?token=token-2");
+    expect(sentToken(lastSocket(sockets))).toBe("token-2");
   });
 
   it("reconnects with a fresh token, after a backoff, when the token expired and a function supplies tokens", async () => {
@@ -333,7 +354,7 @@ describe("CowriteProvider", () => {
     const token = vi.fn(async () => `token-${++calls}`);
     const { sockets, states } = setup({ token });
     await vi.advanceTimersByTimeAsync(0);
-    expect(lastSocket(sockets).url).toBe("ws://example.test/ws/doc-1?token=token-1");
+    expect(sentToken(lastSocket(sockets))).toBe("token-1");
     handshake(lastSocket(sockets));
 
     lastSocket(sockets).serverClose(CLOSE_UNAUTHENTICATED, "token expired");
@@ -343,7 +364,7 @@ describe("CowriteProvider", () => {
     await vi.advanceTimersByTimeAsync(1);
     expect(token).toHaveBeenCalledTimes(2);
     expect(sockets).toHaveLength(2);
-    expect(lastSocket(sockets).url).toBe("ws://example.test/ws/doc-1?token=token-2");
+    expect(sentToken(lastSocket(sockets))).toBe("token-2");
 
     // A refresh that is refused again counts as another failed attempt: the delay doubles.
     lastSocket(sockets).serverClose(CLOSE_UNAUTHENTICATED, "token expired");
@@ -395,7 +416,7 @@ describe("CowriteProvider", () => {
     expect(warn).toHaveBeenCalled();
     fail = false;
     await vi.advanceTimersByTimeAsync(250);
-    expect(lastSocket(sockets).url).toBe("ws://example.test/ws/doc-1?token=fresh");
+    expect(sentToken(lastSocket(sockets))).toBe("fresh");
     warn.mockRestore();
   });
 

@@ -4,6 +4,12 @@
  */
 import path from "node:path";
 import { z } from "zod";
+import {
+  type HostPattern,
+  isLoopbackAddress,
+  LOOPBACK_HOSTS,
+  parseHost,
+} from "./host-allowlist.ts";
 
 const bytes = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
@@ -44,6 +50,31 @@ const schema = z
           .map((origin) => origin.trim())
           .filter(Boolean),
       ),
+    // Unset: decided below from HOST. "*": no check.
+    ALLOWED_HOSTS: z
+      .string()
+      .optional()
+      .transform((value, ctx): readonly HostPattern[] | null | undefined => {
+        if (value === undefined) return undefined;
+        if (value.trim() === "*") return null;
+        const entries = value
+          .split(",")
+          .map((entry) => entry.trim())
+          .filter(Boolean);
+        const patterns = entries.map(parseHost);
+        const bad = entries.find((_entry, i) => patterns[i] === null);
+        if (bad !== undefined || entries.length === 0) {
+          ctx.addIssue({
+            code: "custom",
+            message:
+              bad === undefined
+                ? "lists no host"
+                : `${JSON.stringify(bad)} is not a host name with an optional :port`,
+          });
+          return z.NEVER;
+        }
+        return patterns.filter((pattern): pattern is HostPattern => pattern !== null);
+      }),
     METRICS: z
       .enum(["true", "false", "1", "0"])
       .default("true")
@@ -54,7 +85,18 @@ const schema = z
   .refine((c) => !c.TLS_CERT === !c.TLS_KEY, {
     message: "TLS_CERT and TLS_KEY must be set together",
     path: ["TLS_CERT"],
-  });
+  })
+  .transform((c) => ({
+    ...c,
+    // Only a server on loopback is a DNS-rebinding target by default: one
+    // listening on a network has names of its own, which we cannot guess.
+    ALLOWED_HOSTS:
+      c.ALLOWED_HOSTS === undefined
+        ? isLoopbackAddress(c.HOST)
+          ? LOOPBACK_HOSTS
+          : null
+        : c.ALLOWED_HOSTS,
+  }));
 
 export type Config = z.infer<typeof schema>;
 

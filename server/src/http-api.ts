@@ -8,6 +8,7 @@ import {
   type DocumentList,
   type DocumentMeta,
   generateDocId,
+  isValidDocId,
   TITLE_FIELD,
   TITLE_MAX_LENGTH,
 } from "@cowrite/shared";
@@ -16,6 +17,8 @@ import type { Logger } from "pino";
 import * as Y from "yjs";
 import { z } from "zod";
 import { type Access, AuthError, type Authorize, matchesDoc } from "./auth.ts";
+import { redactUrl } from "./logger.ts";
+import type { Peer } from "./room.ts";
 import type { RoomRegistry } from "./rooms.ts";
 import { type DocMeta, type DocStore, DocumentExistsError } from "./storage/doc-store.ts";
 
@@ -92,6 +95,16 @@ export function createApiRouter(options: ApiOptions): express.Router {
     const body = parse(createBodySchema, req.body ?? {}, "body");
     const { docPattern } = await access(req, null, "write");
     const id = body.id ?? newIdFor(docPattern);
+    // The body's id was checked by the schema; one derived from the token's
+    // claim must pass the same check, or the document could never be opened.
+    if (!isValidDocId(id)) {
+      throw new HttpError(
+        400,
+        "bad_request",
+        `the token's doc claim ${JSON.stringify(docPattern)} gives no valid document id ` +
+          "(1-64 of A-Z a-z 0-9 _ -); send an id in the body",
+      );
+    }
     if (!matchesDoc(docPattern, id)) {
       throw new HttpError(403, "forbidden", `token does not grant access to document ${id}`);
     }
@@ -107,8 +120,14 @@ export function createApiRouter(options: ApiOptions): express.Router {
       throw error;
     }
     // The title lives in the document itself (a shared Y.Text), so that
-    // everyone edits it together; seed it there too.
-    if (title) await store.append(id, encodeTitle(title), { at, title });
+    // everyone edits it together; seed it there too. Through the room, not
+    // straight into the store: a client may have opened the document since
+    // the row was created, and its room would never see a stored-only write.
+    if (title) {
+      await applyThroughRoom(rooms, id, encodeTitle(title));
+      // The room saved it at its own time: answer with the row as it is now.
+      meta = (await store.get(id)) ?? meta;
+    }
     res.status(201).location(`/api/documents/${id}`).json(toApi(meta));
   });
 
@@ -145,7 +164,7 @@ export function jsonErrorHandler(logger: Logger) {
   return (error: unknown, req: Request, res: Response, _next: NextFunction): void => {
     const { status, code, message } = describeError(error);
     if (status >= 500)
-      logger.error({ err: error, method: req.method, url: req.url }, "request failed");
+      logger.error({ err: error, method: req.method, url: redactUrl(req.url) }, "request failed");
     if (res.headersSent) {
       res.end();
       return;
@@ -183,6 +202,29 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
 function newIdFor(docPattern: string): string {
   if (!docPattern.endsWith("*")) return docPattern;
   return `${docPattern.slice(0, -1)}${generateDocId()}`.slice(0, 64);
+}
+
+/** The API as a room peer: it writes, and has nowhere to be sent anything. */
+const apiPeer: Peer = {
+  id: "http-api",
+  readOnly: false,
+  user: null,
+  send() {},
+  close() {},
+};
+
+/**
+ * Applies an update as an edit to the document's room (opening it if no
+ * client has), so it is saved and broadcast like any peer's edit. Resolves
+ * once it is durable.
+ */
+async function applyThroughRoom(rooms: RoomRegistry, docId: string, update: Uint8Array) {
+  const room = await rooms.acquire(docId);
+  try {
+    await room.handle(apiPeer, { type: "update", update });
+  } finally {
+    await rooms.release(docId);
+  }
 }
 
 function toApi(meta: DocMeta): DocumentMeta {

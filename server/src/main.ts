@@ -5,9 +5,9 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import pino from "pino";
 import { type Authorize, createTokenAuth, openAccess } from "./auth.ts";
 import { type Config, ConfigError, databaseFile, readConfig } from "./config.ts";
+import { createLogger } from "./logger.ts";
 import { reclaimMemory } from "./memory.ts";
 import { loadMemoryAddon } from "./release-memory.ts";
 import { createServer } from "./server.ts";
@@ -22,7 +22,7 @@ async function main(): Promise<void> {
     console.error(`cowrite: ${error.message}`);
     process.exit(2);
   }
-  const logger = pino({ level: config.LOG_LEVEL, base: { service: "cowrite" } });
+  const logger = createLogger({ level: config.LOG_LEVEL });
   const authorize = await buildAuth(config);
   if (authorize === openAccess) {
     logger.warn(
@@ -60,6 +60,7 @@ async function main(): Promise<void> {
     gc: reclaimMemory(globalThis.gc, memoryAddon),
     authorize,
     allowedOrigins: config.ALLOWED_ORIGINS,
+    allowedHosts: config.ALLOWED_HOSTS,
     tls:
       config.TLS_CERT && config.TLS_KEY
         ? { cert: fs.readFileSync(config.TLS_CERT), key: fs.readFileSync(config.TLS_KEY) }

@@ -15,12 +15,15 @@ import {
   CLOSE_GOING_AWAY,
   CLOSE_TRY_AGAIN_LATER,
   isValidDocId,
+  WS_SUBPROTOCOL,
+  WS_TOKEN_PROTOCOL_PREFIX,
 } from "@cowrite/shared";
 import express from "express";
 import type { Logger } from "pino";
 import { type WebSocket, WebSocketServer } from "ws";
 import { type Access, AuthError, type Authorize, openAccess } from "./auth.ts";
 import { Connection, type ConnectionShared } from "./connection.ts";
+import { type HostPattern, isHostAllowed } from "./host-allowlist.ts";
 import { createApiRouter, HttpError, jsonErrorHandler } from "./http-api.ts";
 import { MemoryReclaimer } from "./memory.ts";
 import { createMetrics, noMetrics } from "./metrics.ts";
@@ -68,6 +71,11 @@ export interface ServerOptions {
    * header (not browsers) are not affected.
    */
   allowedOrigins?: readonly string[];
+  /**
+   * Host headers (name, optional port) requests and upgrades must carry,
+   * against DNS rebinding; others get 421. null or absent: no check.
+   */
+  allowedHosts?: readonly HostPattern[] | null;
   /** Serve HTTPS and WSS directly with this certificate (PEM). */
   tls?: { cert: Buffer | string; key: Buffer | string } | undefined;
   /** How long shutdown waits for clients to finish the close handshake. */
@@ -108,6 +116,7 @@ export function createServer(options: ServerOptions): CowriteServer {
   const { store, logger } = options;
   const authorize = options.authorize ?? openAccess;
   const allowedOrigins = options.allowedOrigins ?? [];
+  const allowedHosts = options.allowedHosts ?? null;
   const now = options.now ?? Date.now;
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const connections = new Set<Connection>();
@@ -137,6 +146,16 @@ export function createServer(options: ServerOptions): CowriteServer {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
+  app.use((req, _res, next) => {
+    if (!isHostAllowed(req.headers.host, allowedHosts)) {
+      throw new HttpError(
+        421,
+        "misdirected_request",
+        "this server does not answer to that host name",
+      );
+    }
+    next();
+  });
   app.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });
   });
@@ -181,8 +200,10 @@ export function createServer(options: ServerOptions): CowriteServer {
   app.use(jsonErrorHandler(logger));
 
   const httpServer = options.tls ? https.createServer(options.tls, app) : http.createServer(app);
-  httpServer.on("clientError", (error, socket) => {
-    logger.debug({ err: error }, "bad HTTP request");
+  httpServer.on("clientError", (error: NodeJS.ErrnoException, socket) => {
+    // Not the error itself: it carries the raw request bytes (rawPacket),
+    // which may hold a token.
+    logger.debug({ code: error.code, reason: error.message }, "bad HTTP request");
     if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
     else socket.destroy();
   });
@@ -192,6 +213,9 @@ export function createServer(options: ServerOptions): CowriteServer {
     noServer: true,
     maxPayload: limits.maxMessageBytes,
     clientTracking: false,
+    // Select `cowrite`, never the offered token (a client offering
+    // subprotocols fails the handshake unless the server selects one).
+    handleProtocols: (protocols) => (protocols.has(WS_SUBPROTOCOL) ? WS_SUBPROTOCOL : false),
   });
   const connectionShared: ConnectionShared = {
     rooms,
@@ -209,6 +233,9 @@ export function createServer(options: ServerOptions): CowriteServer {
   httpServer.on("upgrade", (req, socket, head) => {
     socket.on("error", onUpgradeSocketError);
     if (closing) return rejectUpgrade(socket, 503, "Service Unavailable");
+    if (!isHostAllowed(req.headers.host, allowedHosts)) {
+      return rejectUpgrade(socket, 421, "Misdirected Request");
+    }
     let url: URL;
     try {
       url = new URL(req.url ?? "/", "http://localhost");
@@ -285,7 +312,7 @@ export function createServer(options: ServerOptions): CowriteServer {
     }
     let access: Access;
     try {
-      access = await authorize(url.searchParams.get("token"), docId);
+      access = await authorize(tokenOf(req, url), docId);
     } catch (error) {
       if (error instanceof AuthError) return reject(error.closeCode, error.message);
       logger.error({ err: error, docId }, "authorization failed unexpectedly");
@@ -417,6 +444,21 @@ export function isOriginAllowed(
   } catch {
     return false;
   }
+}
+
+/**
+ * The upgrade's token: from the `cowrite-token.` subprotocol (Cowrite's
+ * client), else from `?token=` (stock y-websocket clients can set only the URL).
+ */
+function tokenOf(req: http.IncomingMessage, url: URL): string | null {
+  const offered = req.headers["sec-websocket-protocol"]?.split(",") ?? [];
+  for (const protocol of offered) {
+    const value = protocol.trim();
+    if (value.startsWith(WS_TOKEN_PROTOCOL_PREFIX)) {
+      return value.slice(WS_TOKEN_PROTOCOL_PREFIX.length);
+    }
+  }
+  return url.searchParams.get("token");
 }
 
 function rejectUpgrade(socket: Duplex, status: number, text: string): void {

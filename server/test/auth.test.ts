@@ -1,3 +1,5 @@
+import http from "node:http";
+import net from "node:net";
 import {
   CLOSE_BAD_FRAME,
   CLOSE_FORBIDDEN,
@@ -11,7 +13,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import * as Y from "yjs";
 import { createTokenAuth, mintToken, type Permission } from "../src/auth.ts";
+import { createLogger, redactUrl } from "../src/logger.ts";
 import { isOriginAllowed } from "../src/server.ts";
+import { MemoryDocStore } from "../src/storage/memory.ts";
 import {
   connectProvider,
   type Running,
@@ -51,10 +55,15 @@ function token(
   });
 }
 
-function client(url: string, options?: WebSocket.ClientOptions) {
-  const c = rawClient(url, options);
+function client(url: string, options?: WebSocket.ClientOptions, protocols?: string[]) {
+  const c = rawClient(url, options, protocols);
   cleanups.push(() => c.ws.terminate());
   return c;
+}
+
+/** Whether the server let the client in (it sent a frame) rather than closing the socket. */
+function admitted(c: ReturnType<typeof client>): Promise<boolean> {
+  return Promise.race([c.next().then(() => true), c.closed.then(() => false)]);
 }
 
 function provider(wsUrl: string, docId: string, params: Record<string, string>) {
@@ -261,6 +270,218 @@ describe("HTTP API access control", () => {
       headers: { authorization: `Bearer ${reader}` },
     });
     expect(del.status).toBe(403);
+  });
+
+  it.each([
+    ["a path", "../../etc"],
+    ["a space", "has space"],
+    ["200 characters", "x".repeat(200)],
+    ["a prefix with a dot", "team.*"],
+  ])(
+    "refuses to create an id from a doc claim with %s (400), creating nothing",
+    async (_name, doc) => {
+      const { url, store } = await authServer();
+      const res = await fetch(`${url}/api/documents`, json({ title: "T" }, await token(doc)));
+      expect(res.status).toBe(400);
+      const body = await res.json();
+      expect(body.error.code).toBe("bad_request");
+      expect(body.error.message).toMatch(/doc claim/);
+      expect(await store.list({ limit: 10 })).toEqual([]);
+    },
+  );
+});
+
+describe("tokens", () => {
+  it("accepts the token as a WebSocket subprotocol and answers with `cowrite`, never the token", async () => {
+    const { wsUrl } = await authServer();
+    const jwt = await token("sub");
+    const c = client(`${wsUrl}/sub`, {}, ["cowrite", `cowrite-token.${jwt}`]);
+    const answered = new Promise<string | undefined>((resolve) => {
+      c.ws.once("upgrade", (res) => resolve(res.headers["sec-websocket-protocol"]));
+    });
+    expect(await admitted(c)).toBe(true);
+    expect(await answered).toBe("cowrite");
+    expect(c.ws.protocol).toBe("cowrite");
+
+    const forged = await token("sub", "write", { secret: "another-secret-another-secret-42" });
+    expect(await client(`${wsUrl}/sub`, {}, ["cowrite", `cowrite-token.${forged}`]).closed).toEqual(
+      { code: CLOSE_UNAUTHENTICATED, reason: "invalid token" },
+    );
+    const reader = await token("sub", "read");
+    const elsewhere = await token("other");
+    // The subprotocol wins over ?token=, as the one a client chose deliberately.
+    const both = client(`${wsUrl}/sub?token=${elsewhere}`, {}, [
+      "cowrite",
+      `cowrite-token.${reader}`,
+    ]);
+    expect(await admitted(both)).toBe(true);
+  });
+
+  it("never writes a token to the log, at any level", async () => {
+    const lines: string[] = [];
+    const logger = createLogger({ level: "trace" }, { write: (line) => void lines.push(line) });
+    const store = new MemoryDocStore();
+    store.get = async () => {
+      throw new Error("disk on fire");
+    };
+    const { url, wsUrl } = await authServer({ logger, store });
+    const good = await token("logged", "write");
+    const other = await token("elsewhere");
+    const forged = await token("logged", "write", { secret: "another-secret-another-secret-42" });
+
+    // A 5xx from the API, asked with ?token=.
+    expect((await fetch(`${url}/api/documents?token=${good}`)).status).toBe(500);
+    // A request Node cannot parse, whose raw bytes hold a token.
+    const reply = await new Promise<string>((resolve) => {
+      const socket = net.connect(Number(new URL(url).port), "127.0.0.1", () =>
+        socket.write(`GARBAGE /api/documents?token=${good} HTTP/1.1\r\nHost: x\r\n\r\n`),
+      );
+      let data = "";
+      socket.on("data", (chunk) => {
+        data += chunk;
+      });
+      socket.on("close", () => resolve(data));
+    });
+    expect(reply).toMatch(/^HTTP\/1\.1 400/);
+    // Upgrades with good and refused tokens, in the URL and as a subprotocol.
+    expect(await admitted(client(`${wsUrl}/logged?token=${good}`))).toBe(true);
+    await admitted(client(`${wsUrl}/logged`, {}, ["cowrite", `cowrite-token.${good}`]));
+    expect((await client(`${wsUrl}/logged?token=${other}`).closed).code).toBe(CLOSE_FORBIDDEN);
+    expect((await client(`${wsUrl}/logged?token=${forged}`).closed).code).toBe(
+      CLOSE_UNAUTHENTICATED,
+    );
+    const refused = client(`${wsUrl}/logged`, {}, ["cowrite", `cowrite-token.${forged}`]);
+    expect((await refused.closed).code).toBe(CLOSE_UNAUTHENTICATED);
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+
+    const log = lines.join("");
+    // The log did record these events...
+    expect(log).toContain("request failed");
+    expect(log).toContain("bad HTTP request");
+    expect(log).toContain("rejected");
+    // ...without any token, or a token's signature, in any line (nor the
+    // raw bytes of a request, which pino would write as numbers).
+    expect(log).not.toContain("rawPacket");
+    for (const jwt of [good, other, forged]) {
+      expect(log).not.toContain(jwt);
+      expect(log).not.toContain(jwt.split(".")[2]);
+    }
+  });
+
+  it("censors token-bearing fields of whatever object is logged", () => {
+    const lines: string[] = [];
+    const logger = createLogger({ level: "trace" }, { write: (line) => void lines.push(line) });
+    const err = Object.assign(new Error("parse error"), { rawPacket: Buffer.from("?token=t0k") });
+    logger.debug({ err }, "bad request");
+    const headers = { authorization: "Bearer t0k", "sec-websocket-protocol": "cowrite-token.t0k" };
+    logger.info({ req: { headers } }, "request");
+    expect(lines).toHaveLength(2);
+    expect(lines.join("")).not.toMatch(/t0k|116,48,107/);
+  });
+
+  it("redacts every query parameter named like token from URLs for the log", () => {
+    expect(redactUrl("/api/documents?limit=5&token=abc.def")).toBe(
+      "/api/documents?limit=5&token=REDACTED",
+    );
+    expect(redactUrl("/x?%74oken=abc&TOKEN=abc&token[]=abc")).toBe(
+      "/x?token=REDACTED&TOKEN=REDACTED&token%5B%5D=REDACTED",
+    );
+    expect(redactUrl("/api/documents")).toBe("/api/documents");
+  });
+});
+
+describe("Host allowlist", () => {
+  /** Status of a plain HTTP GET sent with this Host header. */
+  function getWithHost(url: string, path: string, host: string) {
+    return new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.get(`${url}${path}`, { headers: { host } }, (res) => {
+        let body = "";
+        res.on("data", (chunk) => {
+          body += chunk;
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on("error", reject);
+    });
+  }
+
+  /** 101 if the upgrade went through, else the HTTP status it was refused with. */
+  function upgradeWithHost(url: string, host: string, origin?: string) {
+    const headers: Record<string, string> = { host, ...(origin ? { origin } : {}) };
+    const ws = new WebSocket(url, { headers });
+    cleanups.push(() => ws.terminate());
+    return new Promise<number>((resolve, reject) => {
+      ws.once("open", () => resolve(101));
+      ws.once("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
+      ws.once("error", reject);
+    });
+  }
+
+  const loopback = [
+    { hostname: "localhost", port: null },
+    { hostname: "127.0.0.1", port: null },
+    { hostname: "[::1]", port: null },
+  ];
+
+  it("refuses requests and upgrades for another Host with 421, before any room exists", async () => {
+    const running = await startServer({ allowedHosts: loopback });
+    cleanups.push(() => running.stop());
+    const refused = await getWithHost(running.url, "/api/documents", "evil.example:1234");
+    expect(refused.status).toBe(421);
+    expect(JSON.parse(refused.body).error.code).toBe("misdirected_request");
+    expect((await getWithHost(running.url, "/healthz", "evil.example")).status).toBe(421);
+    // A rebound page is same-origin with itself: Origin and Host agree.
+    expect(
+      await upgradeWithHost(
+        `${running.wsUrl}/rebound`,
+        "evil.example:1234",
+        "http://evil.example:1234",
+      ),
+    ).toBe(421);
+    expect(running.server.rooms.size).toBe(0);
+    expect(await running.store.get("rebound")).toBeNull();
+  });
+
+  it("allows the loopback names on any port", async () => {
+    const running = await startServer({ allowedHosts: loopback });
+    cleanups.push(() => running.stop());
+    for (const host of ["localhost:1234", "127.0.0.1", "[::1]:8080", "LOCALHOST"]) {
+      expect((await getWithHost(running.url, "/healthz", host)).status).toBe(200);
+    }
+    expect(await upgradeWithHost(`${running.wsUrl}/loop`, "localhost:1234")).toBe(101);
+  });
+
+  it("matches a configured port exactly", async () => {
+    const allowedHosts = [{ hostname: "docs.example.com", port: 8443 }];
+    const running = await startServer({ allowedHosts });
+    cleanups.push(() => running.stop());
+    expect((await getWithHost(running.url, "/healthz", "docs.example.com:8443")).status).toBe(200);
+    expect((await getWithHost(running.url, "/healthz", "docs.example.com")).status).toBe(421);
+  });
+
+  it("still applies with auth on, whatever the token", async () => {
+    const { url, wsUrl } = await authServer({ allowedHosts: loopback });
+    const admin = await token("*");
+    const refused = await new Promise<number>((resolve, reject) => {
+      const req = http.get(
+        `${url}/api/documents`,
+        { headers: { host: "evil.example", authorization: `Bearer ${admin}` } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on("error", reject);
+    });
+    expect(refused).toBe(421);
+    expect(await upgradeWithHost(`${wsUrl}/x?token=${admin}`, "evil.example")).toBe(421);
+    expect(await upgradeWithHost(`${wsUrl}/x?token=${admin}`, "localhost")).toBe(101);
+  });
+
+  it("checks nothing without a list", async () => {
+    const running = await startServer();
+    cleanups.push(() => running.stop());
+    expect((await getWithHost(running.url, "/healthz", "evil.example")).status).toBe(200);
   });
 });
 

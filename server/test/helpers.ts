@@ -132,8 +132,12 @@ export interface RawClient {
 }
 
 /** A bare ws client that records every binary message. */
-export function rawClient(url: string, options: WebSocket.ClientOptions = {}): RawClient {
-  const ws = new WebSocket(url, options);
+export function rawClient(
+  url: string,
+  options: WebSocket.ClientOptions = {},
+  protocols: string[] = [],
+): RawClient {
+  const ws = new WebSocket(url, protocols, options);
   const messages: Uint8Array[] = [];
   const waiters: { match: (bytes: Uint8Array) => boolean; resolve: (b: Uint8Array) => void }[] = [];
   let consumed = 0;

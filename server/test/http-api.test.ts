@@ -126,6 +126,47 @@ describe("HTTP API", () => {
     expect(again.body.error.code).toBe("conflict");
   });
 
+  it("refuses with 409 to create a document a client already opened", async () => {
+    running = await startServer();
+    const { doc, provider } = connectProvider(running.wsUrl, "opened");
+    await whenSynced(provider);
+    const res = await api("/api/documents", json({ id: "opened", title: "Mine" }));
+    expect(res.status).toBe(409);
+    expect(res.body.error.code).toBe("conflict");
+    expect(doc.getText("title").toString()).toBe("");
+    provider.destroy();
+  });
+
+  it("a title set at creation reaches clients that joined while the document was being created", async () => {
+    running = await startServer();
+    // Hold the request between creating the row and writing the title, and
+    // let a client open the (empty) document in that gap.
+    const create = running.store.create.bind(running.store);
+    const created = deferred();
+    const gate = deferred();
+    running.store.create = async (meta) => {
+      const result = await create(meta);
+      created.resolve();
+      await gate.promise;
+      return result;
+    };
+    const posting = api("/api/documents", json({ id: "raced", title: "Raced title" }));
+    await created.promise;
+    const first = connectProvider(running.wsUrl, "raced");
+    await whenSynced(first.provider);
+    gate.resolve();
+    expect((await posting).status).toBe(201);
+
+    // The room is still open (the first client holds it): a newcomer is
+    // answered from its Y.Doc, not from storage.
+    const second = connectProvider(running.wsUrl, "raced");
+    await whenSynced(second.provider);
+    expect(second.doc.getText("title").toString()).toBe("Raced title");
+    await whenDoc(first.doc, (doc) => doc.getText("title").toString() === "Raced title");
+    first.provider.destroy();
+    second.provider.destroy();
+  });
+
   it("answers garbage on the socket with 400 and stays up", async () => {
     running = await startServer();
     const port = Number(new URL(running.url).port);

@@ -13,6 +13,15 @@ import * as Y from "yjs";
 /** Bumped when Cowrite's use of the wire protocol changes incompatibly. */
 export const PROTOCOL_VERSION = 1;
 
+/**
+ * WebSocket subprotocols (PROTOCOL.md §1): a client may offer its token as
+ * `cowrite-token.<token>` next to `cowrite`, and the server selects `cowrite`.
+ * Unlike `?token=`, a handshake header ends up in no URL, so in no access log
+ * or browser history.
+ */
+export const WS_SUBPROTOCOL = "cowrite";
+export const WS_TOKEN_PROTOCOL_PREFIX = "cowrite-token.";
+
 export const MESSAGE_SYNC = 0;
 export const MESSAGE_AWARENESS = 1;
 export const MESSAGE_AUTH = 2;

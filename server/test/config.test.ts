@@ -1,0 +1,59 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, readConfig } from "../src/config.ts";
+
+const LOOPBACK = [
+  { hostname: "localhost", port: null },
+  { hostname: "127.0.0.1", port: null },
+  { hostname: "[::1]", port: null },
+];
+
+describe("ALLOWED_HOSTS", () => {
+  it.each([["127.0.0.1"], ["127.1.2.3"], ["localhost"], ["::1"]])(
+    "defaults to the loopback names, any port, when HOST is %s",
+    (host) => {
+      expect(readConfig({ HOST: host }).ALLOWED_HOSTS).toEqual(LOOPBACK);
+    },
+  );
+
+  it("defaults to the loopback names when HOST is unset (it defaults to 127.0.0.1)", () => {
+    expect(readConfig({}).ALLOWED_HOSTS).toEqual(LOOPBACK);
+  });
+
+  it.each([["0.0.0.0"], ["::"], ["10.0.0.5"]])(
+    "checks nothing by default when HOST is %s",
+    (host) => {
+      expect(readConfig({ HOST: host }).ALLOWED_HOSTS).toBeNull();
+    },
+  );
+
+  it("parses names, optional ports and bracketed IPv6 addresses, lower-cased", () => {
+    const config = readConfig({
+      HOST: "0.0.0.0",
+      ALLOWED_HOSTS: " Docs.Example.com, docs.example.com:8443 ,[::1]:1234,10.0.0.5",
+    });
+    expect(config.ALLOWED_HOSTS).toEqual([
+      { hostname: "docs.example.com", port: null },
+      { hostname: "docs.example.com", port: 8443 },
+      { hostname: "[::1]", port: 1234 },
+      { hostname: "10.0.0.5", port: null },
+    ]);
+  });
+
+  it("replaces the loopback default when set, and * turns the check off", () => {
+    expect(readConfig({ ALLOWED_HOSTS: "docs.example.com" }).ALLOWED_HOSTS).toEqual([
+      { hostname: "docs.example.com", port: null },
+    ]);
+    expect(readConfig({ ALLOWED_HOSTS: "*" }).ALLOWED_HOSTS).toBeNull();
+  });
+
+  it.each([
+    ["a URL", "https://docs.example.com"],
+    ["a path", "docs.example.com/x"],
+    ["a bad port", "docs.example.com:99999"],
+    ["a bare IPv6 address", "::1"],
+    ["no host at all", ","],
+  ])("refuses %s, naming the variable", (_name, value) => {
+    expect(() => readConfig({ ALLOWED_HOSTS: value })).toThrow(ConfigError);
+    expect(() => readConfig({ ALLOWED_HOSTS: value })).toThrow(/ALLOWED_HOSTS=/);
+  });
+});
