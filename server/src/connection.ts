@@ -22,7 +22,7 @@ import {
 } from "@cowrite/shared";
 import type { Logger } from "pino";
 import WebSocket from "ws";
-import type { Peer, Room } from "./room.ts";
+import { type Peer, type Room, SaveAbandonedError } from "./room.ts";
 import type { RoomRegistry } from "./rooms.ts";
 import { DocumentDeletedError } from "./storage/doc-store.ts";
 
@@ -250,7 +250,10 @@ export class Connection implements Peer {
       },
       (error: unknown) => {
         this.unsaved--;
-        this.logger.error({ err: error }, "saving an update failed");
+        // Given up at shutdown: the room logged it once for all its updates.
+        if (!(error instanceof SaveAbandonedError)) {
+          this.logger.error({ err: error }, "saving an update failed");
+        }
       },
     );
     this.saved = this.saved ? Promise.all([this.saved, done]).then(() => {}) : done;

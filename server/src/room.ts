@@ -120,7 +120,10 @@ export class Room {
   private closed = false;
   private deleted = false;
   private refused: Refusal | null = null;
-  private readonly retryTimers = new Set<NodeJS.Timeout>();
+  /** Pending retry delays, each with the function that ends it early. */
+  private readonly retryTimers = new Map<NodeJS.Timeout, () => void>();
+  /** Set at shutdown: saves that fail are given up instead of retried. */
+  private abandoned = false;
   /** Durable changes waiting for this turn's broadcast. */
   private outbox: OutgoingChange[] = [];
   private outboxSent: Promise<void> | null = null;
@@ -207,12 +210,21 @@ export class Room {
   }
 
   /**
-   * Why this room takes no new peers (deleted, or its memory copy discarded),
+   * Why this room takes no new peers (deleted, its memory copy discarded, or
+   * its saves failing),
    * as the close a new peer gets; null while it takes them. The registry
    * loads such a document afresh once the room has closed.
    */
   get refusal(): Refusal | null {
-    return this.refused;
+    if (this.refused) return this.refused;
+    // A new peer would wait for a "saved" that cannot come (its sync step 1
+    // is answered only from durable state): tell it instead, and let it retry.
+    return this.saveError
+      ? {
+          code: CLOSE_TRY_AGAIN_LATER,
+          reason: "document cannot be saved right now; try again later",
+        }
+      : null;
   }
 
   /**
@@ -314,6 +326,28 @@ export class Room {
     this.closePeers(this.refused.code, this.refused.reason);
   }
 
+  /**
+   * Shutdown's grace period is over: stop retrying saves that fail. Their
+   * updates were never acknowledged (the clients that sent them still hold
+   * them and send them again on their next connect); everything acknowledged
+   * is on disk already.
+   */
+  abandonSaves(): void {
+    if (this.abandoned) return;
+    this.abandoned = true;
+    if (this.inflight.size > 0) {
+      this.options.logger.error(
+        { docId: this.docId, unsaved: this.inflight.size, err: this.saveError },
+        "shutting down with saves failing: giving up updates that were never acknowledged",
+      );
+    }
+    for (const [timer, wake] of this.retryTimers) {
+      clearTimeout(timer);
+      wake();
+    }
+    this.retryTimers.clear();
+  }
+
   /** Resolves once every accepted update is durable. */
   async flush(): Promise<void> {
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
@@ -323,9 +357,9 @@ export class Room {
   /** Saves what is pending, merges the log and frees memory. */
   async close(): Promise<void> {
     await this.flush();
-    if (this.appendsSinceCompact > 1 && !this.deleted) await this.compact();
+    if (this.appendsSinceCompact > 1 && !this.deleted && !this.abandoned) await this.compact();
     this.closed = true;
-    for (const timer of this.retryTimers) clearTimeout(timer);
+    for (const timer of this.retryTimers.keys()) clearTimeout(timer);
     if (this.awarenessTimer) clearTimeout(this.awarenessTimer);
     this.awareness.off("update", this.onAwarenessUpdate);
     this.ydoc.off("afterTransaction", this.dropEncodedState);
@@ -533,6 +567,7 @@ export class Room {
           return;
         }
         this.saveError = error as Error;
+        if (this.abandoned) throw new SaveAbandonedError(this.docId, error);
         const delayMs = Math.min(100 * 2 ** attempt, this.options.maxRetryDelayMs ?? 5000);
         this.options.logger.error(
           { err: error, docId: this.docId, attempt, retryInMs: delayMs },
@@ -559,7 +594,7 @@ export class Room {
         this.retryTimers.delete(timer);
         resolve();
       }, ms);
-      this.retryTimers.add(timer);
+      this.retryTimers.set(timer, resolve);
     });
   }
 
@@ -649,6 +684,17 @@ export class Room {
       this.options.logger.error({ err: error, docId: this.docId }, "presence broadcast failed");
     }
   };
+}
+
+/** A save given up at shutdown while storage was failing. */
+export class SaveAbandonedError extends Error {
+  override name = "SaveAbandonedError";
+  constructor(
+    readonly docId: string,
+    override readonly cause: unknown,
+  ) {
+    super(`gave up saving an update of ${docId} at shutdown: ${(cause as Error)?.message}`);
+  }
 }
 
 /** The changes as one update (no merging work for a single one). */

@@ -108,6 +108,11 @@ export class RoomRegistry {
       .filter((room): room is Room => room !== undefined);
   }
 
+  /** Makes every room, open or closing, give up saves that keep failing (shutdown). */
+  abandonSaves(): void {
+    for (const entry of this.entries.values()) entry.room?.abandonSaves();
+  }
+
   /** Resolves when every room has closed (close their peers first). */
   async drain(): Promise<void> {
     while (this.entries.size > 0) {

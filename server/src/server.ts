@@ -349,6 +349,7 @@ export function createServer(options: ServerOptions): CowriteServer {
       connection.close(CLOSE_GOING_AWAY, "server shutting down");
     // Clients get a moment to answer the close frame; the rest are cut off.
     const grace = setTimeout(() => {
+      rooms.abandonSaves();
       for (const connection of connections) connection.terminate();
       httpServer.closeAllConnections();
     }, options.shutdownGraceMs ?? 3000);

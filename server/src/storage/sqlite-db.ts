@@ -43,11 +43,19 @@ export class SqliteDatabase {
   private readonly pendingTouches = new Map<string, number>();
   private touchesWrittenAt = 0;
 
-  constructor(readonly file: string) {
+  /**
+   * @param busyTimeoutMs how long a statement waits for another connection's
+   *   write lock before failing with SQLITE_BUSY. The waiting blocks this
+   *   connection's thread: the server's own thread for the writer.
+   */
+  constructor(
+    readonly file: string,
+    private readonly busyTimeoutMs = 5000,
+  ) {
     if (file !== ":memory:") fs.mkdirSync(path.dirname(file), { recursive: true });
     this.db = new Database(file);
     try {
-      configure(this.db);
+      configure(this.db, busyTimeoutMs);
     } catch (error) {
       // A file that is not a database, or is locked: do not leak the handle
       // (the writer tries to open again on its next request).
@@ -156,10 +164,18 @@ export class SqliteDatabase {
     this.touchesWrittenAt = performance.now();
   }
 
-  /** Writes pending `updated_at` values before anything reads metadata. */
+  /**
+   * Writes pending `updated_at` values before anything reads metadata. When
+   * the database takes no writes (locked by another process, disk full), a
+   * read goes ahead with values up to a second old rather than fail.
+   */
   private flushTouches(): void {
     if (this.pendingTouches.size === 0) return;
-    this.db.transaction(() => this.writeTouches()).immediate();
+    try {
+      this.db.transaction(() => this.writeTouches()).immediate();
+    } catch {
+      return;
+    }
     this.touchesCommitted();
   }
 
@@ -203,7 +219,7 @@ export class SqliteDatabase {
     try {
       this.db.pragma("wal_checkpoint(PASSIVE)");
     } finally {
-      this.db.pragma("busy_timeout = 5000");
+      this.db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
     }
   }
 
@@ -216,8 +232,12 @@ export class SqliteDatabase {
     if (!this.known.has(docId) && this.statements.isDeleted.get(docId)) {
       throw new DocumentDeletedError(docId);
     }
-    this.statements.ensure.run(docId, at, at);
-    const row = this.statements.get.get(docId);
+    // Read first: opening an existing document must not need the write lock.
+    let row = this.statements.get.get(docId);
+    if (!row) {
+      this.statements.ensure.run(docId, at, at);
+      row = this.statements.get.get(docId);
+    }
     if (!row) throw new Error(`document ${docId} vanished while being created`);
     return toMeta(row);
   }
@@ -279,11 +299,11 @@ export class SqliteDatabase {
 }
 
 /** Pragmas and schema, on a freshly opened connection. */
-function configure(db: Database.Database): void {
+function configure(db: Database.Database, busyTimeoutMs: number): void {
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = FULL");
   db.pragma("foreign_keys = ON");
-  db.pragma("busy_timeout = 5000");
+  db.pragma(`busy_timeout = ${busyTimeoutMs}`);
   db.pragma("wal_autocheckpoint = 0");
   // After a burst, a checkpointed WAL is cut back to this size.
   db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);

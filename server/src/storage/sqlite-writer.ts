@@ -36,6 +36,15 @@ import { SqliteDatabase } from "./sqlite-db.ts";
  */
 const CHECKPOINT_INTERVAL_MS = 5000;
 
+/**
+ * The writer waits this long for the write lock, on the server's thread.
+ * Long enough for a compaction's final write on the maintenance connection;
+ * when something else holds the lock (another process, a backup), the batch
+ * fails with SQLITE_BUSY and its callers retry later (rooms do, with
+ * backoff) instead of the whole server freezing for each attempt.
+ */
+const WRITER_BUSY_TIMEOUT_MS = 50;
+
 export class SqliteWriter {
   private db: SqliteDatabase | null = null;
   private queue: Pending<StoreRequest>[] = [];
@@ -72,7 +81,7 @@ export class SqliteWriter {
     this.queue = [];
     let db: SqliteDatabase;
     try {
-      db = this.db ??= new SqliteDatabase(this.file);
+      db = this.db ??= new SqliteDatabase(this.file, WRITER_BUSY_TIMEOUT_MS);
     } catch (error) {
       // Opening failed (unwritable folder, corrupt file): fail this batch;
       // the next request tries again.
