@@ -4,6 +4,7 @@ import {
   CLOSE_RATE_LIMITED,
   CLOSE_TRY_AGAIN_LATER,
   CLOSE_UNAUTHENTICATED,
+  decodeFrame,
   encodeAwarenessUpdate,
   encodeFrame,
 } from "@cowrite/shared";
@@ -112,10 +113,31 @@ describe("WebSocket access control", () => {
   });
 
   it("closes the connection with 4401 when the token expires while connected", async () => {
-    const { wsUrl } = await authServer();
-    const short = await token("doc", "write", { expiresIn: 1 });
+    // The server's clock runs 1.5 s short of the token's expiry: admission
+    // accepts it, and only the expiry timer can close the connection.
+    const exp = Math.floor(Date.now() / 1000) + 3600;
+    const skew = exp * 1000 - 1500 - Date.now();
+    const now = () => Date.now() + skew;
+    const { wsUrl } = await authServer({
+      now,
+      authorize: await createTokenAuth({ secret: SECRET, now }),
+    });
+    const short = await mintToken({
+      secret: SECRET,
+      userId: "alice",
+      name: "Alice",
+      doc: "doc",
+      permission: "write",
+      expiresIn: 1,
+      now: () => (exp - 1) * 1000,
+    });
     const c = client(`${wsUrl}/doc?token=${short}`);
-    await new Promise((resolve) => c.ws.once("open", resolve));
+    await c.opened;
+    // Synced first: the server answers a sync step 1 with its step 2.
+    c.ws.send(encodeFrame({ type: "sync-step-1", stateVector: Y.encodeStateVector(new Y.Doc()) }));
+    const synced = c.next((bytes) => decodeFrame(bytes).type === "sync-step-2");
+    const first = await Promise.race([synced.then(() => "synced"), c.closed.then(() => "closed")]);
+    expect(first).toBe("synced");
     expect(await c.closed).toEqual({ code: CLOSE_UNAUTHENTICATED, reason: "token expired" });
   });
 
