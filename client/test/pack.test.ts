@@ -1,7 +1,8 @@
 /**
  * The npm package holds the library build only: the ES module, its types
  * and its CSS, nothing of the app or the server. Builds the library first
- * when it is missing (a clean clone runs unit tests before any build).
+ * when it is missing or older than any of its sources (a clean clone runs
+ * unit tests before any build; a stale build would test old code).
  */
 import { execFileSync } from "node:child_process";
 import {
@@ -11,6 +12,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
@@ -21,6 +23,35 @@ import { beforeAll, describe, expect, it } from "vitest";
 
 const clientDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const REQUIRED = ["dist-lib/cowrite.js", "dist-lib/cowrite.css", "dist-lib/types/lib.d.ts"];
+/** Everything the library build reads (the client bundles shared/src in). */
+const LIB_SOURCES = [
+  "src",
+  "../shared/src",
+  "package.json",
+  "vite.lib.config.ts",
+  "tsconfig.lib.json",
+  "../tsconfig.base.json",
+];
+const LIB_OUTPUTS = [...REQUIRED, "dist-lib/react.js", "dist-lib/types/react.d.ts"];
+
+/** Latest modification time of a file, or of any file under a folder. */
+function newestChange(file: string): number {
+  const stat = statSync(file);
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  return Math.max(
+    stat.mtimeMs,
+    ...readdirSync(file).map((entry) => newestChange(path.join(file, entry))),
+  );
+}
+
+/** How much the build is older than its newest source (0: fresh); Infinity when missing. */
+function staleness(): number {
+  const outputs = LIB_OUTPUTS.map((file) => path.join(clientDir, file));
+  if (!outputs.every((file) => existsSync(file))) return Number.POSITIVE_INFINITY;
+  const built = Math.min(...outputs.map((file) => statSync(file).mtimeMs));
+  const sources = Math.max(...LIB_SOURCES.map((file) => newestChange(path.join(clientDir, file))));
+  return Math.max(0, sources - built);
+}
 
 interface PackResult {
   files: { path: string }[];
@@ -29,7 +60,7 @@ interface PackResult {
 let files: string[] = [];
 
 beforeAll(() => {
-  if (!REQUIRED.every((file) => existsSync(path.join(clientDir, file)))) {
+  if (staleness() > 0) {
     execFileSync("npm", ["run", "build:lib"], { cwd: clientDir, stdio: "pipe" });
   }
   const output = execFileSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], {
@@ -41,6 +72,10 @@ beforeAll(() => {
 }, 120_000);
 
 describe("npm package", () => {
+  it("is tested on a library build newer than every source it was built from", () => {
+    expect(staleness()).toBe(0);
+  });
+
   it("contains the ES module, the types and the CSS", () => {
     for (const file of [...REQUIRED, "dist-lib/react.js", "dist-lib/types/react.d.ts"]) {
       expect(files).toContain(file);

@@ -54,8 +54,11 @@ export const openAccess: Authorize = async () => ({
   expiresAt: null,
 });
 
+/** Shortest HS256 secret accepted (RFC 7518 §3.2: at least the hash size). */
+const MIN_SECRET_BYTES = 32;
+
 export interface TokenAuthOptions {
-  /** Shared secret for HS256. */
+  /** Shared secret for HS256, at least 32 bytes. */
   secret?: string | undefined;
   /** PEM (SPKI) public key for asymmetric tokens, with its algorithm. */
   publicKey?: { pem: string; algorithm: string } | undefined;
@@ -77,6 +80,10 @@ export async function createTokenAuth(options: TokenAuthOptions): Promise<Author
     algorithms = [options.publicKey.algorithm];
   } else if (options.secret) {
     key = new TextEncoder().encode(options.secret);
+    // A short HS256 secret can be brute-forced from any one token.
+    if (key.length < MIN_SECRET_BYTES) {
+      throw new Error(`the token secret must be at least ${MIN_SECRET_BYTES} bytes`);
+    }
     algorithms = ["HS256"];
   } else {
     throw new Error("token auth needs a secret or a public key");

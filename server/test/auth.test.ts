@@ -6,13 +6,15 @@ import {
   CLOSE_RATE_LIMITED,
   CLOSE_TRY_AGAIN_LATER,
   CLOSE_UNAUTHENTICATED,
+  decodeFrame,
   encodeAwarenessUpdate,
   encodeFrame,
 } from "@cowrite/shared";
+import * as jose from "jose";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import * as Y from "yjs";
-import { createTokenAuth, mintToken, type Permission } from "../src/auth.ts";
+import { AuthError, createTokenAuth, mintToken, type Permission } from "../src/auth.ts";
 import { createLogger, redactUrl } from "../src/logger.ts";
 import { isOriginAllowed } from "../src/server.ts";
 import { MemoryDocStore } from "../src/storage/memory.ts";
@@ -121,10 +123,31 @@ describe("WebSocket access control", () => {
   });
 
   it("closes the connection with 4401 when the token expires while connected", async () => {
-    const { wsUrl } = await authServer();
-    const short = await token("doc", "write", { expiresIn: 1 });
+    // The server's clock runs 1.5 s short of the token's expiry: admission
+    // accepts it, and only the expiry timer can close the connection.
+    const exp = Math.floor(Date.now() / 1000) + 3600;
+    const skew = exp * 1000 - 1500 - Date.now();
+    const now = () => Date.now() + skew;
+    const { wsUrl } = await authServer({
+      now,
+      authorize: await createTokenAuth({ secret: SECRET, now }),
+    });
+    const short = await mintToken({
+      secret: SECRET,
+      userId: "alice",
+      name: "Alice",
+      doc: "doc",
+      permission: "write",
+      expiresIn: 1,
+      now: () => (exp - 1) * 1000,
+    });
     const c = client(`${wsUrl}/doc?token=${short}`);
-    await new Promise((resolve) => c.ws.once("open", resolve));
+    await c.opened;
+    // Synced first: the server answers a sync step 1 with its step 2.
+    c.ws.send(encodeFrame({ type: "sync-step-1", stateVector: Y.encodeStateVector(new Y.Doc()) }));
+    const synced = c.next((bytes) => decodeFrame(bytes).type === "sync-step-2");
+    const first = await Promise.race([synced.then(() => "synced"), c.closed.then(() => "closed")]);
+    expect(first).toBe("synced");
     expect(await c.closed).toEqual({ code: CLOSE_UNAUTHENTICATED, reason: "token expired" });
   });
 
@@ -203,6 +226,105 @@ describe("WebSocket access control", () => {
       check();
     });
     expect(seen).toEqual({ name: "Alice", user: { name: "Alice" } });
+  });
+});
+
+/** Signs `claims` as given (no defaults added), for tokens mintToken would never make. */
+function sign(
+  claims: jose.JWTPayload,
+  key: Uint8Array | CryptoKey = new TextEncoder().encode(SECRET),
+  alg = "HS256",
+): Promise<string> {
+  return new jose.SignJWT(claims).setProtectedHeader({ alg }).sign(key);
+}
+
+const inAnHour = () => Math.floor(Date.now() / 1000) + 3600;
+const valid = () => ({ sub: "alice", doc: "doc", perm: "write", exp: inAnHour() });
+
+/** The close code `authorize` refuses `token` with (it must refuse). */
+async function refusal(authorize: Awaited<ReturnType<typeof createTokenAuth>>, token: string) {
+  const error = await authorize(token, "doc").then(
+    () => new Error("accepted"),
+    (e: unknown) => e,
+  );
+  if (!(error instanceof AuthError)) throw error;
+  return error.closeCode;
+}
+
+describe("token verification", () => {
+  it.each(["ES256", "EdDSA"])(
+    "accepts %s tokens signed by the configured public key (PEM SPKI) and no other",
+    async (alg) => {
+      const { publicKey, privateKey } = await jose.generateKeyPair(alg, { extractable: true });
+      const pem = await jose.exportSPKI(publicKey);
+      const authorize = await createTokenAuth({ publicKey: { pem, algorithm: alg } });
+      const access = await authorize(await sign(valid(), privateKey, alg), "doc");
+      expect(access).toMatchObject({ user: { id: "alice" }, permission: "write" });
+      const stranger = await jose.generateKeyPair(alg);
+      expect(await refusal(authorize, await sign(valid(), stranger.privateKey, alg))).toBe(
+        CLOSE_UNAUTHENTICATED,
+      );
+      // Algorithm confusion: an HS256 token "signed" with the public key's text.
+      expect(await refusal(authorize, await sign(valid(), new TextEncoder().encode(pem)))).toBe(
+        CLOSE_UNAUTHENTICATED,
+      );
+      // And a real client gets in with the good token.
+      const { wsUrl } = await authServer({ authorize });
+      const c = client(`${wsUrl}/doc?token=${await sign(valid(), privateKey, alg)}`);
+      await c.next();
+    },
+  );
+
+  it("requires the configured issuer and audience: wrong or missing ones get 4401", async () => {
+    const authorize = await createTokenAuth({
+      secret: SECRET,
+      issuer: "https://id.example",
+      audience: "cowrite",
+    });
+    const good = { ...valid(), iss: "https://id.example", aud: "cowrite" };
+    await expect(authorize(await sign(good), "doc")).resolves.toMatchObject({
+      permission: "write",
+    });
+    const { iss: _iss, ...noIssuer } = good;
+    const { aud: _aud, ...noAudience } = good;
+    for (const claims of [
+      { ...good, iss: "https://evil.example" },
+      noIssuer,
+      { ...good, aud: "someone-else" },
+      noAudience,
+    ]) {
+      expect(await refusal(authorize, await sign(claims))).toBe(CLOSE_UNAUTHENTICATED);
+    }
+    const { wsUrl } = await authServer({ authorize });
+    const c = client(`${wsUrl}/doc?token=${await sign(noAudience)}`);
+    expect(await c.closed).toEqual({ code: CLOSE_UNAUTHENTICATED, reason: "invalid token" });
+  });
+
+  it("refuses tokens without exp, sub, doc or a read/write perm with 4401", async () => {
+    const authorize = await createTokenAuth({ secret: SECRET });
+    await expect(authorize(await sign(valid()), "doc")).resolves.toMatchObject({
+      permission: "write",
+    });
+    const { exp: _exp, ...noExp } = valid();
+    const { sub: _sub, ...noSub } = valid();
+    const { doc: _doc, ...noDoc } = valid();
+    const { perm: _perm, ...noPerm } = valid();
+    for (const claims of [
+      noExp,
+      noSub,
+      noDoc,
+      noPerm,
+      { ...valid(), perm: "admin" },
+      { ...valid(), doc: "" },
+      { ...valid(), doc: 42 },
+    ]) {
+      expect(await refusal(authorize, await sign(claims))).toBe(CLOSE_UNAUTHENTICATED);
+    }
+  });
+
+  it("refuses to verify HS256 tokens with a secret shorter than 32 bytes", async () => {
+    await expect(createTokenAuth({ secret: "s".repeat(31) })).rejects.toThrow(/32 bytes/);
+    await expect(createTokenAuth({ secret: "s".repeat(32) })).resolves.toBeTypeOf("function");
   });
 });
 

@@ -242,8 +242,10 @@ describe("persistence", () => {
     seed.getText("t").insert(0, "stored");
     await store.append("slow", Y.encodeStateAsUpdate(seed), { at: 1 });
     const { promise: gate, resolve: releaseLoad } = deferred();
+    const { promise: loading, resolve: loadStarted } = deferred();
     const load = store.load.bind(store);
     store.load = async (docId) => {
+      loadStarted();
       await gate;
       return load(docId);
     };
@@ -251,18 +253,32 @@ describe("persistence", () => {
     const client = rawClient(`${running.wsUrl}/slow`);
     cleanups.push(() => client.ws.terminate());
     await client.opened;
+    await loading;
     client.ws.send(
       encodeFrame({ type: "sync-step-1", stateVector: Y.encodeStateVector(new Y.Doc()) }),
     );
-    const reply = client.next((bytes) => decodeFrame(bytes).type === "sync-step-2");
-    // Nothing may arrive while the load is held back; the server's own
-    // messages are all sent only once the room exists.
+    // Barrier while the load is held: the server's socket answers a ping
+    // sent after the step 1 as soon as it reads it, room or no room. By the
+    // pong, anything the server sent on reading the step 1 has arrived.
+    const pong = new Promise<void>((resolve) => client.ws.once("pong", () => resolve()));
+    client.ws.ping();
+    await pong;
     expect(client.messages).toHaveLength(0);
+    // Barrier after the release: a query for presence, answered only after
+    // the step 1 before it. Everything up to its answer comes from the
+    // loaded state.
+    client.ws.send(encodeFrame({ type: "query-awareness" }));
     releaseLoad();
-    const frame = decodeFrame(await reply);
-    if (frame.type !== "sync-step-2") throw new Error("expected step 2");
+    await client.next((bytes) => decodeFrame(bytes).type === "awareness");
+    const frames = client.messages.map((bytes) => decodeFrame(bytes));
+    expect(frames.map((frame) => frame.type)).toEqual(["sync-step-1", "sync-step-2", "awareness"]);
+    const [serverStep1, answer] = frames;
+    if (serverStep1?.type !== "sync-step-1" || answer?.type !== "sync-step-2") {
+      throw new Error("expected the server's step 1, then its step 2");
+    }
+    expect(serverStep1.stateVector).toEqual(Y.encodeStateVector(seed));
     const doc = new Y.Doc();
-    Y.applyUpdate(doc, frame.update);
+    Y.applyUpdate(doc, answer.update);
     expect(text(doc)).toBe("stored");
   });
 

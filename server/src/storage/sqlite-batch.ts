@@ -20,6 +20,7 @@ export type StoreRequest =
   | { op: "list"; options: { limit: number; prefix?: string } }
   | { op: "delete"; docId: string }
   | { op: "ping" }
+  | { op: "durability" }
   | { op: "close" };
 
 export type NumberedRequest = StoreRequest & { id: number };
@@ -105,6 +106,8 @@ function execute(db: SqliteDatabase, request: StoreRequest): unknown {
       return db.delete(request.docId);
     case "ping":
       return db.ping();
+    case "durability":
+      return db.durability();
     case "close":
       return db.close();
     case "append":

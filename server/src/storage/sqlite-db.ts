@@ -288,6 +288,14 @@ export class SqliteDatabase {
     this.db.prepare("SELECT 1").get();
   }
 
+  /** This connection's durability pragmas, as SQLite reports them (for tests). */
+  durability(): Durability {
+    return {
+      journalMode: String(this.db.pragma("journal_mode", { simple: true })),
+      synchronous: Number(this.db.pragma("synchronous", { simple: true })),
+    };
+  }
+
   close(): void {
     if (!this.db.open) return;
     try {
@@ -332,6 +340,12 @@ const TOUCH_INTERVAL_MS = 1000;
 
 /** Rolls back a compaction whose rows changed under it. */
 class CompactionRaced extends Error {}
+
+/** `synchronous`: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA. */
+export interface Durability {
+  journalMode: string;
+  synchronous: number;
+}
 
 export interface AppendItem {
   docId: string;

@@ -25,6 +25,7 @@ import {
   type StoreReply,
   type StoreRequest,
 } from "./sqlite-batch.ts";
+import type { Durability } from "./sqlite-db.ts";
 import type { WorkerInput } from "./sqlite-worker.ts";
 import { SqliteWriter } from "./sqlite-writer.ts";
 
@@ -84,6 +85,21 @@ export class SqliteDocStore implements DocStore {
 
   ping(): Promise<void> {
     return this.request({ op: "ping" });
+  }
+
+  /**
+   * The durability pragmas of both connections (writer and maintenance), as
+   * SQLite reports them: for tests that the settings crash safety rests on
+   * are in force, which killing the process cannot show.
+   */
+  async durability(): Promise<{ writer: Durability; maintenance: Durability }> {
+    const [writer, maintenance] = await Promise.all([
+      this.request<Durability>({ op: "durability" }),
+      this.closed
+        ? Promise.reject(closedError())
+        : this.maintenance.request<Durability>({ op: "durability" }),
+    ]);
+    return { writer, maintenance };
   }
 
   /** Finishes every request made so far, closes the database and stops the worker. */
