@@ -81,6 +81,13 @@ export interface PresenceParams {
   durationSeconds: number;
 }
 
+export interface AcceptParams {
+  baseCharacters: number;
+  updates: number;
+  rounds: number;
+  seed: number;
+}
+
 export interface BenchParams {
   workers: number;
   fanout: FanoutParams;
@@ -89,6 +96,7 @@ export interface BenchParams {
   bigdoc: BigDocParams;
   idle: IdleParams;
   presence: PresenceParams;
+  accept: AcceptParams;
   /** Hard ceiling on the whole run. */
   watchdogSeconds: number;
 }
@@ -138,6 +146,7 @@ export const FULL: BenchParams = {
     updatesPerSecond: 10,
     durationSeconds: 15,
   },
+  accept: { baseCharacters: 100_000, updates: 20_000, rounds: 6, seed: 1 },
   watchdogSeconds: 14 * 60 + 30,
 };
 
@@ -184,5 +193,6 @@ export const SMOKE: BenchParams = {
     updatesPerSecond: 5,
     durationSeconds: 2,
   },
+  accept: { baseCharacters: 2_000, updates: 500, rounds: 2, seed: 1 },
   watchdogSeconds: 120,
 };

@@ -1,7 +1,7 @@
 /**
  * Entry point: `node --import tsx bench/run.ts [--smoke] [--only=fanout,idle]`.
  * `--only` runs some scenarios (names without spaces: fanout, ladder,
- * write-path, presence, bigdoc, idle) and writes only bench/results/partial.json, for
+ * write-path, presence, bigdoc, idle, accept) and writes only bench/results/partial.json, for
  * working on one of them.
  * Starts the load-generator workers, runs every scenario against Cowrite and
  * the reference server, prints the comparison and the targets, and writes
@@ -23,6 +23,7 @@ import type {
   ScenarioContext,
   ScenarioResult,
 } from "./scenario.ts";
+import { runAcceptPaired } from "./scenarios/accept.ts";
 import { runBigDoc } from "./scenarios/bigdoc.ts";
 import { runFanoutPaired } from "./scenarios/fanout.ts";
 import { connectionsFor, levelLabel, runIdlePaired } from "./scenarios/idle.ts";
@@ -103,6 +104,7 @@ async function main(): Promise<number> {
     ["presence", (c) => runPresenceStorm(c, params.presence)],
     ["bigdoc", (c) => runBigDoc(c, params.bigdoc, bigUpdate)],
     ["idle", { run: (lg, kinds) => runIdlePaired(lg, params.idle, kinds) }],
+    ["accept", { run: (_lg, kinds) => runAcceptPaired(params.accept, kinds) }],
   ];
   const record = (name: string, kind: ServerKind, result: ScenarioResult) => {
     measurements[kind].push(...result.measurements);
