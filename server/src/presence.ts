@@ -1,0 +1,224 @@
+/**
+ * One document's presence (y-protocols awareness): who is here, their names
+ * and carets. Held in memory only, never stored.
+ *
+ * Contract:
+ * - `apply` takes a peer's awareness update; oversize states and too many
+ *   client ids on one connection throw ProtocolError (the connection closes
+ *   with 4400). Entries for client ids another connection published are
+ *   dropped, not refused.
+ * - `removePeer` removes every state the peer published.
+ * - Changes of one window go out together through `broadcast`, one frame
+ *   for all peers.
+ * - Never touches sockets: a peer is the Room's `Peer`.
+ */
+import {
+  type AwarenessEntry,
+  decodeAwarenessUpdate,
+  encodeAwarenessUpdate,
+  encodeFrame,
+  ProtocolError,
+} from "@cowrite/shared";
+import type { Logger } from "pino";
+import * as awarenessProtocol from "y-protocols/awareness";
+import type * as Y from "yjs";
+import type { Peer } from "./room.ts";
+
+export interface PresenceOptions {
+  /** The room's document (the awareness takes its client id from it). */
+  doc: Y.Doc;
+  docId: string;
+  logger: Logger;
+  /** Largest awareness state (JSON characters) a peer may publish. */
+  maxStateBytes: number;
+  /** Sends one frame to every peer of the room, the publishers included. */
+  broadcast: (frame: Uint8Array) => void;
+}
+
+/** Awareness client ids one connection may publish (a y-websocket client uses one). */
+const MAX_AWARENESS_IDS_PER_PEER = 8;
+
+/**
+ * Presence changes wait this long and go out together, as one message per
+ * peer. Every caret move of every client is a presence change; sent one by
+ * one, N people in a document cost N sends per move (40 clients moving 10
+ * times a second: 16,000 frames/s). Batched, a peer gets at most one
+ * presence message per window whatever the number of clients, and a caret
+ * shows up at most this much later.
+ */
+const AWARENESS_BATCH_MS = 25;
+
+export class Presence {
+  private readonly awareness: awarenessProtocol.Awareness;
+  /** Each peer with the awareness client ids it controls. */
+  private readonly idsByPeer = new Map<Peer, Set<number>>();
+  /** Which peer published each awareness client id. */
+  private readonly owners = new Map<number, Peer>();
+  /** Client ids changed since the last broadcast. */
+  private changed = new Set<number>();
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(private readonly options: PresenceOptions) {
+    this.awareness = new awarenessProtocol.Awareness(options.doc);
+    // The server has no presence of its own.
+    this.awareness.setLocalState(null);
+    this.awareness.on("update", this.onUpdate);
+  }
+
+  /** Every current state as one awareness update (empty when nobody is present). */
+  encodeStates(): Uint8Array {
+    return awarenessProtocol.encodeAwarenessUpdate(this.awareness, [
+      ...this.awareness.getStates().keys(),
+    ]);
+  }
+
+  get stateCount(): number {
+    return this.awareness.getStates().size;
+  }
+
+  /**
+   * Applies a peer's presence. Oversize states close the connection. Entries
+   * for client ids that another connection published are dropped, not
+   * refused: the standard y-websocket client echoes every awareness change it
+   * receives back to the server, so such entries are normal; dropping them
+   * is also what stops a client from overwriting someone else's presence.
+   * With auth on, the authenticated user's name is stamped over the state.
+   */
+  apply(peer: Peer, update: Uint8Array): void {
+    const entries = decodeAwarenessUpdate(update);
+    const maxBytes = this.options.maxStateBytes;
+    const owned = this.idsByPeer.get(peer);
+    const own: AwarenessEntry[] = [];
+    let fresh = 0;
+    for (const entry of entries) {
+      if (entry.stateLength > maxBytes) {
+        throw new ProtocolError(`awareness state larger than ${maxBytes} bytes`);
+      }
+      const owner = this.owners.get(entry.clientId);
+      if (owner && owner !== peer) {
+        if (!this.isReclaim(peer, owner, entry)) continue;
+        // The same user reconnected before the server noticed the old socket
+        // died: hand the id over, so their presence is not frozen until then.
+        this.idsByPeer.get(owner)?.delete(entry.clientId);
+        this.owners.set(entry.clientId, peer);
+        this.idsOf(peer).add(entry.clientId);
+      }
+      if (!owner && entry.state !== null) {
+        // Count ids new in this very message too, not only those already owned.
+        if ((owned?.size ?? 0) + fresh >= MAX_AWARENESS_IDS_PER_PEER) {
+          throw new ProtocolError("too many awareness client ids on one connection");
+        }
+        fresh++;
+      }
+      own.push(entry);
+    }
+    if (own.length === 0) return;
+    const user = peer.user;
+    const applied =
+      user || own.length !== entries.length
+        ? encodeAwarenessUpdate(user ? own.map((entry) => withUserName(entry, user.name)) : own)
+        : update;
+    awarenessProtocol.applyAwarenessUpdate(this.awareness, applied, peer);
+  }
+
+  /** Removes the presence the peer published. */
+  removePeer(peer: Peer): void {
+    const ids = this.idsByPeer.get(peer);
+    this.idsByPeer.delete(peer);
+    if (ids && ids.size > 0)
+      awarenessProtocol.removeAwarenessStates(this.awareness, [...ids], null);
+  }
+
+  /** Stops the batching timer and frees the awareness. */
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.awareness.off("update", this.onUpdate);
+    this.awareness.destroy();
+  }
+
+  /**
+   * Whether `peer` may take over a presence id `owner` published: only the
+   * same authenticated user, and only with a newer clock (an echo repeats
+   * the current clock). Without auth there is no identity to compare, so
+   * ids stay with their first connection until it closes.
+   */
+  private isReclaim(peer: Peer, owner: Peer, entry: AwarenessEntry): boolean {
+    if (!peer.user || peer.user.id !== owner.user?.id) return false;
+    const current = this.awareness.meta.get(entry.clientId)?.clock ?? 0;
+    return entry.clock > current;
+  }
+
+  /** The presence ids a peer controls, created on its first one. */
+  private idsOf(peer: Peer): Set<number> {
+    let ids = this.idsByPeer.get(peer);
+    if (!ids) {
+      ids = new Set();
+      this.idsByPeer.set(peer, ids);
+    }
+    return ids;
+  }
+
+  private readonly onUpdate = (
+    changes: { added: number[]; updated: number[]; removed: number[] },
+    origin: unknown,
+  ): void => {
+    const changed = [...changes.added, ...changes.updated, ...changes.removed];
+    if (changes.added.length > 0 && isPeer(origin)) {
+      const ids = this.idsOf(origin);
+      for (const id of changes.added) {
+        ids.add(id);
+        this.owners.set(id, origin);
+      }
+    }
+    for (const id of changes.removed) {
+      const owner = this.owners.get(id);
+      if (owner) this.idsByPeer.get(owner)?.delete(id);
+      this.owners.delete(id);
+    }
+    for (const id of changed) this.changed.add(id);
+    if (!this.timer) {
+      this.timer = setTimeout(this.broadcast, AWARENESS_BATCH_MS);
+      this.timer.unref();
+    }
+  };
+
+  /** Sends every presence change of the last window as one message. */
+  private readonly broadcast = (): void => {
+    this.timer = null;
+    const ids = [...this.changed];
+    this.changed = new Set();
+    if (this.closed || ids.length === 0) return;
+    // A timer callback: nothing may escape it and take the process down.
+    try {
+      // Each id's current state (null once removed) with its latest clock.
+      const update = awarenessProtocol.encodeAwarenessUpdate(this.awareness, ids);
+      // Sent to the publisher too: y-websocket treats 30 s without any incoming
+      // message as a dead link, and a client alone in a document would
+      // otherwise hear nothing but its own (unechoed) presence renewals.
+      this.options.broadcast(encodeFrame({ type: "awareness", update }));
+    } catch (error) {
+      this.options.logger.error(
+        { err: error, docId: this.options.docId },
+        "presence broadcast failed",
+      );
+    }
+  };
+}
+
+/** Origins of awareness changes are peers, or strings from y-protocols ("timeout", "local"). */
+function isPeer(origin: unknown): origin is Peer {
+  return typeof origin === "object" && origin !== null;
+}
+
+function withUserName(entry: AwarenessEntry, name: string): AwarenessEntry {
+  const state = entry.state;
+  if (typeof state !== "object" || state === null || Array.isArray(state)) return entry;
+  const next: Record<string, unknown> = { ...state, name };
+  const user = next.user;
+  if (typeof user === "object" && user !== null && !Array.isArray(user)) {
+    next.user = { ...user, name };
+  }
+  return { ...entry, state: next };
+}
