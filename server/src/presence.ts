@@ -5,9 +5,11 @@
  * Contract:
  * - `apply` takes a peer's awareness update; oversize states and too many
  *   client ids on one connection throw ProtocolError (the connection closes
- *   with 4400). Entries for client ids another connection published are
+ *   with 4400). Entries for client ids another connection owns are
  *   dropped, not refused.
- * - `removePeer` removes every state the peer published.
+ * - A connection owns every client id it published a state for (added or
+ *   updated), until it leaves; clearing its state does not release the id.
+ * - `removePeer` removes every state the peer published and releases its ids.
  * - Changes of one window go out together through `broadcast`, one frame
  *   for all peers.
  * - Never touches sockets: a peer is the Room's `Peer`.
@@ -122,12 +124,13 @@ export class Presence {
     awarenessProtocol.applyAwarenessUpdate(this.awareness, applied, peer);
   }
 
-  /** Removes the presence the peer published. */
+  /** Removes the presence the peer published and releases its ids. */
   removePeer(peer: Peer): void {
     const ids = this.idsByPeer.get(peer);
+    if (!ids) return;
     this.idsByPeer.delete(peer);
-    if (ids && ids.size > 0)
-      awarenessProtocol.removeAwarenessStates(this.awareness, [...ids], null);
+    for (const id of ids) this.owners.delete(id);
+    awarenessProtocol.removeAwarenessStates(this.awareness, [...ids], null);
   }
 
   /** Stops the batching timer and frees the awareness. */
@@ -164,20 +167,21 @@ export class Presence {
     changes: { added: number[]; updated: number[]; removed: number[] },
     origin: unknown,
   ): void => {
-    const changed = [...changes.added, ...changes.updated, ...changes.removed];
-    if (changes.added.length > 0 && isPeer(origin)) {
+    const published = [...changes.added, ...changes.updated];
+    // Ownership follows every state a peer publishes. A returning client id
+    // (a reconnect, or a state published again after clearing it) is
+    // "updated", not "added": y-protocols still knows its clock.
+    if (published.length > 0 && isPeer(origin)) {
       const ids = this.idsOf(origin);
-      for (const id of changes.added) {
+      for (const id of published) {
         ids.add(id);
         this.owners.set(id, origin);
       }
     }
-    for (const id of changes.removed) {
-      const owner = this.owners.get(id);
-      if (owner) this.idsByPeer.get(owner)?.delete(id);
-      this.owners.delete(id);
-    }
-    for (const id of changed) this.changed.add(id);
+    // A cleared (or timed-out) state stays its owner's: the owner may
+    // publish it again, and nobody else may take the id meanwhile. Ids are
+    // released only when their peer leaves (`removePeer`).
+    for (const id of [...published, ...changes.removed]) this.changed.add(id);
     if (!this.timer) {
       this.timer = setTimeout(this.broadcast, AWARENESS_BATCH_MS);
       this.timer.unref();
