@@ -10,6 +10,8 @@
  * - A connection owns every client id it published a state for (added or
  *   updated), until it leaves; clearing its state does not release the id.
  * - `removePeer` removes every state the peer published and releases its ids.
+ * - Memory is bounded whatever clients send: at most 8 ids per connection,
+ *   plus the clocks of recently released ids (30 s, at most 1024).
  * - Changes of one window go out together through `broadcast`, one frame
  *   for all peers.
  * - Never touches sockets: a peer is the Room's `Peer`.
@@ -31,6 +33,7 @@ export interface PresenceOptions {
   doc: Y.Doc;
   docId: string;
   logger: Logger;
+  now: () => number;
   /** Largest awareness state (JSON characters) a peer may publish. */
   maxStateBytes: number;
   /** Sends one frame to every peer of the room, the publishers included. */
@@ -39,6 +42,14 @@ export interface PresenceOptions {
 
 /** Awareness client ids one connection may publish (a y-websocket client uses one). */
 const MAX_AWARENESS_IDS_PER_PEER = 8;
+
+/**
+ * How long the clock of a departed client id is kept, and how many such
+ * clocks at most. Clients drop a state not renewed for 30 s (y-protocols'
+ * outdatedTimeout), so none still echoes it after that.
+ */
+const REMOVED_CLOCK_MS = 30_000;
+const MAX_REMOVED_CLOCKS = 1024;
 
 /**
  * Presence changes wait this long and go out together, as one message per
@@ -54,8 +65,10 @@ export class Presence {
   private readonly awareness: awarenessProtocol.Awareness;
   /** Each peer with the awareness client ids it controls. */
   private readonly idsByPeer = new Map<Peer, Set<number>>();
-  /** Which peer published each awareness client id. */
+  /** Which peer owns each awareness client id (its state may be cleared). */
   private readonly owners = new Map<number, Peer>();
+  /** Ids released by a peer that left, with when: their clocks, kept a while. */
+  private readonly removed = new Map<number, number>();
   /** Client ids changed since the last broadcast. */
   private changed = new Set<number>();
   private timer: NodeJS.Timeout | null = null;
@@ -75,47 +88,55 @@ export class Presence {
     ]);
   }
 
-  get stateCount(): number {
-    return this.awareness.getStates().size;
+  /** States held, and client ids with a clock (present, cleared, or recently removed). */
+  get size(): { states: number; clients: number } {
+    return { states: this.awareness.getStates().size, clients: this.awareness.meta.size };
   }
 
   /**
    * Applies a peer's presence. Oversize states close the connection. Entries
-   * for client ids that another connection published are dropped, not
-   * refused: the standard y-websocket client echoes every awareness change it
-   * receives back to the server, so such entries are normal; dropping them
-   * is also what stops a client from overwriting someone else's presence.
+   * the peer may not apply are dropped, not refused: the standard y-websocket
+   * client echoes every awareness change it receives back to the server
+   * (removals of others included), so such entries are normal. Dropped are
+   * entries for ids another connection owns (no overwriting someone else's
+   * presence), removals of ids the peer does not own (there is nothing of
+   * its own to remove, and y-protocols would keep a clock for each), and
+   * entries no newer than the clock the server has (echoes). Every other
+   * state claims its id for the peer and counts against its cap.
    * With auth on, the authenticated user's name is stamped over the state.
    */
   apply(peer: Peer, update: Uint8Array): void {
     const entries = decodeAwarenessUpdate(update);
     const maxBytes = this.options.maxStateBytes;
-    const owned = this.idsByPeer.get(peer);
+    this.forgetRemoved();
+    const owned = this.idsByPeer.get(peer)?.size ?? 0;
+    const claimed = new Set<number>();
+    const takeovers: number[] = [];
     const own: AwarenessEntry[] = [];
-    let fresh = 0;
     for (const entry of entries) {
       if (entry.stateLength > maxBytes) {
         throw new ProtocolError(`awareness state larger than ${maxBytes} bytes`);
       }
-      const owner = this.owners.get(entry.clientId);
-      if (owner && owner !== peer) {
-        if (!this.isReclaim(peer, owner, entry)) continue;
-        // The same user reconnected before the server noticed the old socket
-        // died: hand the id over, so their presence is not frozen until then.
-        this.idsByPeer.get(owner)?.delete(entry.clientId);
-        this.owners.set(entry.clientId, peer);
-        this.idsOf(peer).add(entry.clientId);
-      }
-      if (!owner && entry.state !== null) {
+      const id = entry.clientId;
+      const owner = this.owners.get(id);
+      if (owner !== peer) {
+        if (entry.state === null || !this.isNewer(entry)) continue;
+        if (owner) {
+          if (!isSameUser(peer, owner)) continue;
+          // The same user reconnected before the server noticed the old socket
+          // died: hand the id over, so their presence is not frozen until then.
+          takeovers.push(id);
+        }
         // Count ids new in this very message too, not only those already owned.
-        if ((owned?.size ?? 0) + fresh >= MAX_AWARENESS_IDS_PER_PEER) {
+        claimed.add(id);
+        if (owned + claimed.size > MAX_AWARENESS_IDS_PER_PEER) {
           throw new ProtocolError("too many awareness client ids on one connection");
         }
-        fresh++;
       }
       own.push(entry);
     }
     if (own.length === 0) return;
+    for (const id of takeovers) this.claim(id, peer);
     const user = peer.user;
     const applied =
       user || own.length !== entries.length
@@ -124,13 +145,23 @@ export class Presence {
     awarenessProtocol.applyAwarenessUpdate(this.awareness, applied, peer);
   }
 
-  /** Removes the presence the peer published and releases its ids. */
+  /**
+   * Removes the presence the peer published and releases its ids. Their
+   * clocks are kept a while, then forgotten (`forgetRemoved`).
+   */
   removePeer(peer: Peer): void {
     const ids = this.idsByPeer.get(peer);
     if (!ids) return;
     this.idsByPeer.delete(peer);
-    for (const id of ids) this.owners.delete(id);
+    const at = this.options.now();
+    for (const id of ids) {
+      this.owners.delete(id);
+      // Re-inserted, so the map stays ordered by removal time.
+      this.removed.delete(id);
+      this.removed.set(id, at);
+    }
     awarenessProtocol.removeAwarenessStates(this.awareness, [...ids], null);
+    this.forgetRemoved();
   }
 
   /** Stops the batching timer and frees the awareness. */
@@ -141,16 +172,35 @@ export class Presence {
     this.awareness.destroy();
   }
 
+  /** Whether the entry is newer than what the server has (y-protocols applies nothing else). */
+  private isNewer(entry: AwarenessEntry): boolean {
+    return entry.clock > (this.awareness.meta.get(entry.clientId)?.clock ?? 0);
+  }
+
+  /** Makes `peer` the owner of `id`, taking it from any previous owner. */
+  private claim(id: number, peer: Peer): void {
+    const previous = this.owners.get(id);
+    if (previous === peer) return;
+    if (previous) this.idsByPeer.get(previous)?.delete(id);
+    this.owners.set(id, peer);
+    this.idsOf(peer).add(id);
+    this.removed.delete(id);
+  }
+
   /**
-   * Whether `peer` may take over a presence id `owner` published: only the
-   * same authenticated user, and only with a newer clock (an echo repeats
-   * the current clock). Without auth there is no identity to compare, so
-   * ids stay with their first connection until it closes.
+   * Drops the clocks of ids removed long enough ago (or beyond the cap) that
+   * nobody owns again. The clock of a removed id is what makes a late echo
+   * of its last state (from a client that had not yet heard of the removal)
+   * an old one, dropped; y-protocols would keep it forever. Called on
+   * presence traffic: a quiet room keeps at most the capped number.
    */
-  private isReclaim(peer: Peer, owner: Peer, entry: AwarenessEntry): boolean {
-    if (!peer.user || peer.user.id !== owner.user?.id) return false;
-    const current = this.awareness.meta.get(entry.clientId)?.clock ?? 0;
-    return entry.clock > current;
+  private forgetRemoved(): void {
+    const cutoff = this.options.now() - REMOVED_CLOCK_MS;
+    for (const [id, at] of this.removed) {
+      if (at > cutoff && this.removed.size <= MAX_REMOVED_CLOCKS) break;
+      this.removed.delete(id);
+      if (!this.owners.has(id)) this.awareness.meta.delete(id);
+    }
   }
 
   /** The presence ids a peer controls, created on its first one. */
@@ -172,11 +222,7 @@ export class Presence {
     // (a reconnect, or a state published again after clearing it) is
     // "updated", not "added": y-protocols still knows its clock.
     if (published.length > 0 && isPeer(origin)) {
-      const ids = this.idsOf(origin);
-      for (const id of published) {
-        ids.add(id);
-        this.owners.set(id, origin);
-      }
+      for (const id of published) this.claim(id, origin);
     }
     // A cleared (or timed-out) state stays its owner's: the owner may
     // publish it again, and nobody else may take the id meanwhile. Ids are
@@ -214,6 +260,11 @@ export class Presence {
 /** Origins of awareness changes are peers, or strings from y-protocols ("timeout", "local"). */
 function isPeer(origin: unknown): origin is Peer {
   return typeof origin === "object" && origin !== null;
+}
+
+/** With auth on: connections of the same user may hand presence ids to each other. */
+function isSameUser(peer: Peer, owner: Peer): boolean {
+  return peer.user != null && peer.user.id === owner.user?.id;
 }
 
 function withUserName(entry: AwarenessEntry, name: string): AwarenessEntry {

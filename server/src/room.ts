@@ -145,6 +145,7 @@ export class Room {
       doc,
       docId: options.docId,
       logger: options.logger,
+      now: options.now,
       maxStateBytes: options.maxAwarenessBytes ?? 64 * 1024,
       broadcast: (frame) => {
         for (const peer of this.peers) peer.send(frame);
@@ -205,7 +206,7 @@ export class Room {
       stateVector: Y.encodeStateVector(this.doc),
     });
     peer.send(this.stepOneFrame);
-    if (this.presence.stateCount > 0) {
+    if (this.presence.size.states > 0) {
       peer.send(encodeFrame({ type: "awareness", update: this.presence.encodeStates() }));
     }
   }

@@ -1,7 +1,16 @@
-import { encodeAwarenessUpdate, encodeFrame } from "@cowrite/shared";
+import {
+  type AwarenessEntry,
+  CLOSE_BAD_FRAME,
+  decodeAwarenessUpdate,
+  decodeFrame,
+  encodeAwarenessUpdate,
+  encodeFrame,
+} from "@cowrite/shared";
 import { afterEach, describe, expect, it } from "vitest";
 import type WebSocket from "ws";
 import type * as Y from "yjs";
+import { createTokenAuth, mintToken } from "../src/auth.ts";
+import type { Room } from "../src/room.ts";
 import { connectProvider, type Running, rawClient, startServer, whenSynced } from "./helpers.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -126,5 +135,121 @@ describe("presence ownership", () => {
     });
     dropSocket(victim);
     await sees(watcher, absent(victim));
+  });
+});
+
+describe("presence limits", () => {
+  const SECRET = "test-secret-test-secret-test-secret-42";
+  const readToken = (doc: string) =>
+    mintToken({
+      secret: SECRET,
+      userId: "rita",
+      name: "Rita",
+      doc,
+      permission: "read",
+      expiresIn: 3600,
+    });
+
+  it("one read-only connection cannot grow the room's presence beyond its 8 ids, whatever it sends", async () => {
+    let clock = 1_000_000;
+    const running = await server({
+      authorize: await createTokenAuth({ secret: SECRET }),
+      now: () => clock,
+    });
+    const token = await readToken("flood");
+    // Keeps the room open throughout, and sees what everyone else sees.
+    const keeper = client(`${running.wsUrl}/flood?token=${token}`);
+    await keeper.next();
+    const c = client(`${running.wsUrl}/flood?token=${token}`);
+    await c.next();
+    const room = running.server.rooms.get("flood") as Room;
+    const before = room.presence.size;
+    const publish = (from: typeof c, entries: AwarenessEntry[]) =>
+      from.ws.send(encodeFrame({ type: "awareness", update: encodeAwarenessUpdate(entries) }));
+    const echoed = (from: typeof c, clientId: number, clock: number) =>
+      from.next((bytes) => {
+        const frame = decodeFrame(bytes);
+        return (
+          frame.type === "awareness" &&
+          decodeAwarenessUpdate(frame.update).some(
+            (entry) => entry.clientId === clientId && entry.clock === clock,
+          )
+        );
+      });
+    // The server handles a connection's messages in order and echoes presence
+    // to its publisher: once this id's new clock comes back, all before it is handled.
+    let marks = 0;
+    const handled = async () => {
+      marks++;
+      publish(c, [{ clientId: 999, clock: marks, state: { marks }, stateLength: 0 }]);
+      await echoed(c, 999, marks);
+    };
+
+    // Removals for 50,000 ids nobody has: nothing to remove, nothing to keep.
+    for (let message = 0; message < 50; message++) {
+      publish(
+        c,
+        Array.from({ length: 1000 }, (_, i) => ({
+          clientId: 2_000_000 + message * 1000 + i,
+          clock: 1 + ((message * 7919 + i) % 1000),
+          state: null,
+          stateLength: 4,
+        })),
+      );
+    }
+    await handled();
+    expect(room.presence.size).toEqual({
+      states: before.states + 1,
+      clients: before.clients + 1,
+    });
+
+    // Seven more ids, cleared and published again, over and over.
+    const ids = Array.from({ length: 7 }, (_, i) => 1000 + i);
+    for (let round = 1; round <= 50; round++) {
+      publish(
+        c,
+        ids.map((clientId) => ({ clientId, clock: 2 * round, state: null, stateLength: 4 })),
+      );
+      publish(
+        c,
+        ids.map((clientId) => ({ clientId, clock: 2 * round + 1, state: {}, stateLength: 2 })),
+      );
+    }
+    await handled();
+    expect(room.presence.size).toEqual({
+      states: before.states + 8,
+      clients: before.clients + 8,
+    });
+
+    // Seven cleared: the ids are still the connection's, so a 9th is one too many.
+    publish(
+      c,
+      ids.map((clientId) => ({ clientId, clock: 1000, state: null, stateLength: 4 })),
+    );
+    publish(c, [{ clientId: 1007, clock: 1, state: {}, stateLength: 2 }]);
+    expect(await c.closed).toEqual({
+      code: CLOSE_BAD_FRAME,
+      reason: "too many awareness client ids on one connection",
+    });
+    // The others see its last state go when the server lets go of the connection.
+    await keeper.next((bytes) => {
+      const frame = decodeFrame(bytes);
+      return (
+        frame.type === "awareness" &&
+        decodeAwarenessUpdate(frame.update).some(
+          (entry) => entry.clientId === 999 && entry.state === null,
+        )
+      );
+    });
+    expect(room.presence.size.states).toBe(before.states);
+    // The removed ids' clocks are kept a while (so a late echo cannot bring
+    // a removed caret back), then dropped.
+    clock += 31_000;
+    publish(keeper, [{ clientId: 5, clock: 1, state: {}, stateLength: 2 }]);
+    await echoed(keeper, 5, 1);
+    expect(room.presence.size).toEqual({
+      states: before.states + 1,
+      clients: before.clients + 1,
+    });
   });
 });
