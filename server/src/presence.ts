@@ -9,6 +9,8 @@
  *   dropped, not refused.
  * - A connection owns every client id it published a state for (added or
  *   updated), until it leaves; clearing its state does not release the id.
+ *   Another connection gets it only by publishing a newer state and being
+ *   the same user (auth on) or, without auth, once the owner fails a probe.
  * - `removePeer` removes every state the peer published and releases its ids.
  * - Memory is bounded whatever clients send: at most 8 ids per connection,
  *   plus the clocks of recently released ids (30 s, at most 1024).
@@ -69,6 +71,8 @@ export class Presence {
   private readonly owners = new Map<number, Peer>();
   /** Ids released by a peer that left, with when: their clocks, kept a while. */
   private readonly removed = new Map<number, number>();
+  /** Newer states for owned ids, each waiting for its owner's probe. */
+  private readonly claims = new Map<number, { peer: Peer; entry: AwarenessEntry }>();
   /** Client ids changed since the last broadcast. */
   private changed = new Set<number>();
   private timer: NodeJS.Timeout | null = null;
@@ -103,6 +107,15 @@ export class Presence {
    * its own to remove, and y-protocols would keep a clock for each), and
    * entries no newer than the clock the server has (echoes). Every other
    * state claims its id for the peer and counts against its cap.
+   *
+   * A newer state for an id another connection owns is what a client sends
+   * after reconnecting from a socket that died silently, which the server
+   * only notices at the next heartbeat. With auth on, the same user takes
+   * the id over at once. Without auth there is no identity to compare: the
+   * owner is probed (`Peer.probe`), and the id goes to the newest claimant
+   * only if the owner does not answer, so nobody can take a live client's id.
+   * Other users' claims are dropped unprobed: a reconnect is the same user.
+   *
    * With auth on, the authenticated user's name is stamped over the state.
    */
   apply(peer: Peer, update: Uint8Array): void {
@@ -112,6 +125,7 @@ export class Presence {
     const owned = this.idsByPeer.get(peer)?.size ?? 0;
     const claimed = new Set<number>();
     const takeovers: number[] = [];
+    const contested: { owner: Peer; entry: AwarenessEntry }[] = [];
     const own: AwarenessEntry[] = [];
     for (const entry of entries) {
       if (entry.stateLength > maxBytes) {
@@ -121,28 +135,23 @@ export class Presence {
       const owner = this.owners.get(id);
       if (owner !== peer) {
         if (entry.state === null || !this.isNewer(entry)) continue;
-        if (owner) {
-          if (!isSameUser(peer, owner)) continue;
-          // The same user reconnected before the server noticed the old socket
-          // died: hand the id over, so their presence is not frozen until then.
-          takeovers.push(id);
-        }
         // Count ids new in this very message too, not only those already owned.
         claimed.add(id);
         if (owned + claimed.size > MAX_AWARENESS_IDS_PER_PEER) {
           throw new ProtocolError("too many awareness client ids on one connection");
         }
+        if (owner && !isSameUser(peer, owner)) {
+          if (!owner.user) contested.push({ owner, entry });
+          continue;
+        }
+        if (owner) takeovers.push(id);
       }
       own.push(entry);
     }
+    for (const { owner, entry } of contested) this.contest(peer, owner, entry);
     if (own.length === 0) return;
     for (const id of takeovers) this.claim(id, peer);
-    const user = peer.user;
-    const applied =
-      user || own.length !== entries.length
-        ? encodeAwarenessUpdate(user ? own.map((entry) => withUserName(entry, user.name)) : own)
-        : update;
-    awarenessProtocol.applyAwarenessUpdate(this.awareness, applied, peer);
+    this.applyEntries(peer, own.length === entries.length ? update : null, own);
   }
 
   /**
@@ -150,6 +159,7 @@ export class Presence {
    * clocks are kept a while, then forgotten (`forgetRemoved`).
    */
   removePeer(peer: Peer): void {
+    for (const [id, claim] of this.claims) if (claim.peer === peer) this.claims.delete(id);
     const ids = this.idsByPeer.get(peer);
     if (!ids) return;
     this.idsByPeer.delete(peer);
@@ -162,6 +172,55 @@ export class Presence {
     }
     awarenessProtocol.removeAwarenessStates(this.awareness, [...ids], null);
     this.forgetRemoved();
+  }
+
+  /** Applies entries `peer` may apply (`update`: the same, still encoded, if at hand). */
+  private applyEntries(peer: Peer, update: Uint8Array | null, entries: AwarenessEntry[]): void {
+    const user = peer.user;
+    const applied =
+      user || !update
+        ? encodeAwarenessUpdate(
+            user ? entries.map((entry) => withUserName(entry, user.name)) : entries,
+          )
+        : update;
+    awarenessProtocol.applyAwarenessUpdate(this.awareness, applied, peer);
+  }
+
+  /**
+   * Probes the owner of a contested id; keeps only the newest claim while
+   * the probe runs (one probe per id at a time).
+   */
+  private contest(peer: Peer, owner: Peer, entry: AwarenessEntry): void {
+    const id = entry.clientId;
+    const running = this.claims.get(id);
+    if (running && running.entry.clock >= entry.clock) return;
+    this.claims.set(id, { peer, entry });
+    if (running) return;
+    owner.probe().then(
+      (alive) => this.settleClaim(id, owner, alive),
+      (error: unknown) => {
+        this.claims.delete(id);
+        this.options.logger.error({ err: error, docId: this.options.docId }, "probe failed");
+      },
+    );
+  }
+
+  /** Hands a contested id to its newest claimant if the owner did not answer. */
+  private settleClaim(id: number, owner: Peer, alive: boolean): void {
+    const claim = this.claims.get(id);
+    this.claims.delete(id);
+    if (alive || !claim || this.closed) return;
+    const current = this.owners.get(id);
+    // Taken meanwhile by someone else, or the claimant already reached its cap.
+    if (current && current !== owner) return;
+    if (!this.isNewer(claim.entry)) return;
+    if ((this.idsByPeer.get(claim.peer)?.size ?? 0) >= MAX_AWARENESS_IDS_PER_PEER) return;
+    this.options.logger.info(
+      { docId: this.options.docId, clientId: id, from: owner.id, to: claim.peer.id },
+      "presence id handed over from a connection that did not answer",
+    );
+    this.claim(id, claim.peer);
+    this.applyEntries(claim.peer, null, [claim.entry]);
   }
 
   /** Stops the batching timer and frees the awareness. */

@@ -13,7 +13,8 @@
  * - Changes that become durable in the same turn of the event loop (one
  *   group commit) go out together: one frame per peer, not one per change.
  * - A failed save is retried with backoff, never dropped; the room stays open.
- * - The room never touches sockets: a peer is `send(bytes)` and `close()`.
+ * - The room never touches sockets: a peer is `send(bytes)`, `close()` and
+ *   `probe()` (is it still there?).
  */
 import {
   CLOSE_NO_DOCUMENT,
@@ -38,6 +39,11 @@ export interface Peer {
   readonly user?: { id: string; name: string } | null;
   send(bytes: Uint8Array): void;
   close(code: number, reason: string): void;
+  /**
+   * Checks that the peer still answers (a ping). Resolves false, after
+   * dropping the connection, if it did not within a couple of seconds.
+   */
+  probe(): Promise<boolean>;
 }
 
 export interface RoomOptions {

@@ -1,3 +1,4 @@
+import net from "node:net";
 import {
   type AwarenessEntry,
   CLOSE_BAD_FRAME,
@@ -135,6 +136,83 @@ describe("presence ownership", () => {
     });
     dropSocket(victim);
     await sees(watcher, absent(victim));
+  });
+});
+
+/**
+ * A TCP proxy to `port` whose connections can be frozen: nothing more is
+ * forwarded either way and nothing is closed, as when a laptop sleeps or
+ * its network goes away (the server hears neither a close frame nor a FIN).
+ */
+async function freezableProxy(port: number) {
+  const pairs: [net.Socket, net.Socket][] = [];
+  const proxy = net.createServer((downstream) => {
+    const upstream = net.connect(port, "127.0.0.1");
+    for (const socket of [downstream, upstream]) socket.on("error", () => {});
+    downstream.pipe(upstream);
+    upstream.pipe(downstream);
+    pairs.push([downstream, upstream]);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+  const address = proxy.address() as net.AddressInfo;
+  cleanups.push(() => {
+    for (const pair of pairs) for (const socket of pair) socket.destroy();
+    proxy.close();
+  });
+  return {
+    wsUrl: `ws://127.0.0.1:${address.port}/ws`,
+    /** Freezes every connection made so far; later ones flow. */
+    freeze() {
+      for (const [downstream, upstream] of pairs) {
+        downstream.unpipe(upstream);
+        upstream.unpipe(downstream);
+        downstream.pause();
+        upstream.pause();
+      }
+    },
+  };
+}
+
+describe("presence after a reconnect from a dead socket", () => {
+  it("a stock client's presence updates promptly after it reconnects from a socket that went silent", async () => {
+    // Far longer than the test may take: the old socket is not found dead by the heartbeat.
+    const running = await server({ heartbeatMs: 120_000 });
+    const proxy = await freezableProxy(Number(new URL(running.url).port));
+    const watcher = provider(running.wsUrl, "silent");
+    const victim = provider(proxy.wsUrl, "silent");
+    await Promise.all([whenSynced(victim.provider), whenSynced(watcher.provider)]);
+    victim.provider.awareness.setLocalStateField("name", "Victim");
+    await sees(watcher, named(victim, "Victim"));
+    proxy.freeze();
+    // The client gives up on its socket (its goodbye is lost) and reconnects,
+    // with the same Y.Doc and awareness: the same client id.
+    victim.provider.disconnect();
+    victim.provider.connect();
+    await whenSynced(victim.provider);
+    const started = performance.now();
+    victim.provider.awareness.setLocalStateField("name", "Victim, back");
+    await sees(watcher, named(victim, "Victim, back"));
+    expect(performance.now() - started).toBeLessThan(10_000);
+    // The new connection owns the id now: its departure removes the presence.
+    dropSocket(victim);
+    await sees(watcher, absent(victim));
+  });
+
+  it("a live client keeps its id: the probe another connection's claim sets off is answered", async () => {
+    const { wsUrl } = await server();
+    const victim = provider(wsUrl, "alive");
+    const watcher = provider(wsUrl, "alive");
+    await Promise.all([whenSynced(victim.provider), whenSynced(watcher.provider)]);
+    victim.provider.awareness.setLocalStateField("name", "Victim");
+    await sees(watcher, named(victim, "Victim"));
+    const socket = victim.provider.ws as unknown as WebSocket;
+    const pinged = new Promise((resolve) => socket.once("ping", resolve));
+    await forge(wsUrl, "alive", victim);
+    await pinged;
+    // ws answers the ping at once, so the server has the pong before this.
+    victim.provider.awareness.setLocalStateField("name", "Victim, still");
+    await sees(watcher, named(victim, "Victim, still"));
+    expect(socket.readyState).toBe(socket.OPEN);
   });
 });
 
