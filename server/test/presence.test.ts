@@ -146,12 +146,14 @@ describe("presence ownership", () => {
  */
 async function freezableProxy(port: number) {
   const pairs: [net.Socket, net.Socket][] = [];
+  const closedByServer: Promise<void>[] = [];
   const proxy = net.createServer((downstream) => {
     const upstream = net.connect(port, "127.0.0.1");
     for (const socket of [downstream, upstream]) socket.on("error", () => {});
     downstream.pipe(upstream);
     upstream.pipe(downstream);
     pairs.push([downstream, upstream]);
+    closedByServer.push(new Promise((resolve) => upstream.once("close", () => resolve())));
   });
   await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
   const address = proxy.address() as net.AddressInfo;
@@ -167,9 +169,12 @@ async function freezableProxy(port: number) {
         downstream.unpipe(upstream);
         upstream.unpipe(downstream);
         downstream.pause();
-        upstream.pause();
+        // Read and dropped, so that the server closing it is seen here.
+        upstream.resume();
       }
     },
+    /** Resolves when the server has closed the `index`th connection. */
+    closedByServer: (index: number) => closedByServer[index],
   };
 }
 
@@ -193,6 +198,8 @@ describe("presence after a reconnect from a dead socket", () => {
     victim.provider.awareness.setLocalStateField("name", "Victim, back");
     await sees(watcher, named(victim, "Victim, back"));
     expect(performance.now() - started).toBeLessThan(10_000);
+    // The old connection, which did not answer, is gone too.
+    await proxy.closedByServer(0);
     // The new connection owns the id now: its departure removes the presence.
     dropSocket(victim);
     await sees(watcher, absent(victim));

@@ -436,6 +436,23 @@ describe("Room presence ownership", () => {
     expect(seenBy(watcher)).toBeUndefined();
     await room.close();
   });
+
+  it("keeps the clocks of at most 1024 departed client ids", async () => {
+    const store = new MemoryDocStore();
+    const room = await Room.load(options(store));
+    const before = room.presence.size;
+    for (let i = 0; i < 1100; i++) {
+      const peer = fakePeer(`p${i}`);
+      room.addPeer(peer);
+      const update = encodeAwarenessUpdate([
+        { clientId: 1000 + i, clock: 1, state: {}, stateLength: 2 },
+      ]);
+      await room.handle(peer, { type: "awareness", update });
+      room.removePeer(peer);
+    }
+    expect(room.presence.size).toEqual({ states: 0, clients: before.clients + 1024 });
+    await room.close();
+  });
 });
 
 describe("RoomRegistry", () => {
