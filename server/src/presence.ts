@@ -211,7 +211,8 @@ export class Presence {
     this.claims.delete(id);
     if (alive || !claim || this.closed) return;
     const current = this.owners.get(id);
-    // Taken meanwhile by someone else, or the claimant already reached its cap.
+    // Taken meanwhile by someone else, superseded, or past the claimant's cap
+    // (it is not closed for that: the claim was within the cap when made).
     if (current && current !== owner) return;
     if (!this.isNewer(claim.entry)) return;
     if ((this.idsByPeer.get(claim.peer)?.size ?? 0) >= MAX_AWARENESS_IDS_PER_PEER) return;
