@@ -29,6 +29,13 @@ import { DocumentDeletedError } from "./storage/doc-store.ts";
 /** Updates one connection may have applied but not yet durable. */
 const MAX_UNSAVED_PER_CONNECTION = 256;
 
+/**
+ * How long a probed client has to answer a ping. Short, unlike the
+ * heartbeat: a probe means another connection is waiting for this one's
+ * presence id, and a live client on a working link answers in milliseconds.
+ */
+const PROBE_TIMEOUT_MS = 2_000;
+
 /** What every connection of one server shares (one object, not one per socket). */
 export interface ConnectionShared {
   rooms: RoomRegistry;
@@ -84,6 +91,8 @@ export class Connection implements Peer {
   private unsaved = 0;
   private resolveFinished!: () => void;
   private expiryTimer: NodeJS.Timeout | null = null;
+  /** The probe in progress, shared by everyone who asks meanwhile. */
+  private probing: Promise<boolean> | null = null;
   /** Token bucket for the message rate: tokens left, and when last refilled. */
   private rateTokens: number;
   private rateCheckedAt: number;
@@ -161,6 +170,32 @@ export class Connection implements Peer {
     }
     this.isAlive = false;
     if (this.ws.readyState === WebSocket.OPEN) this.ws.ping();
+  }
+
+  /** Pings; resolves whether a pong came in time, and terminates the socket if not. */
+  probe(): Promise<boolean> {
+    if (this.ws.readyState !== WebSocket.OPEN) return Promise.resolve(false);
+    this.probing ??= new Promise<boolean>((resolve) => {
+      const settle = (alive: boolean) => {
+        clearTimeout(timer);
+        this.ws.off("pong", onPong);
+        this.ws.off("close", onClose);
+        this.probing = null;
+        resolve(alive);
+      };
+      const onPong = () => settle(true);
+      const onClose = () => settle(false);
+      const timer = setTimeout(() => {
+        this.logger.info("no pong within the probe; terminating");
+        this.ws.terminate();
+        settle(false);
+      }, PROBE_TIMEOUT_MS);
+      timer.unref();
+      this.ws.on("pong", onPong);
+      this.ws.on("close", onClose);
+      this.ws.ping();
+    });
+    return this.probing;
   }
 
   /** Drops the socket without a close handshake (shutdown after the grace period). */

@@ -211,6 +211,7 @@ const apiPeer: Peer = {
   user: null,
   send() {},
   close() {},
+  probe: async () => true,
 };
 
 /**

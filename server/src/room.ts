@@ -1,6 +1,6 @@
 /**
- * One open document: its Y.Doc, its awareness (presence), the peers connected
- * to it, and its saves.
+ * One open document: its Y.Doc, its presence, the peers connected to it,
+ * and its saves.
  *
  * Contract:
  * - A room is built only from fully loaded storage (`Room.load`), so no peer
@@ -13,14 +13,12 @@
  * - Changes that become durable in the same turn of the event loop (one
  *   group commit) go out together: one frame per peer, not one per change.
  * - A failed save is retried with backoff, never dropped; the room stays open.
- * - The room never touches sockets: a peer is `send(bytes)` and `close()`.
+ * - The room never touches sockets: a peer is `send(bytes)`, `close()` and
+ *   `probe()` (is it still there?).
  */
 import {
-  type AwarenessEntry,
   CLOSE_NO_DOCUMENT,
   CLOSE_TRY_AGAIN_LATER,
-  decodeAwarenessUpdate,
-  encodeAwarenessUpdate,
   encodeFrame,
   type Frame,
   ProtocolError,
@@ -28,9 +26,9 @@ import {
   TITLE_MAX_LENGTH,
 } from "@cowrite/shared";
 import type { Logger } from "pino";
-import * as awarenessProtocol from "y-protocols/awareness";
 import * as Y from "yjs";
 import { noMetrics, type RoomMetrics } from "./metrics.ts";
+import { Presence } from "./presence.ts";
 import { type DocStore, DocumentDeletedError } from "./storage/doc-store.ts";
 import { checkUpdate } from "./update-check.ts";
 
@@ -43,6 +41,11 @@ export interface Peer {
   readonly user?: { id: string; name: string } | null;
   send(bytes: Uint8Array): void;
   close(code: number, reason: string): void;
+  /**
+   * Checks that the peer still answers (a ping). Resolves false, after
+   * dropping the connection, if it did not within a couple of seconds.
+   */
+  probe(): Promise<boolean>;
 }
 
 export interface RoomOptions {
@@ -76,19 +79,6 @@ interface OutgoingChange {
   receivedAt: number;
 }
 
-/** Awareness client ids one connection may publish (a y-websocket client uses one). */
-const MAX_AWARENESS_IDS_PER_PEER = 8;
-
-/**
- * Presence changes wait this long and go out together, as one message per
- * peer. Every caret move of every client is a presence change; sent one by
- * one, N people in a document cost N sends per move (40 clients moving 10
- * times a second: 16,000 frames/s). Batched, a peer gets at most one
- * presence message per window whatever the number of clients, and a caret
- * shows up at most this much later.
- */
-const AWARENESS_BATCH_MS = 25;
-
 export class Room {
   readonly docId: string;
   /** The document; see `doc`. */
@@ -101,14 +91,8 @@ export class Room {
    * read from disk, not a full decode. The first edit applies it.
    */
   private unapplied: Uint8Array | null = null;
-  readonly awareness: awarenessProtocol.Awareness;
-  /** Each peer with the awareness client ids it controls (null until it has one). */
-  private readonly peers = new Map<Peer, Set<number> | null>();
-  /** Which peer published each awareness client id. */
-  private readonly awarenessOwners = new Map<number, Peer>();
-  /** Presence client ids changed since the last presence broadcast. */
-  private awarenessChanged = new Set<number>();
-  private awarenessTimer: NodeJS.Timeout | null = null;
+  readonly presence: Presence;
+  private readonly peers = new Set<Peer>();
   private readonly inflight = new Set<Promise<void>>();
   private appendsSinceCompact: number;
   /** Bytes appended since the last merge, and the size of the merged state then. */
@@ -175,10 +159,16 @@ export class Room {
     this.title = title;
     this.appendsSinceCompact = storedUpdates;
     this.bytesSinceCompact = storedBytes;
-    this.awareness = new awarenessProtocol.Awareness(doc);
-    // The server has no presence of its own.
-    this.awareness.setLocalState(null);
-    this.awareness.on("update", this.onAwarenessUpdate);
+    this.presence = new Presence({
+      doc,
+      docId: options.docId,
+      logger: options.logger,
+      now: options.now,
+      maxStateBytes: options.maxAwarenessBytes ?? 64 * 1024,
+      broadcast: (frame) => {
+        for (const peer of this.peers) peer.send(frame);
+      },
+    });
     this.metrics = options.metrics ?? noMetrics;
     doc.on("afterTransaction", this.dropEncodedState);
   }
@@ -241,25 +231,20 @@ export class Room {
   }
 
   addPeer(peer: Peer): void {
-    this.peers.set(peer, null);
+    this.peers.add(peer);
     this.stepOneFrame ??= encodeFrame({
       type: "sync-step-1",
       stateVector: Y.encodeStateVector(this.doc),
     });
     peer.send(this.stepOneFrame);
-    const states = this.awareness.getStates();
-    if (states.size > 0) {
-      const update = awarenessProtocol.encodeAwarenessUpdate(this.awareness, [...states.keys()]);
-      peer.send(encodeFrame({ type: "awareness", update }));
+    if (this.presence.size.states > 0) {
+      peer.send(encodeFrame({ type: "awareness", update: this.presence.encodeStates() }));
     }
   }
 
   removePeer(peer: Peer): void {
-    if (!this.peers.has(peer)) return;
-    const ids = this.peers.get(peer);
-    this.peers.delete(peer);
-    if (ids && ids.size > 0)
-      awarenessProtocol.removeAwarenessStates(this.awareness, [...ids], null);
+    if (!this.peers.delete(peer)) return;
+    this.presence.removePeer(peer);
   }
 
   /**
@@ -291,14 +276,11 @@ export class Room {
         if (isEmptyUpdate(frame.update)) return;
         return this.applyPeerUpdate(peer, frame.update, receivedAt);
       case "awareness":
-        this.applyPeerAwareness(peer, frame.update);
+        this.presence.apply(peer, frame.update);
         return;
-      case "query-awareness": {
-        const ids = [...this.awareness.getStates().keys()];
-        const update = awarenessProtocol.encodeAwarenessUpdate(this.awareness, ids);
-        peer.send(encodeFrame({ type: "awareness", update }));
+      case "query-awareness":
+        peer.send(encodeFrame({ type: "awareness", update: this.presence.encodeStates() }));
         return;
-      }
       case "permission-denied":
         throw new ProtocolError("clients may not send auth messages");
     }
@@ -360,10 +342,8 @@ export class Room {
     if (this.appendsSinceCompact > 1 && !this.deleted && !this.abandoned) await this.compact();
     this.closed = true;
     for (const timer of this.retryTimers.keys()) clearTimeout(timer);
-    if (this.awarenessTimer) clearTimeout(this.awarenessTimer);
-    this.awareness.off("update", this.onAwarenessUpdate);
+    this.presence.close();
     this.ydoc.off("afterTransaction", this.dropEncodedState);
-    this.awareness.destroy();
     this.ydoc.destroy();
   }
 
@@ -487,63 +467,6 @@ export class Room {
     this.metrics.broadcast(changes.length, frames);
   }
 
-  /**
-   * Applies a peer's presence. Oversize states close the connection. Entries
-   * for client ids that another connection published are dropped, not
-   * refused: the standard y-websocket client echoes every awareness change it
-   * receives back to the server, so such entries are normal; dropping them
-   * is also what stops a client from overwriting someone else's presence.
-   * With auth on, the authenticated user's name is stamped over the state.
-   */
-  private applyPeerAwareness(peer: Peer, update: Uint8Array): void {
-    const entries = decodeAwarenessUpdate(update);
-    const maxBytes = this.options.maxAwarenessBytes ?? 64 * 1024;
-    const owned = this.peers.get(peer) ?? null;
-    const own: AwarenessEntry[] = [];
-    let fresh = 0;
-    for (const entry of entries) {
-      if (entry.stateLength > maxBytes) {
-        throw new ProtocolError(`awareness state larger than ${maxBytes} bytes`);
-      }
-      const owner = this.awarenessOwners.get(entry.clientId);
-      if (owner && owner !== peer) {
-        if (!this.isReclaim(peer, owner, entry)) continue;
-        // The same user reconnected before the server noticed the old socket
-        // died: hand the id over, so their presence is not frozen until then.
-        this.peers.get(owner)?.delete(entry.clientId);
-        this.awarenessOwners.set(entry.clientId, peer);
-        this.idsOf(peer)?.add(entry.clientId);
-      }
-      if (!owner && entry.state !== null) {
-        // Count ids new in this very message too, not only those already owned.
-        if ((owned?.size ?? 0) + fresh >= MAX_AWARENESS_IDS_PER_PEER) {
-          throw new ProtocolError("too many awareness client ids on one connection");
-        }
-        fresh++;
-      }
-      own.push(entry);
-    }
-    if (own.length === 0) return;
-    const user = peer.user;
-    const applied =
-      user || own.length !== entries.length
-        ? encodeAwarenessUpdate(user ? own.map((entry) => withUserName(entry, user.name)) : own)
-        : update;
-    awarenessProtocol.applyAwarenessUpdate(this.awareness, applied, peer);
-  }
-
-  /**
-   * Whether `peer` may take over a presence id `owner` published: only the
-   * same authenticated user, and only with a newer clock (an echo repeats
-   * the current clock). Without auth there is no identity to compare, so
-   * ids stay with their first connection until it closes.
-   */
-  private isReclaim(peer: Peer, owner: Peer, entry: AwarenessEntry): boolean {
-    if (!peer.user || peer.user.id !== owner.user?.id) return false;
-    const current = this.awareness.meta.get(entry.clientId)?.clock ?? 0;
-    return entry.clock > current;
-  }
-
   private persist(update: Uint8Array): Promise<void> {
     if (this.deleted) return Promise.resolve();
     const saving = this.saveWithRetry(update);
@@ -624,66 +547,6 @@ export class Room {
   private readTitle(): string {
     return this.doc.getText(TITLE_FIELD).toString().trim().slice(0, TITLE_MAX_LENGTH);
   }
-
-  private broadcast(bytes: Uint8Array, except: Peer | null): void {
-    for (const peer of this.peers.keys()) {
-      if (peer !== except) peer.send(bytes);
-    }
-  }
-
-  /** The presence ids a connected peer controls, created on its first one. */
-  private idsOf(peer: Peer): Set<number> | undefined {
-    if (!this.peers.has(peer)) return undefined;
-    let ids = this.peers.get(peer);
-    if (!ids) {
-      ids = new Set();
-      this.peers.set(peer, ids);
-    }
-    return ids;
-  }
-
-  private readonly onAwarenessUpdate = (
-    changes: { added: number[]; updated: number[]; removed: number[] },
-    origin: unknown,
-  ): void => {
-    const changed = [...changes.added, ...changes.updated, ...changes.removed];
-    const ids = changes.added.length > 0 ? this.idsOf(origin as Peer) : undefined;
-    if (ids) {
-      for (const id of changes.added) {
-        ids.add(id);
-        this.awarenessOwners.set(id, origin as Peer);
-      }
-    }
-    for (const id of changes.removed) {
-      const owner = this.awarenessOwners.get(id);
-      if (owner) this.peers.get(owner)?.delete(id);
-      this.awarenessOwners.delete(id);
-    }
-    for (const id of changed) this.awarenessChanged.add(id);
-    if (!this.awarenessTimer) {
-      this.awarenessTimer = setTimeout(this.broadcastAwareness, AWARENESS_BATCH_MS);
-      this.awarenessTimer.unref();
-    }
-  };
-
-  /** Sends every presence change of the last window as one message. */
-  private readonly broadcastAwareness = (): void => {
-    this.awarenessTimer = null;
-    const ids = [...this.awarenessChanged];
-    this.awarenessChanged = new Set();
-    if (this.closed || ids.length === 0) return;
-    // A timer callback: nothing may escape it and take the process down.
-    try {
-      // Each id's current state (null once removed) with its latest clock.
-      const update = awarenessProtocol.encodeAwarenessUpdate(this.awareness, ids);
-      // Sent to the publisher too: y-websocket treats 30 s without any incoming
-      // message as a dead link, and a client alone in a document would
-      // otherwise hear nothing but its own (unechoed) presence renewals.
-      this.broadcast(encodeFrame({ type: "awareness", update }), null);
-    } catch (error) {
-      this.options.logger.error({ err: error, docId: this.docId }, "presence broadcast failed");
-    }
-  };
 }
 
 /** A save given up at shutdown while storage was failing. */
@@ -728,17 +591,6 @@ function isEmptyStateVector(stateVector: Uint8Array): boolean {
 
 function hasPending(doc: Y.Doc): boolean {
   return doc.store.pendingStructs !== null || doc.store.pendingDs !== null;
-}
-
-function withUserName(entry: AwarenessEntry, name: string): AwarenessEntry {
-  const state = entry.state;
-  if (typeof state !== "object" || state === null || Array.isArray(state)) return entry;
-  const next: Record<string, unknown> = { ...state, name };
-  const user = next.user;
-  if (typeof user === "object" && user !== null && !Array.isArray(user)) {
-    next.user = { ...user, name };
-  }
-  return { ...entry, state: next };
 }
 
 function encodeStateAsUpdate(doc: Y.Doc, stateVector: Uint8Array): Uint8Array {

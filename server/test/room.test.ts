@@ -1,4 +1,4 @@
-import { decodeFrame, type Frame, ProtocolError } from "@cowrite/shared";
+import { decodeFrame, encodeAwarenessUpdate, type Frame, ProtocolError } from "@cowrite/shared";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import * as awarenessProtocol from "y-protocols/awareness";
 import * as Y from "yjs";
@@ -16,6 +16,7 @@ function fakePeer(id: string, readOnly = false) {
     received,
     send: (bytes) => received.push(decodeFrame(bytes)),
     close: () => {},
+    probe: async () => true,
   };
   return peer;
 }
@@ -465,6 +466,75 @@ describe("Room presence", () => {
     applyPresence(seen, b);
     expect(seen.getStates().has(fromA.id)).toBe(false);
     seen.destroy();
+    await room.close();
+  });
+});
+
+describe("Room presence ownership", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  const state = (clock: number, name: string) =>
+    encodeAwarenessUpdate([{ clientId: 42, clock, state: { name }, stateLength: 0 }]);
+
+  /** The state of client 42 that `peer` was sent last, as a client would see it. */
+  function seenBy(peer: { received: Frame[] }): unknown {
+    const seen = new awarenessProtocol.Awareness(new Y.Doc());
+    for (const frame of peer.received) {
+      if (frame.type === "awareness")
+        awarenessProtocol.applyAwarenessUpdate(seen, frame.update, "server");
+    }
+    const result = seen.getStates().get(42);
+    seen.destroy();
+    return result;
+  }
+
+  it("a newer state for another connection's id takes it over only if the owner does not answer a probe", async () => {
+    const store = new MemoryDocStore();
+    const { room, a, b } = await roomWithTwoPeers(store);
+    const watcher = fakePeer("watcher");
+    room.addPeer(watcher);
+    const probes: ((alive: boolean) => void)[] = [];
+    a.probe = () => new Promise((resolve) => probes.push(resolve));
+    vi.useFakeTimers();
+    await room.handle(a, { type: "awareness", update: state(1, "Victim") });
+    await room.handle(b, { type: "awareness", update: state(5, "Mallory") });
+    expect(probes).toHaveLength(1);
+    probes[0]?.(true);
+    await vi.advanceTimersByTimeAsync(25);
+    expect(seenBy(watcher)).toEqual({ name: "Victim" });
+    // The live owner still publishes; the next claim probes again.
+    await room.handle(a, { type: "awareness", update: state(2, "Victim, moving") });
+    await room.handle(b, { type: "awareness", update: state(6, "Back") });
+    expect(probes).toHaveLength(2);
+    probes[1]?.(false);
+    await vi.advanceTimersByTimeAsync(25);
+    expect(seenBy(watcher)).toEqual({ name: "Back" });
+    // The id is b's now: a leaving leaves it, b leaving removes it.
+    room.removePeer(a);
+    await vi.advanceTimersByTimeAsync(25);
+    expect(seenBy(watcher)).toEqual({ name: "Back" });
+    room.removePeer(b);
+    await vi.advanceTimersByTimeAsync(25);
+    expect(seenBy(watcher)).toBeUndefined();
+    await room.close();
+  });
+
+  it("keeps the clocks of at most 1024 departed client ids", async () => {
+    const store = new MemoryDocStore();
+    const room = await Room.load(options(store));
+    const before = room.presence.size;
+    for (let i = 0; i < 1100; i++) {
+      const peer = fakePeer(`p${i}`);
+      room.addPeer(peer);
+      const update = encodeAwarenessUpdate([
+        { clientId: 1000 + i, clock: 1, state: {}, stateLength: 2 },
+      ]);
+      await room.handle(peer, { type: "awareness", update });
+      room.removePeer(peer);
+    }
+    expect(room.presence.size).toEqual({ states: 0, clients: before.clients + 1024 });
     await room.close();
   });
 });
