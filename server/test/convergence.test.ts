@@ -97,6 +97,11 @@ class ServerEnd implements Peer {
   private saved: Promise<unknown> = Promise.resolve();
   private closing = false;
 
+  /** Only presence hand-overs probe; this test publishes no presence. */
+  async probe(): Promise<boolean> {
+    return !this.closing;
+  }
+
   constructor(
     readonly id: string,
     private readonly link: Link,
