@@ -13,7 +13,6 @@ export type StoreRequest =
   | { op: "append"; docId: string; update: Uint8Array; info: AppendInfo }
   | { op: "load"; docId: string }
   | { op: "compact"; docId: string }
-  | { op: "countUpdates"; docId: string }
   | { op: "ensure"; docId: string; at: number }
   | { op: "create"; meta: { id: string; title: string; at: number } }
   | { op: "get"; docId: string }
@@ -92,8 +91,6 @@ function execute(db: SqliteDatabase, request: StoreRequest): unknown {
       return db.load(request.docId);
     case "compact":
       return db.compact(request.docId);
-    case "countUpdates":
-      return db.countUpdates(request.docId);
     case "ensure":
       return db.ensure(request.docId, request.at);
     case "create":

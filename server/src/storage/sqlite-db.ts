@@ -76,9 +76,6 @@ export class SqliteDatabase {
       deleteUpdatesThrough: db.prepare<[string, number]>(
         "DELETE FROM updates WHERE doc_id = ? AND seq <= ?",
       ),
-      count: db.prepare<[string], { n: number }>(
-        "SELECT count(*) AS n FROM updates WHERE doc_id = ?",
-      ),
       ensure: db.prepare<[string, number, number]>(
         "INSERT INTO documents (id, created_at, updated_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
       ),
@@ -221,10 +218,6 @@ export class SqliteDatabase {
     } finally {
       this.db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
     }
-  }
-
-  countUpdates(docId: string): number {
-    return this.statements.count.get(docId)?.n ?? 0;
   }
 
   ensure(docId: string, at: number): DocMeta {

@@ -59,10 +59,6 @@ export class SqliteDocStore implements DocStore {
     return this.maintenance.request({ op: "compact", docId });
   }
 
-  countUpdates(docId: string): Promise<number> {
-    return this.request({ op: "countUpdates", docId });
-  }
-
   ensure(docId: string, at: number): Promise<DocMeta> {
     return this.request({ op: "ensure", docId, at });
   }
