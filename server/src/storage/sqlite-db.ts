@@ -16,7 +16,7 @@ import { mergeUpdateLog } from "./merge.ts";
  *
  * Two connections share the file: the writer (appends, reads, metadata), on
  * the server's thread (sqlite-writer.ts), and maintenance (compaction and
- * WAL checkpoints), on a worker thread (sqlite-worker.ts). Automatic
+ * WAL checkpoints), on a worker thread (sqlite-maintenance.ts). Automatic
  * checkpoints are off on both, so no append ever waits for a checkpoint's
  * copying and fsyncs; maintenance checkpoints in the background instead.
  *
