@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { type Authorize, createTokenAuth, openAccess } from "./auth.ts";
 import { type Config, ConfigError, databaseFile, readConfig } from "./config.ts";
 import { createLogger } from "./logger.ts";
-import { reclaimMemory } from "./memory.ts";
+import { reclaimMemory } from "./memory-reclaim.ts";
 import { loadMemoryAddon } from "./release-memory.ts";
 import { createServer } from "./server.ts";
 import { SqliteDocStore } from "./storage/sqlite.ts";

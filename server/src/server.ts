@@ -25,7 +25,7 @@ import { type Access, AuthError, type Authorize, openAccess } from "./auth.ts";
 import { Connection, type ConnectionShared } from "./connection.ts";
 import { type HostPattern, isHostAllowed } from "./host-allowlist.ts";
 import { createApiRouter, HttpError, jsonErrorHandler } from "./http-api.ts";
-import { MemoryReclaimer } from "./memory.ts";
+import { MemoryReclaimer } from "./memory-reclaim.ts";
 import { createMetrics, noMetrics } from "./metrics.ts";
 import { Room } from "./room.ts";
 import { RoomRegistry } from "./rooms.ts";

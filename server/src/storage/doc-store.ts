@@ -1,23 +1,37 @@
 /**
- * The storage seam. A DocStore keeps, per document, a log of Yjs updates
- * (opaque bytes) plus a little metadata for the document list.
+ * The storage seam: what every backend implements (SQLite, PostgreSQL next).
+ * A DocStore keeps, per document, a log of Yjs updates (opaque bytes) plus a
+ * little metadata for the document list. Callers: room.ts (ensure, load,
+ * append, compact), http-api.ts (create, get, list), server.ts (delete, ping)
+ * and main.ts (ping, close).
  *
- * Contract, checked by test/storage-contract.ts for every implementation:
- * - `append` resolves only once the update is durable (survives a crash of
- *   this process); callers broadcast an update only after that.
- * - Updates commute (they are CRDT updates), so any number of writers may
- *   append to the same document concurrently, in any order.
- * - `compact` replaces the log with one merged update holding the same state.
- *   It must be safe against concurrent appends: it merges only rows it has
- *   read inside the same transaction.
- * - `ensure` creates a document's metadata row if absent and never fails if it
- *   already exists; `create` fails with `DocumentExistsError` instead.
- * - `delete` removes metadata and every update, and leaves a tombstone:
- *   afterwards `ensure` and `append` fail with `DocumentDeletedError` (so a
- *   client that reconnects after the delete cannot bring the document back),
- *   until `create` makes a new, empty document under the same id.
+ * Contract, checked on every implementation by
+ * server/test/storage-contract.test.ts (one test per promise):
+ * - `load` returns every stored update, oldest first; none for an unknown
+ *   document.
+ * - `append` resolves only once the update is durable: a store reopened on
+ *   the same data has it (and, for a persistent backend, it survives a crash
+ *   of this process). Callers broadcast an update only after that. The first
+ *   append creates the document; each moves its `updatedAt` to `info.at` and
+ *   sets its title when `info.title` is given.
+ * - Updates commute (they are CRDT updates), so any number of writers (other
+ *   servers) may append to the same document concurrently, in any order.
+ * - `compact` replaces the log with one update holding the same state, and
+ *   keeps every update appended while it runs. It reports how many updates
+ *   it merged (0 for a log of fewer than two) and the log's size afterwards.
+ * - `ensure` creates a document's metadata if absent and returns existing
+ *   metadata unchanged; `create` fails with `DocumentExistsError` instead.
+ * - `list` returns the most recently changed documents first, at most
+ *   `limit`, only ids starting with `prefix` when given.
+ * - `delete` removes metadata and every update, resolves whether the document
+ *   existed, and leaves a tombstone: afterwards `ensure` and `append` fail
+ *   with `DocumentDeletedError` (so a client that reconnects after the delete
+ *   cannot bring the document back), until `create` makes a new, empty
+ *   document under the same id.
  * - An append refused for one document fails only its own promise, never
  *   the other appends committed with it.
+ * - `ping` resolves while the store can serve requests, for /readyz; a
+ *   backend that can become unreachable rejects then (tested per backend).
  */
 export interface DocMeta {
   id: string;
@@ -45,19 +59,14 @@ export interface DocStore {
   /** Every stored update of the document, oldest first; empty if none. */
   load(docId: string): Promise<Uint8Array[]>;
   append(docId: string, update: Uint8Array, info: AppendInfo): Promise<void>;
-  /** Merges the log into one update: how many updates were merged, and its size. */
   compact(docId: string): Promise<CompactResult>;
-  /** How many updates are in the document's log (compaction heuristic). */
-  countUpdates(docId: string): Promise<number>;
   ensure(docId: string, at: number): Promise<DocMeta>;
   create(meta: { id: string; title: string; at: number }): Promise<DocMeta>;
   get(docId: string): Promise<DocMeta | null>;
-  /** Newest change first; only ids starting with `prefix` when given. */
   list(options: { limit: number; prefix?: string }): Promise<DocMeta[]>;
-  /** Resolves true if the document existed. */
   delete(docId: string): Promise<boolean>;
-  /** Throws if the backing store is unreachable (for /readyz). */
   ping(): Promise<void>;
+  /** Finishes what was requested, then releases the backing store. */
   close(): Promise<void>;
 }
 

@@ -37,10 +37,6 @@ export class MemoryDocStore implements DocStore {
     return { merged, bytes: size() };
   }
 
-  async countUpdates(docId: string): Promise<number> {
-    return this.docs.get(docId)?.updates.length ?? 0;
-  }
-
   async ensure(docId: string, at: number): Promise<DocMeta> {
     this.refuseDeleted(docId);
     return { ...this.entry(docId, at).meta };

@@ -16,7 +16,7 @@ import { mergeUpdateLog } from "./merge.ts";
  *
  * Two connections share the file: the writer (appends, reads, metadata), on
  * the server's thread (sqlite-writer.ts), and maintenance (compaction and
- * WAL checkpoints), on a worker thread (sqlite-worker.ts). Automatic
+ * WAL checkpoints), on a worker thread (sqlite-maintenance.ts). Automatic
  * checkpoints are off on both, so no append ever waits for a checkpoint's
  * copying and fsyncs; maintenance checkpoints in the background instead.
  *
@@ -75,9 +75,6 @@ export class SqliteDatabase {
       ),
       deleteUpdatesThrough: db.prepare<[string, number]>(
         "DELETE FROM updates WHERE doc_id = ? AND seq <= ?",
-      ),
-      count: db.prepare<[string], { n: number }>(
-        "SELECT count(*) AS n FROM updates WHERE doc_id = ?",
       ),
       ensure: db.prepare<[string, number, number]>(
         "INSERT INTO documents (id, created_at, updated_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
@@ -221,10 +218,6 @@ export class SqliteDatabase {
     } finally {
       this.db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
     }
-  }
-
-  countUpdates(docId: string): number {
-    return this.statements.count.get(docId)?.n ?? 0;
   }
 
   ensure(docId: string, at: number): DocMeta {

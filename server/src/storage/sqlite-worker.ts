@@ -1,23 +1,20 @@
 /**
  * The maintenance worker thread: its own SQLite connection to the same file,
- * running the requests SqliteDocStore sends it (compactions, which merge a
- * whole document and can take long for big ones) and checkpointing the WAL
- * every CHECKPOINT_INTERVAL_MS, so neither ever stalls an append on the
- * server's thread. Each message is a batch of requests (sqlite-batch.ts);
+ * compacting documents when asked (a merge decodes a whole document and can
+ * take long for big ones) and checkpointing the WAL every
+ * CHECKPOINT_INTERVAL_MS, so neither ever stalls an append on the server's
+ * thread. Each message is a batch of requests (sqlite-maintenance.ts);
  * replies come back in one message per batch.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import {
-  executeBatch,
-  type NumberedRequest,
-  type StoreReply,
-  toWireError,
-} from "./sqlite-batch.ts";
 import { SqliteDatabase } from "./sqlite-db.ts";
-
-export interface WorkerInput {
-  sqliteFile: string;
-}
+import {
+  type MaintenanceReply,
+  type MaintenanceRequest,
+  type MaintenanceResults,
+  toWireError,
+  type WorkerInput,
+} from "./sqlite-maintenance.ts";
 
 const CHECKPOINT_INTERVAL_MS = 500;
 
@@ -34,24 +31,28 @@ if (parentPort && input?.sqliteFile) {
       // Busy or failing: the WAL keeps the data; the next round retries.
     }
   }, CHECKPOINT_INTERVAL_MS);
-  port.on("message", (batch: NumberedRequest[]) => {
-    if (batch.some((request) => request.op === "close")) clearInterval(checkpoints);
-    const replies: StoreReply[] = [];
-    const transfer: ArrayBuffer[] = [];
-    executeBatch(db, batch).forEach((outcome, i) => {
-      const { id, op } = batch[i] as NumberedRequest;
-      if ("error" in outcome) {
-        replies.push({ id, error: toWireError(outcome.error) });
-        return;
+
+  const run = (request: MaintenanceRequest): MaintenanceResults[typeof request.op] => {
+    switch (request.op) {
+      case "compact":
+        return db.compact(request.docId);
+      case "durability":
+        return db.durability();
+      case "close":
+        clearInterval(checkpoints);
+        db.close();
+        return undefined;
+    }
+  };
+
+  port.on("message", (batch: MaintenanceRequest[]) => {
+    const replies: MaintenanceReply[] = batch.map((request) => {
+      try {
+        return { id: request.id, value: run(request) };
+      } catch (error) {
+        return { id: request.id, error: toWireError(error) };
       }
-      // Loaded updates move to the server's thread instead of being copied.
-      if (op === "load") {
-        for (const update of outcome.value as Uint8Array[]) {
-          transfer.push(update.buffer as ArrayBuffer);
-        }
-      }
-      replies.push({ id, value: outcome.value });
     });
-    port.postMessage(replies, transfer);
+    port.postMessage(replies);
   });
 }

@@ -1,29 +1,21 @@
 /**
  * The writer connection, on the server's own thread: appends, reads and
- * metadata. Requests made in one turn of the event loop run together at
- * its end as one batch, consecutive appends in one transaction with
- * `synchronous=FULL`: one fsync makes them all durable (group commit), and
- * their promises resolve right after it. Requests run and resolve in the
- * order they were made, so a read always sees every write requested
- * before it.
+ * metadata. Calls made in one turn of the event loop run together at its
+ * end, consecutive appends in one transaction with `synchronous=FULL`: one
+ * fsync makes them all durable (group commit), and their promises resolve
+ * right after it. Calls run and resolve in the order they were made, so a
+ * read always sees every write requested before it.
  *
- * Why not a worker thread (as until 2026-11): every commit then cost a
- * structured clone and a thread wake-up each way, and on the fan-out
- * benchmark that was a quarter of the server's CPU per delivered update.
- * The worker kept the fsync off the event loop; here the loop waits for it
- * (about 50 µs typically, a few ms at the tail on a busy disk), as it does
- * for reads (an 8 MB document: a few ms), deletes, this writer's own
- * catch-up checkpoint, and a compaction's final write when a commit meets
- * it (see sqlite.ts). Measured both ways, and with the fsync moved to
- * libuv's thread pool as a third design, in alternating runs of the fan-out
- * benchmark: inline commits were cheapest and also had the lowest p99
- * latency, because every broadcast waits for its fsync whichever thread
- * performs it, and a thread hop adds a wake-up to each. Compactions (which
- * decode a whole document) and background checkpoints stay on the
- * maintenance worker.
+ * Why on this thread and not a worker: every broadcast waits for its fsync
+ * whichever thread performs it, and a thread hop adds a structured clone and
+ * a wake-up each way to each commit. So the event loop waits for the fsync
+ * here, as it does for reads, deletes, this writer's catch-up checkpoint and
+ * a compaction's final write when a commit meets it (see sqlite.ts).
+ * Compactions (which decode a whole document) and background checkpoints
+ * stay on the maintenance worker (sqlite-maintenance.ts).
  */
-import { enqueue, executeBatch, type Pending, type StoreRequest } from "./sqlite-batch.ts";
-import { SqliteDatabase } from "./sqlite-db.ts";
+import { type AppendInfo, type DocMeta, DocumentDeletedError } from "./doc-store.ts";
+import { type AppendItem, type Durability, SqliteDatabase } from "./sqlite-db.ts";
 
 /**
  * Maintenance checkpoints (on the worker) run while commits continue, so
@@ -45,34 +37,90 @@ const CHECKPOINT_INTERVAL_MS = 5000;
  */
 const WRITER_BUSY_TIMEOUT_MS = 50;
 
+/** A call waiting for the end of the turn: an append, or any other call. */
+type Job =
+  | { append: AppendItem; resolve: (value: undefined) => void; reject: (error: Error) => void }
+  | {
+      call: (db: SqliteDatabase) => unknown;
+      resolve: (value: unknown) => void;
+      reject: (error: Error) => void;
+    };
+
 export class SqliteWriter {
   private db: SqliteDatabase | null = null;
-  private queue: Pending<StoreRequest>[] = [];
+  private queue: Job[] = [];
   private scheduled = false;
   private checkpointAt = performance.now();
   private closed = false;
 
   constructor(private readonly file: string) {}
 
-  request<T>(request: StoreRequest): Promise<T> {
-    if (this.closed) return Promise.reject(new Error("the document store is closed"));
-    const reply = enqueue<T, StoreRequest>(this.queue, request);
-    if (!this.scheduled) {
-      // Wait for the rest of this turn, so requests made in the same turn
-      // (a burst of updates from many clients) commit together.
-      this.scheduled = true;
-      setImmediate(this.run);
-    }
-    return reply;
+  load(docId: string): Promise<Uint8Array[]> {
+    return this.call((db) => db.load(docId));
+  }
+
+  append(docId: string, update: Uint8Array, info: AppendInfo): Promise<void> {
+    if (this.closed) return Promise.reject(closedError());
+    return new Promise((resolve, reject) => {
+      this.push({ append: { docId, update, info }, resolve, reject });
+    });
+  }
+
+  ensure(docId: string, at: number): Promise<DocMeta> {
+    return this.call((db) => db.ensure(docId, at));
+  }
+
+  create(meta: { id: string; title: string; at: number }): Promise<DocMeta> {
+    return this.call((db) => db.create(meta));
+  }
+
+  get(docId: string): Promise<DocMeta | null> {
+    return this.call((db) => db.get(docId));
+  }
+
+  list(options: { limit: number; prefix?: string }): Promise<DocMeta[]> {
+    return this.call((db) => db.list(options));
+  }
+
+  delete(docId: string): Promise<boolean> {
+    return this.call((db) => db.delete(docId));
+  }
+
+  ping(): Promise<void> {
+    return this.call((db) => db.ping());
+  }
+
+  durability(): Promise<Durability> {
+    return this.call((db) => db.durability());
   }
 
   /** Runs everything requested so far, then closes the connection. */
   async close(): Promise<void> {
-    if (this.queue.length > 0) await this.request({ op: "ping" }).catch(() => {});
+    if (this.closed) return;
     this.closed = true;
+    if (this.queue.length > 0) {
+      await new Promise((resolve) => this.push({ call: () => {}, resolve, reject: resolve }));
+    }
     const db = this.db;
     this.db = null;
     db?.close();
+  }
+
+  private call<T>(call: (db: SqliteDatabase) => T): Promise<T> {
+    if (this.closed) return Promise.reject(closedError());
+    return new Promise<T>((resolve, reject) => {
+      this.push({ call, resolve: resolve as (value: unknown) => void, reject });
+    });
+  }
+
+  private push(job: Job): void {
+    this.queue.push(job);
+    if (!this.scheduled) {
+      // Wait for the rest of this turn, so calls made in the same turn (a
+      // burst of updates from many clients) commit together.
+      this.scheduled = true;
+      setImmediate(this.run);
+    }
   }
 
   private readonly run = (): void => {
@@ -84,19 +132,26 @@ export class SqliteWriter {
       db = this.db ??= new SqliteDatabase(this.file, WRITER_BUSY_TIMEOUT_MS);
     } catch (error) {
       // Opening failed (unwritable folder, corrupt file): fail this batch;
-      // the next request tries again.
-      for (const pending of batch) pending.reject(error as Error);
+      // the next call tries again.
+      for (const job of batch) job.reject(error as Error);
       return;
     }
-    const outcomes = executeBatch(
-      db,
-      batch.map((pending) => pending.request),
-    );
-    outcomes.forEach((outcome, i) => {
-      const pending = batch[i] as Pending<StoreRequest>;
-      if ("error" in outcome) pending.reject(outcome.error as Error);
-      else pending.resolve(outcome.value);
-    });
+    for (let i = 0; i < batch.length; ) {
+      const job = batch[i] as Job;
+      if ("append" in job) {
+        // Every append up to the next other call: one transaction.
+        const appends: Extract<Job, { append: AppendItem }>[] = [];
+        for (let next = batch[i]; next && "append" in next; next = batch[++i]) appends.push(next);
+        commit(db, appends);
+        continue;
+      }
+      i++;
+      try {
+        job.resolve(job.call(db));
+      } catch (error) {
+        job.reject(error as Error);
+      }
+    }
     this.checkpointIfDue(db);
   };
 
@@ -110,4 +165,27 @@ export class SqliteWriter {
       // The WAL keeps the data; the next round retries.
     }
   }
+}
+
+/**
+ * Commits appends in one transaction. An append refused for a deleted
+ * document fails alone; a failed commit fails them all.
+ */
+function commit(db: SqliteDatabase, appends: Extract<Job, { append: AppendItem }>[]): void {
+  let refused: Set<string>;
+  try {
+    refused = db.appendBatch(appends.map((job) => job.append));
+  } catch (error) {
+    for (const job of appends) job.reject(error as Error);
+    return;
+  }
+  for (const job of appends) {
+    const { docId } = job.append;
+    if (refused.has(docId)) job.reject(new DocumentDeletedError(docId));
+    else job.resolve(undefined);
+  }
+}
+
+function closedError(): Error {
+  return new Error("the document store is closed");
 }

@@ -1,9 +1,9 @@
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { MemoryReclaimer, reclaimMemory } from "../src/memory.ts";
+import { MemoryReclaimer, reclaimMemory } from "../src/memory-reclaim.ts";
 import { runNodeScript } from "./helpers.ts";
 
-const MEMORY_MODULE = fileURLToPath(new URL("../src/memory.ts", import.meta.url));
+const MEMORY_MODULE = fileURLToPath(new URL("../src/memory-reclaim.ts", import.meta.url));
 
 afterEach(() => {
   vi.useRealTimers();

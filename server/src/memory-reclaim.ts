@@ -58,18 +58,15 @@ export class MemoryReclaimer {
  * What the reclaimer calls: with the release-memory addon, V8's low-memory
  * collection then glibc's malloc_trim; without it, two full collections from
  * node --expose-gc's `gc` (as `npm run serve` runs it); undefined with
- * neither. Measured after 15,000 idle connections closed (RSS 76.5 MB at
- * start, 161 MB with all open): 84.4 MB 5 s after they closed with two gc()
- * calls and the trim, and 78 MB only once V8's own memory reducer acted,
- * 15 s after; the low-memory collection releases those last pages (an
- * emptied young generation, pooled heap pages) at once. malloc_trim then
- * returns the native memory the connections used, free by then but still
- * resident (one run: 94 MB 3 s after closing with it, 110 MB without).
- * Two gc() calls because the first frees the closed connections and the
- * second compacts the pages they leave half empty (heap committed after
- * 19,000 connections: 139 MB, 60 MB after one, 23 MB after two). `gc()`
- * takes no arguments on purpose: Node 20's V8 runs only a young-generation
- * scavenge for `gc({ type: "major" })` and every other options object.
+ * neither. The low-memory collection releases at once the pages plain
+ * collections leave (an emptied young generation, pooled heap pages) until
+ * V8's memory reducer gets to them; malloc_trim returns the native memory
+ * the closed connections used, free but still resident. Two gc() calls
+ * because the first frees the closed connections and the second compacts
+ * the pages they leave half empty. `gc()` takes no arguments on purpose:
+ * Node 20's V8 runs only a young-generation scavenge for
+ * `gc({ type: "major" })` and every other options object. Measurements:
+ * docs/benchmarks.md, "Design measurements".
  */
 export function reclaimMemory(
   gc: (() => unknown) | undefined,
