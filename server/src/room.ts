@@ -30,7 +30,7 @@ import * as Y from "yjs";
 import { noMetrics, type RoomMetrics } from "./metrics.ts";
 import { Presence } from "./presence.ts";
 import { type DocStore, DocumentDeletedError } from "./storage/doc-store.ts";
-import { checkUpdate } from "./update-check.ts";
+import { checkUpdate, MissingChangesError } from "./update-check.ts";
 
 export interface Peer {
   /** Connection id, for logs. */
@@ -66,6 +66,13 @@ export interface RoomOptions {
   metrics?: RoomMetrics;
 }
 
+/**
+ * Updates (and their bytes) a peer may send that wait for its sync step 2:
+ * what someone types in the round trip after a reconnect, with room to spare.
+ */
+const MAX_HELD_UPDATES = 256;
+const MAX_HELD_BYTES = 8 * 1024 * 1024;
+
 /** How a room turns a new peer away. */
 export interface Refusal {
   code: number;
@@ -93,6 +100,14 @@ export class Room {
   private unapplied: Uint8Array | null = null;
   readonly presence: Presence;
   private readonly peers = new Set<Peer>();
+  /**
+   * Peers that have not yet answered our sync step 1, with the updates they
+   * sent meanwhile that build on changes we do not have. A client back from
+   * offline sends what it typed since it reconnected as soon as the socket
+   * opens, before its step 2 brings the offline edits those keystrokes build
+   * on; such updates wait for that step 2 instead of being refused.
+   */
+  private readonly unsynced = new Map<Peer, { updates: Uint8Array[]; bytes: number }>();
   private readonly inflight = new Set<Promise<void>>();
   private appendsSinceCompact: number;
   /** Bytes appended since the last merge, and the size of the merged state then. */
@@ -232,6 +247,7 @@ export class Room {
 
   addPeer(peer: Peer): void {
     this.peers.add(peer);
+    this.unsynced.set(peer, { updates: [], bytes: 0 });
     this.stepOneFrame ??= encodeFrame({
       type: "sync-step-1",
       stateVector: Y.encodeStateVector(this.doc),
@@ -244,6 +260,7 @@ export class Room {
 
   removePeer(peer: Peer): void {
     if (!this.peers.delete(peer)) return;
+    this.unsynced.delete(peer);
     this.presence.removePeer(peer);
   }
 
@@ -267,14 +284,34 @@ export class Room {
         peer.send(encodeFrame({ type: "sync-step-2", update }));
         return;
       }
-      case "sync-step-2":
-      case "update":
+      case "sync-step-2": {
+        const held = this.unsynced.get(peer);
+        this.unsynced.delete(peer);
         // Read-only peers' y-websocket clients still answer our step 1 with a
         // step 2; dropping it (rather than closing) keeps them connected.
         if (peer.readOnly) return;
         // What a joining client with nothing new answers our step 1 with.
+        const saving = isEmptyUpdate(frame.update)
+          ? undefined
+          : this.applyPeerUpdate(peer, frame.update, receivedAt);
+        if (!held || held.updates.length === 0) return saving;
+        const savings = [saving];
+        for (const update of held.updates)
+          savings.push(this.applyPeerUpdate(peer, update, receivedAt));
+        return Promise.all(savings).then(() => {});
+      }
+      case "update": {
+        if (peer.readOnly) return;
         if (isEmptyUpdate(frame.update)) return;
-        return this.applyPeerUpdate(peer, frame.update, receivedAt);
+        const held = this.unsynced.get(peer);
+        if (held && held.updates.length > 0) return this.hold(held, frame.update);
+        try {
+          return this.applyPeerUpdate(peer, frame.update, receivedAt);
+        } catch (error) {
+          if (!held || !(error instanceof MissingChangesError)) throw error;
+          return this.hold(held, frame.update);
+        }
+      }
       case "awareness":
         this.presence.apply(peer, frame.update);
         return;
@@ -284,6 +321,16 @@ export class Room {
       case "permission-denied":
         throw new ProtocolError("clients may not send auth messages");
     }
+  }
+
+  /** Keeps an update until its sender's step 2 (later ones too, so they stay in order). */
+  private hold(held: { updates: Uint8Array[]; bytes: number }, update: Uint8Array): undefined {
+    if (held.updates.length >= MAX_HELD_UPDATES || held.bytes + update.length > MAX_HELD_BYTES) {
+      throw new ProtocolError("too many updates before the answer to the server's sync step 1");
+    }
+    held.updates.push(update);
+    held.bytes += update.length;
+    return undefined;
   }
 
   /** Closes every peer, e.g. when the document is deleted or the server stops. */

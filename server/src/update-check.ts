@@ -67,6 +67,13 @@ export function checkUpdate(doc: Y.Doc, update: Uint8Array): void {
   }
 }
 
+/** The update builds on changes the document does not have (yet). */
+export class MissingChangesError extends ProtocolError {
+  constructor() {
+    super("update depends on changes the server does not have");
+  }
+}
+
 function missing(): ProtocolError {
-  return new ProtocolError("update depends on changes the server does not have");
+  return new MissingChangesError();
 }

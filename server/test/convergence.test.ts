@@ -140,9 +140,9 @@ class ServerEnd implements Peer {
         if (saving) this.saved = Promise.all([this.saved, saving]);
       })
       .catch((error: unknown) => {
-        // Expected, and retried by the client: an edit made after a
-        // reconnect but before the client's step 2 (its offline edits)
-        // reaches the server builds on changes the server lacks.
+        // Every client here is well behaved, including one that types right
+        // after a reconnect, before its step 2 (its offline edits) reaches
+        // the server: any refusal is a bug, counted and checked at the end.
         if (!(error instanceof ProtocolError)) throw error;
         this.world.note(`${this.id}: protocol error, closing: ${error.message}`);
         this.world.protocolErrors++;
@@ -514,6 +514,7 @@ async function checkConverged(world: World): Promise<void> {
   if (!first) throw new Error("no clients");
   const room = first.link?.server.room;
   if (!room) throw new Error("client c0 is not in a room after quiescing");
+  expect(world.protocolErrors, "well-behaved clients refused with 4400").toBe(0);
   for (const client of rest) expectSameDocument(client.name, client.doc, first.doc);
   expectSameDocument("server", room.doc, first.doc);
   expectSameDocument("stored log", await storedDoc(world.store), first.doc);

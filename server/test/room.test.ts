@@ -50,6 +50,10 @@ async function roomWithTwoPeers(store: MemoryDocStore) {
   const b = fakePeer("b");
   room.addPeer(a);
   room.addPeer(b);
+  // Both answer the room's sync step 1, as clients do: they are in sync.
+  const nothing = Y.encodeStateAsUpdate(new Y.Doc());
+  await room.handle(a, { type: "sync-step-2", update: nothing });
+  await room.handle(b, { type: "sync-step-2", update: nothing });
   a.received.length = 0;
   b.received.length = 0;
   return { room, a, b };
@@ -271,6 +275,53 @@ describe("Room", () => {
     const stored = new Y.Doc();
     for (const update of await store.load("d")) Y.applyUpdate(stored, update);
     for (const doc of [seen, stored, room.doc]) expect(doc.getText("t").toString()).toBe("next");
+  });
+
+  it("an edit typed right after a reconnect waits for the offline edits it builds on, in the sender's step 2", async () => {
+    const store = new MemoryDocStore();
+    const { room, b } = await roomWithTwoPeers(store);
+    const returning = fakePeer("returning");
+    room.addPeer(returning);
+    const writer = new Y.Doc();
+    const steps: Uint8Array[] = [];
+    writer.on("update", (update: Uint8Array) => steps.push(update));
+    writer.getText("t").insert(0, "typed offline. ");
+    writer.getText("t").insert(15, "typed while reconnecting");
+    const [offline, live] = steps as [Uint8Array, Uint8Array];
+    // The live edit goes out as soon as the socket opens; the offline one
+    // only in answer to the room's step 1.
+    expect(room.handle(returning, { type: "update", update: live })).toBeUndefined();
+    await room.handle(returning, { type: "sync-step-2", update: offline });
+    const seen = new Y.Doc();
+    for (const frame of b.received) if (frame.type === "update") Y.applyUpdate(seen, frame.update);
+    const stored = new Y.Doc();
+    for (const update of await store.load("d")) Y.applyUpdate(stored, update);
+    for (const doc of [room.doc, seen, stored]) {
+      expect(doc.getText("t").toString()).toBe("typed offline. typed while reconnecting");
+    }
+  });
+
+  it("refuses a held update that still misses changes after the sender's step 2, and bounds what it holds", async () => {
+    const store = new MemoryDocStore();
+    const { room } = await roomWithTwoPeers(store);
+    const writer = new Y.Doc();
+    const steps: Uint8Array[] = [];
+    writer.on("update", (update: Uint8Array) => steps.push(update));
+    writer.getText("t").insert(0, "never sent");
+    writer.getText("t").insert(0, "builds on it");
+    const orphan = steps[1] as Uint8Array;
+    const c = fakePeer("c");
+    room.addPeer(c);
+    await room.handle(c, { type: "update", update: orphan });
+    const nothing = Y.encodeStateAsUpdate(new Y.Doc());
+    expect(() => room.handle(c, { type: "sync-step-2", update: nothing })).toThrow(
+      /depends on changes/,
+    );
+    expect(room.doc.getText("t").toString()).toBe("");
+    const d = fakePeer("d");
+    room.addPeer(d);
+    for (let i = 0; i < 256; i++) await room.handle(d, { type: "update", update: orphan });
+    expect(() => room.handle(d, { type: "update", update: orphan })).toThrow(/too many updates/);
   });
 
   it("refuses 1,000 corrupted updates whole: text and state vector stay byte-identical", async () => {
