@@ -127,10 +127,11 @@ export function createEditor(
   root.append(collab.body);
   host.append(root);
 
-  const offStatus = collab.on("status", (state) => {
+  // Subscribed before the host's listeners, so they see the root updated.
+  collab.on("status", (state) => {
     root.dataset.status = state.status;
   });
-  const offSynced = collab.on("synced", (isSynced) => {
+  collab.on("synced", (isSynced) => {
     root.dataset.synced = String(isSynced);
   });
   root.dataset.status = collab.status.status;
@@ -158,8 +159,6 @@ export function createEditor(
     destroy() {
       if (destroyed) return;
       destroyed = true;
-      offStatus();
-      offSynced();
       collab.destroy();
       root.remove();
     },
