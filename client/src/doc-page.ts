@@ -16,19 +16,14 @@ import {
   TITLE_FIELD,
   TITLE_MAX_LENGTH,
 } from "@cowrite/shared";
-import type { Provider } from "@lexical/yjs";
-import { $getRoot, $isParagraphNode } from "lexical";
-import * as Y from "yjs";
-import { bindEditor } from "./binding.ts";
+import { createCollabEditor } from "./collab-editor.ts";
 import { el } from "./dom.ts";
-import { createCowriteEditor, registerEditorFeatures } from "./editor.ts";
 import { type Identity, type KeyValueStore, NAME_MAX_LENGTH, saveDisplayName } from "./identity.ts";
 import { createPresenceList } from "./presence.ts";
-import { type ConnectionState, CowriteProvider, type SavedState } from "./provider.ts";
+import type { ConnectionState, SavedState } from "./provider.ts";
 import type { Page } from "./router.ts";
 import { bindTitle } from "./title-binding.ts";
 import { decodeTokenClaims, describeAccessError } from "./token.ts";
-import { createToolbar } from "./toolbar.ts";
 
 export interface DocumentPageOptions {
   docId: string;
@@ -48,15 +43,16 @@ export function mountDocumentPage(container: HTMLElement, options: DocumentPageO
   const tokenName = claims?.name ?? null;
   let identity = tokenName === null ? options.identity : { ...options.identity, name: tokenName };
 
-  const doc = new Y.Doc();
-  // Connect only after the editor binding listens, so no first sync is missed.
-  const provider = new CowriteProvider({
+  const collab = createCollabEditor({
     url: options.wsUrl,
     docId,
-    doc,
-    connect: false,
+    user: identity,
+    readOnly,
     ...(token === null ? {} : { token }),
   });
+  const { doc, provider, editor } = collab;
+  // The app's e2e tests know the body as "editor" (embeds: "cowrite-content").
+  collab.content.dataset.testid = "editor";
 
   // ---- layout ----
   const titleInput = el("input", {
@@ -99,28 +95,6 @@ export function mountDocumentPage(container: HTMLElement, options: DocumentPageO
     testid: "connection-error",
   });
 
-  const editorElement = el("div", {
-    className: "editor",
-    testid: "editor",
-    role: "textbox",
-    ariaLabel: "Document body",
-  });
-  editorElement.setAttribute("aria-multiline", "true");
-  editorElement.spellcheck = true;
-  const placeholder = el("div", { className: "editor-placeholder", text: "Start writing…" });
-  placeholder.setAttribute("aria-hidden", "true");
-  const cursors = el("div", { className: "cursors" });
-  const editorWrapper = el("div", { className: "editor-wrapper" }, [
-    editorElement,
-    placeholder,
-    cursors,
-  ]);
-
-  const editor = createCowriteEditor((error) => {
-    console.error("[cowrite] editor error", error);
-  });
-  const toolbar = createToolbar(editor);
-
   const header = el("header", { className: "doc-header" }, [
     el("div", { className: "doc-header-main" }, [
       el(
@@ -140,56 +114,15 @@ export function mountDocumentPage(container: HTMLElement, options: DocumentPageO
         ]),
       ]),
     ]),
-    el("div", { className: "toolbar-row" }, [toolbar.element]),
+    el("div", { className: "toolbar-row" }, collab.toolbar === null ? [] : [collab.toolbar]),
   ]);
-  const page = el("div", { className: "doc-page" }, [
+  // .cowrite-editor scopes editor.css (toolbar and body) to the whole page.
+  const page = el("div", { className: "doc-page cowrite-editor" }, [
     header,
     banner,
-    el("main", { className: "page-scroller" }, [el("div", { className: "page" }, [editorWrapper])]),
+    el("main", { className: "page-scroller" }, [el("div", { className: "page" }, [collab.body])]),
   ]);
   container.replaceChildren(page);
-
-  // ---- editor ----
-  editor.setRootElement(editorElement);
-  const unregisterFeatures = registerEditorFeatures(editor);
-  const unregisterPlaceholder = editor.registerUpdateListener(({ editorState }) => {
-    const isEmpty = editorState.read(() => {
-      const root = $getRoot();
-      const first = root.getFirstChild();
-      return (
-        root.getChildrenSize() <= 1 &&
-        (first === null || $isParagraphNode(first)) &&
-        root.getTextContent() === ""
-      );
-    });
-    placeholder.hidden = !isEmpty || !editor.isEditable();
-  });
-  // Loading ends when the editor becomes editable, or for a viewer (never
-  // editable) at the first sync.
-  let hasSynced = false;
-  const renderLoading = (): void => {
-    editorWrapper.classList.toggle("is-loading", !(editor.isEditable() || (readOnly && hasSynced)));
-  };
-  const unregisterEditable = editor.registerEditableListener(renderLoading);
-  const onSync = (isSynced: boolean): void => {
-    hasSynced ||= isSynced;
-    renderLoading();
-  };
-  provider.on("sync", onSync);
-  renderLoading();
-  placeholder.hidden = true;
-
-  // y-protocols' Awareness types its states as `{[key: string]: any}`, which
-  // TypeScript will not match to Lexical's UserState; the objects are the same.
-  const lexicalProvider = provider as unknown as Provider;
-  const collab = bindEditor({
-    editor,
-    provider: lexicalProvider,
-    doc,
-    user: identity,
-    cursorsContainer: cursors,
-    readOnly,
-  });
 
   // ---- title ----
   const unbindTitle = bindTitle({
@@ -234,9 +167,9 @@ export function mountDocumentPage(container: HTMLElement, options: DocumentPageO
     saved.dataset.state = state;
     saved.textContent = SAVED_TEXT[state];
   };
-  provider.on("connection", renderConnection);
+  const offConnection = collab.on("status", renderConnection);
   provider.on("saved", renderSaved);
-  renderConnection(provider.connection);
+  renderConnection(collab.status);
   renderSaved(provider.saved);
 
   // ---- display name ----
@@ -266,19 +199,11 @@ export function mountDocumentPage(container: HTMLElement, options: DocumentPageO
       nameInput.removeEventListener("change", commitName);
       nameInput.removeEventListener("keydown", onNameKeyDown);
       titleInput.removeEventListener("keydown", onTitleKeyDown);
-      provider.off("connection", renderConnection);
+      offConnection();
       provider.off("saved", renderSaved);
-      provider.off("sync", onSync);
       unbindTitle();
-      collab.destroy();
-      unregisterEditable();
-      unregisterPlaceholder();
-      unregisterFeatures();
-      toolbar.destroy();
       presence.destroy();
-      editor.setRootElement(null);
-      provider.destroy();
-      doc.destroy();
+      collab.destroy();
       page.remove();
     },
   };

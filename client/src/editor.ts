@@ -1,6 +1,6 @@
 /**
  * The Lexical editor Cowrite uses: which nodes exist, how they look (theme
- * class names styled in styles.css) and which behaviours are registered.
+ * class names styled in editor.css) and which behaviours are registered.
  * History is deliberately absent: the Yjs undo manager in binding.ts
  * replaces it so undo only reverts the local user's edits.
  */

@@ -16,19 +16,24 @@
  */
 import { $generateHtmlFromNodes } from "@lexical/html";
 import { $convertToMarkdownString } from "@lexical/markdown";
-import type { Provider } from "@lexical/yjs";
-import { $getRoot, $isParagraphNode, type SerializedEditorState } from "lexical";
-import * as Y from "yjs";
-import { bindEditor, type CollabUser } from "./binding.ts";
-import { createCowriteEditor, MARKDOWN_TRANSFORMERS, registerEditorFeatures } from "./editor.ts";
-import { Emitter } from "./emitter.ts";
+import { $getRoot, type SerializedEditorState } from "lexical";
+import type { CollabUser } from "./binding.ts";
+import { type CowriteEditorEvents, createCollabEditor } from "./collab-editor.ts";
+import { MARKDOWN_TRANSFORMERS } from "./editor.ts";
 import { USER_COLORS } from "./identity.ts";
 import { type InitialContentInput, toInitialContent } from "./initial-content.ts";
-import { listPresentUsers, type PresenceUser } from "./presence.ts";
-import { type ConnectionState, CowriteProvider, type TokenSource } from "./provider.ts";
-import { createToolbar, type ToolbarButtonName } from "./toolbar.ts";
+import type { PresenceUser } from "./presence.ts";
+import type { ConnectionState, TokenSource } from "./provider.ts";
+import type { ToolbarButtonName } from "./toolbar.ts";
 
-export type { ConnectionState, InitialContentInput, PresenceUser, TokenSource, ToolbarButtonName };
+export type {
+  ConnectionState,
+  CowriteEditorEvents,
+  InitialContentInput,
+  PresenceUser,
+  TokenSource,
+  ToolbarButtonName,
+};
 
 export interface CowriteEditorOptions {
   /** http(s) base URL of the Cowrite server, e.g. "https://docs.example.com". */
@@ -53,17 +58,6 @@ export interface CowriteEditorOptions {
     url: string,
   ) => WebSocket;
 }
-
-export type CowriteEditorEvents = {
-  /** Connection state changes (connecting, connected, reconnecting, offline, stopped). */
-  status: (state: ConnectionState) => void;
-  /** True once the first sync with the server is done (again after each reconnect). */
-  synced: (isSynced: boolean) => void;
-  /** The people in the document, self first. */
-  presence: (users: PresenceUser[]) => void;
-  /** The content changed (locally or remotely). */
-  change: () => void;
-};
 
 export interface CowriteEditorHandle {
   /** The root element the editor appended into the host element. */
@@ -105,113 +99,42 @@ export function createEditor(
       options.user?.color ||
       (USER_COLORS[Math.floor(Math.random() * USER_COLORS.length)] ?? USER_COLORS[0]),
   };
-  const events = new Emitter<CowriteEditorEvents>();
-
-  const doc = new Y.Doc();
-  const provider = new CowriteProvider({
+  const initialContent = toInitialContent(options.initialContent);
+  const collab = createCollabEditor({
     url: toWebSocketUrl(options.serverUrl),
     docId: options.docId,
-    doc,
-    connect: false,
+    user,
+    readOnly,
+    toolbar: options.toolbar ?? true,
+    ownerDocument: host.ownerDocument,
     ...(options.token === undefined ? {} : { token: options.token }),
+    ...(options.placeholder === undefined ? {} : { placeholder: options.placeholder }),
+    ...(initialContent === undefined ? {} : { initialContent }),
     ...(options.WebSocketImpl === undefined ? {} : { WebSocketImpl: options.WebSocketImpl }),
   });
+  const { editor } = collab;
 
-  // ---- DOM ----
-  const ownerDocument = host.ownerDocument;
-  const root = ownerDocument.createElement("div");
-  root.className = "cowrite-editor";
+  // The frame (border, padding, background) is the embed's own; the app
+  // page lays out the same parts without it.
+  const root = host.ownerDocument.createElement("div");
+  root.className = "cowrite-editor cowrite-frame";
   root.dataset.docId = options.docId;
   if (readOnly) root.dataset.readonly = "true";
   for (const [name, value] of Object.entries(options.theme ?? {})) {
     if (name.startsWith("--")) root.style.setProperty(name, value);
   }
-  const content = ownerDocument.createElement("div");
-  content.className = "cowrite-content";
-  content.dataset.testid = "cowrite-content";
-  content.setAttribute("role", "textbox");
-  content.setAttribute("aria-multiline", "true");
-  content.setAttribute("aria-label", "Document body");
-  content.spellcheck = true;
-  const placeholder = ownerDocument.createElement("div");
-  placeholder.className = "editor-placeholder";
-  placeholder.setAttribute("aria-hidden", "true");
-  placeholder.textContent = options.placeholder ?? "Start writing…";
-  placeholder.hidden = true;
-  const cursors = ownerDocument.createElement("div");
-  cursors.className = "cursors";
-  const wrapper = ownerDocument.createElement("div");
-  wrapper.className = "editor-wrapper is-loading";
-  wrapper.append(content, placeholder, cursors);
-
-  const editor = createCowriteEditor((error) => {
-    console.error("[cowrite] editor error", error);
-  });
-  const toolbarOption = options.toolbar ?? true;
-  const toolbar =
-    toolbarOption === false
-      ? null
-      : createToolbar(editor, toolbarOption === true ? {} : { buttons: toolbarOption });
-  if (toolbar !== null) root.append(toolbar.element);
-  root.append(wrapper);
+  if (collab.toolbar !== null) root.append(collab.toolbar);
+  root.append(collab.body);
   host.append(root);
 
-  // ---- editor ----
-  editor.setRootElement(content);
-  const unregisterFeatures = registerEditorFeatures(editor);
-  let hasSynced = false;
-  const renderPlaceholder = (): void => {
-    const isEmpty = editor.read(() => {
-      const rootNode = $getRoot();
-      const first = rootNode.getFirstChild();
-      return (
-        rootNode.getChildrenSize() <= 1 &&
-        (first === null || $isParagraphNode(first)) &&
-        rootNode.getTextContent() === ""
-      );
-    });
-    placeholder.hidden = !isEmpty || !editor.isEditable();
-  };
-  const unregisterUpdates = editor.registerUpdateListener(({ dirtyElements, dirtyLeaves }) => {
-    renderPlaceholder();
-    if (dirtyElements.size > 0 || dirtyLeaves.size > 0) events.emit("change");
-  });
-  const renderLoading = (): void => {
-    wrapper.classList.toggle("is-loading", !(editor.isEditable() || (readOnly && hasSynced)));
-    renderPlaceholder();
-  };
-  const unregisterEditable = editor.registerEditableListener(renderLoading);
-
-  // ---- provider events ----
-  const onConnection = (state: ConnectionState): void => {
+  // Subscribed before the host's listeners, so they see the root updated.
+  collab.on("status", (state) => {
     root.dataset.status = state.status;
-    events.emit("status", state);
-  };
-  const onSync = (isSynced: boolean): void => {
-    hasSynced ||= isSynced;
-    root.dataset.synced = String(isSynced);
-    renderLoading();
-    events.emit("synced", isSynced);
-  };
-  const onPresence = (): void => {
-    events.emit("presence", listPresentUsers(provider.awareness));
-  };
-  provider.on("connection", onConnection);
-  provider.on("sync", onSync);
-  provider.awareness.on("change", onPresence);
-
-  const initialContent = toInitialContent(options.initialContent);
-  const collab = bindEditor({
-    editor,
-    // y-protocols' Awareness typing is looser than Lexical's; the object is the same.
-    provider: provider as unknown as Provider,
-    doc,
-    user,
-    cursorsContainer: cursors,
-    readOnly,
-    ...(initialContent === undefined ? {} : { initialContent }),
   });
-  onConnection(provider.connection);
+  collab.on("synced", (isSynced) => {
+    root.dataset.synced = String(isSynced);
+  });
+  root.dataset.status = collab.status.status;
 
   let destroyed = false;
   const read = <T>(fn: () => T): T => editor.read(fn);
@@ -220,15 +143,12 @@ export function createEditor(
     element: root,
     docId: options.docId,
     get status() {
-      return provider.connection;
+      return collab.status;
     },
     get synced() {
-      return provider.synced;
+      return collab.synced;
     },
-    on(event, listener) {
-      events.on(event, listener);
-      return () => events.off(event, listener);
-    },
+    on: (event, listener) => collab.on(event, listener),
     focus() {
       if (!destroyed) editor.focus();
     },
@@ -239,18 +159,7 @@ export function createEditor(
     destroy() {
       if (destroyed) return;
       destroyed = true;
-      provider.off("connection", onConnection);
-      provider.off("sync", onSync);
-      provider.awareness.off("change", onPresence);
       collab.destroy();
-      unregisterEditable();
-      unregisterUpdates();
-      unregisterFeatures();
-      toolbar?.destroy();
-      editor.setRootElement(null);
-      provider.destroy();
-      doc.destroy();
-      events.clear();
       root.remove();
     },
   };

@@ -1,8 +1,8 @@
 /**
- * The Cowrite embedding library (built to dist-lib/cowrite.js and
- * cowrite.css). Importing it defines the `<cowrite-editor>` element.
+ * The Cowrite embedding library (built to dist-lib/cowrite.js, and
+ * cowrite.css from editor.css). Importing it defines the `<cowrite-editor>`
+ * element.
  */
-import "./embed.css";
 import { defineCowriteElement } from "./element.ts";
 
 export { defineCowriteElement, ELEMENT_NAME } from "./element.ts";

@@ -14,6 +14,7 @@
  * every token on every connection and request; the client only uses `perm`
  * and `name` to shape the UI (a viewer gets no editing controls).
  */
+import { CLOSE_UNAUTHENTICATED } from "@cowrite/shared";
 import type { KeyValueStore } from "./identity.ts";
 
 const TOKEN_KEY = "cowrite.token";
@@ -86,7 +87,7 @@ function asName(value: unknown): string | null {
  * server's reason.
  */
 export function describeAccessError(code: number, reason: string): string {
-  const unauthenticated = code === 401 || code === 4401;
+  const unauthenticated = code === 401 || code === CLOSE_UNAUTHENTICATED;
   const heading = unauthenticated ? "Sign-in required" : "Access denied";
   const hint = unauthenticated
     ? " Open the link you were given, with its access token, again."

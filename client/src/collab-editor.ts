@@ -1,0 +1,214 @@
+/**
+ * One collaborative editor, wired: a Y.Doc and its CowriteProvider, the
+ * Lexical editor bound to them, the toolbar, the placeholder and the remote
+ * carets. The app's document page and the embeddable `createEditor` both
+ * build on it and differ only in where they put the parts.
+ *
+ * Contract:
+ * - `createCollabEditor` returns the parts (`toolbar`, `body`) detached; the
+ *   caller appends them in the same task, inside an element with the
+ *   `cowrite-editor` class, which scopes editor.css.
+ * - It connects at once; the provider's listeners are in place before, so
+ *   no status or first sync is missed.
+ * - `destroy()` frees what it made: socket, doc, editor, listeners and the
+ *   parts' DOM. It is idempotent.
+ */
+import "./editor.css";
+import type { Provider } from "@lexical/yjs";
+import { $getRoot, $isParagraphNode, type LexicalEditor } from "lexical";
+import * as Y from "yjs";
+import { bindEditor, type CollabUser, type InitialContent } from "./binding.ts";
+import { createCowriteEditor, registerEditorFeatures } from "./editor.ts";
+import { Emitter } from "./emitter.ts";
+import { listPresentUsers, type PresenceUser } from "./presence.ts";
+import { type ConnectionState, CowriteProvider, type TokenSource } from "./provider.ts";
+import { createToolbar, type ToolbarButtonName } from "./toolbar.ts";
+
+export interface CollabEditorOptions {
+  /** WebSocket base URL, e.g. "wss://docs.example.com/ws". */
+  url: string;
+  docId: string;
+  token?: TokenSource;
+  user: CollabUser;
+  /** View only: the editor never becomes editable and writes nothing. */
+  readOnly?: boolean;
+  /** true (default) for every button, false for none, or the button names to show. */
+  toolbar?: boolean | readonly ToolbarButtonName[];
+  /** Shown while the document is empty. Default "Start writing…". */
+  placeholder?: string;
+  /** Content of a brand-new document. */
+  initialContent?: InitialContent;
+  /** The document the parts are created in (an embed's host may be in an iframe). */
+  ownerDocument?: Document;
+  WebSocketImpl?: new (url: string) => WebSocket;
+}
+
+export type CowriteEditorEvents = {
+  /** Connection state changes (connecting, connected, reconnecting, offline, stopped). */
+  status: (state: ConnectionState) => void;
+  /** True once the first sync with the server is done (again after each reconnect). */
+  synced: (isSynced: boolean) => void;
+  /** The people in the document, self first. */
+  presence: (users: PresenceUser[]) => void;
+  /** The content changed (locally or remotely). */
+  change: () => void;
+};
+
+export interface CollabEditor {
+  readonly doc: Y.Doc;
+  readonly provider: CowriteProvider;
+  readonly editor: LexicalEditor;
+  /** The toolbar, or null with `toolbar: false`. */
+  readonly toolbar: HTMLElement | null;
+  /** The editing area: content, placeholder and carets in a positioned wrapper. */
+  readonly body: HTMLElement;
+  /** The contenteditable. */
+  readonly content: HTMLElement;
+  readonly status: ConnectionState;
+  readonly synced: boolean;
+  on<K extends keyof CowriteEditorEvents>(event: K, listener: CowriteEditorEvents[K]): () => void;
+  /** Changes the name and colour others see. */
+  setUser(user: CollabUser): void;
+  destroy(): void;
+}
+
+export function createCollabEditor(options: CollabEditorOptions): CollabEditor {
+  const readOnly = options.readOnly ?? false;
+  const ownerDocument = options.ownerDocument ?? document;
+  const events = new Emitter<CowriteEditorEvents>();
+
+  const doc = new Y.Doc();
+  // Not connected yet: bindEditor connects once its listeners are in place.
+  const provider = new CowriteProvider({
+    url: options.url,
+    docId: options.docId,
+    doc,
+    connect: false,
+    ...(options.token === undefined ? {} : { token: options.token }),
+    ...(options.WebSocketImpl === undefined ? {} : { WebSocketImpl: options.WebSocketImpl }),
+  });
+
+  // ---- DOM ----
+  const content = ownerDocument.createElement("div");
+  content.className = "cowrite-content";
+  content.dataset.testid = "cowrite-content";
+  content.setAttribute("role", "textbox");
+  content.setAttribute("aria-multiline", "true");
+  content.setAttribute("aria-label", "Document body");
+  content.spellcheck = true;
+  const placeholder = ownerDocument.createElement("div");
+  placeholder.className = "editor-placeholder";
+  placeholder.setAttribute("aria-hidden", "true");
+  placeholder.textContent = options.placeholder ?? "Start writing…";
+  placeholder.hidden = true;
+  const cursors = ownerDocument.createElement("div");
+  cursors.className = "cursors";
+  const body = ownerDocument.createElement("div");
+  body.className = "editor-wrapper is-loading";
+  body.append(content, placeholder, cursors);
+
+  const editor = createCowriteEditor((error) => {
+    console.error("[cowrite] editor error", error);
+  });
+  const toolbarOption = options.toolbar ?? true;
+  const toolbar =
+    toolbarOption === false
+      ? null
+      : createToolbar(editor, toolbarOption === true ? {} : { buttons: toolbarOption });
+
+  // ---- editor ----
+  editor.setRootElement(content);
+  const unregisterFeatures = registerEditorFeatures(editor);
+  let hasSynced = false;
+  const renderPlaceholder = (): void => {
+    const isEmpty = editor.read(() => {
+      const root = $getRoot();
+      const first = root.getFirstChild();
+      return (
+        root.getChildrenSize() <= 1 &&
+        (first === null || $isParagraphNode(first)) &&
+        root.getTextContent() === ""
+      );
+    });
+    placeholder.hidden = !isEmpty || !editor.isEditable();
+  };
+  const unregisterUpdates = editor.registerUpdateListener(({ dirtyElements, dirtyLeaves }) => {
+    renderPlaceholder();
+    if (dirtyElements.size > 0 || dirtyLeaves.size > 0) events.emit("change");
+  });
+  // Loading ends when the editor becomes editable, or for a viewer (never
+  // editable) at the first sync.
+  const renderLoading = (): void => {
+    body.classList.toggle("is-loading", !(editor.isEditable() || (readOnly && hasSynced)));
+    renderPlaceholder();
+  };
+  const unregisterEditable = editor.registerEditableListener(renderLoading);
+
+  // ---- provider events ----
+  const onConnection = (state: ConnectionState): void => {
+    events.emit("status", state);
+  };
+  const onSync = (isSynced: boolean): void => {
+    hasSynced ||= isSynced;
+    renderLoading();
+    events.emit("synced", isSynced);
+  };
+  const onPresence = (): void => {
+    events.emit("presence", listPresentUsers(provider.awareness));
+  };
+  provider.on("connection", onConnection);
+  provider.on("sync", onSync);
+  provider.awareness.on("change", onPresence);
+
+  const collab = bindEditor({
+    editor,
+    // y-protocols types awareness states as `{[key: string]: any}`, which
+    // TypeScript will not match to Lexical's UserState; the object is the same.
+    provider: provider as unknown as Provider,
+    doc,
+    user: options.user,
+    cursorsContainer: cursors,
+    readOnly,
+    ...(options.initialContent === undefined ? {} : { initialContent: options.initialContent }),
+  });
+
+  let destroyed = false;
+  return {
+    doc,
+    provider,
+    editor,
+    toolbar: toolbar?.element ?? null,
+    body,
+    content,
+    get status() {
+      return provider.connection;
+    },
+    get synced() {
+      return provider.synced;
+    },
+    on(event, listener) {
+      events.on(event, listener);
+      return () => events.off(event, listener);
+    },
+    setUser(user) {
+      collab.setUser(user);
+    },
+    destroy() {
+      if (destroyed) return;
+      destroyed = true;
+      provider.off("connection", onConnection);
+      provider.off("sync", onSync);
+      provider.awareness.off("change", onPresence);
+      collab.destroy();
+      unregisterEditable();
+      unregisterUpdates();
+      unregisterFeatures();
+      toolbar?.destroy();
+      editor.setRootElement(null);
+      provider.destroy();
+      doc.destroy();
+      events.clear();
+      body.remove();
+    },
+  };
+}
