@@ -22,7 +22,8 @@ import {
 } from "@cowrite/shared";
 import type { Logger } from "pino";
 import WebSocket from "ws";
-import { type Peer, type Room, SaveAbandonedError } from "./room.ts";
+import type { Peer, Room } from "./room.ts";
+import { SaveAbandonedError } from "./room-saves.ts";
 import type { RoomRegistry } from "./rooms.ts";
 import { DocumentDeletedError } from "./storage/doc-store.ts";
 

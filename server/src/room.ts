@@ -1,6 +1,6 @@
 /**
- * One open document: its Y.Doc, its presence, the peers connected to it,
- * and its saves.
+ * One open document: its Y.Doc and the peers connected to it. The room
+ * coordinates; presence (presence.ts) and saves (room-saves.ts) are its parts.
  *
  * Contract:
  * - A room is built only from fully loaded storage (`Room.load`), so no peer
@@ -29,7 +29,8 @@ import type { Logger } from "pino";
 import * as Y from "yjs";
 import { noMetrics, type RoomMetrics } from "./metrics.ts";
 import { Presence } from "./presence.ts";
-import { type DocStore, DocumentDeletedError } from "./storage/doc-store.ts";
+import { RoomSaves, type RoomSavesOptions } from "./room-saves.ts";
+import type { DocStore } from "./storage/doc-store.ts";
 import { checkUpdate, MissingChangesError } from "./update-check.ts";
 
 export interface Peer {
@@ -108,21 +109,9 @@ export class Room {
    * on; such updates wait for that step 2 instead of being refused.
    */
   private readonly unsynced = new Map<Peer, { updates: Uint8Array[]; bytes: number }>();
-  private readonly inflight = new Set<Promise<void>>();
-  private appendsSinceCompact: number;
-  /** Bytes appended since the last merge, and the size of the merged state then. */
-  private bytesSinceCompact: number;
-  private snapshotBytes = 0;
-  private compacting: Promise<void> | null = null;
-  private title: string;
-  private saveError: Error | null = null;
+  private readonly saves: RoomSaves;
   private closed = false;
-  private deleted = false;
   private refused: Refusal | null = null;
-  /** Pending retry delays, each with the function that ends it early. */
-  private readonly retryTimers = new Map<NodeJS.Timeout, () => void>();
-  /** Set at shutdown: saves that fail are given up instead of retried. */
-  private abandoned = false;
   /** Durable changes waiting for this turn's broadcast. */
   private outbox: OutgoingChange[] = [];
   private outboxSent: Promise<void> | null = null;
@@ -143,7 +132,11 @@ export class Room {
     const doc = new Y.Doc({ gc: true });
     const only = updates.length === 1 ? updates[0] : undefined;
     const storedBytes = updates.reduce((sum, update) => sum + update.length, 0);
-    const room = new Room(options, doc, meta.title, updates.length, storedBytes);
+    const room = new Room(options, doc, {
+      updates: updates.length,
+      bytes: storedBytes,
+      title: meta.title,
+    });
     if (only) {
       // A compacted document is stored as one update holding the whole
       // state: that is already the answer for a fresh client.
@@ -158,22 +151,26 @@ export class Room {
         for (const update of updates) Y.applyUpdate(doc, update);
       });
     }
-    if (updates.length >= options.compactEvery) room.compactInBackground();
     return room;
   }
 
   private constructor(
     private readonly options: RoomOptions,
     doc: Y.Doc,
-    title: string,
-    storedUpdates: number,
-    storedBytes: number,
+    stored: RoomSavesOptions["stored"],
   ) {
     this.docId = options.docId;
     this.ydoc = doc;
-    this.title = title;
-    this.appendsSinceCompact = storedUpdates;
-    this.bytesSinceCompact = storedBytes;
+    this.saves = new RoomSaves({
+      docId: options.docId,
+      store: options.store,
+      logger: options.logger,
+      now: options.now,
+      compactEvery: options.compactEvery,
+      maxRetryDelayMs: options.maxRetryDelayMs,
+      stored,
+      onDeleted: () => this.closeAsDeleted(),
+    });
     this.presence = new Presence({
       doc,
       docId: options.docId,
@@ -224,7 +221,7 @@ export class Room {
     if (this.refused) return this.refused;
     // A new peer would wait for a "saved" that cannot come (its sync step 1
     // is answered only from durable state): tell it instead, and let it retry.
-    return this.saveError
+    return this.saves.lastError
       ? {
           code: CLOSE_TRY_AGAIN_LATER,
           reason: "document cannot be saved right now; try again later",
@@ -236,13 +233,13 @@ export class Room {
    * Resolves once every update accepted so far is durable: what a sync step 1
    * is answered from must not include anything a crash could still lose.
    */
-  async whenDurable(): Promise<void> {
-    await Promise.allSettled([...this.inflight]);
+  whenDurable(): Promise<void> {
+    return this.saves.whenDurable();
   }
 
   /** The last save error, until a save succeeds again. */
   get lastSaveError(): Error | null {
-    return this.saveError;
+    return this.saves.lastError;
   }
 
   addPeer(peer: Peer): void {
@@ -346,49 +343,29 @@ export class Room {
     this.closeAsDeleted();
     // Appends already handed to the store must land before the caller
     // deletes, or they would recreate the document afterwards.
-    await this.flush();
+    await this.saves.flush();
   }
 
   private closeAsDeleted(): void {
-    this.deleted = true;
+    this.saves.stopWriting();
     this.refused = { code: CLOSE_NO_DOCUMENT, reason: "document deleted" };
     this.closePeers(this.refused.code, this.refused.reason);
   }
 
-  /**
-   * Shutdown's grace period is over: stop retrying saves that fail. Their
-   * updates were never acknowledged (the clients that sent them still hold
-   * them and send them again on their next connect); everything acknowledged
-   * is on disk already.
-   */
+  /** Shutdown's grace period is over: give up saves that keep failing. */
   abandonSaves(): void {
-    if (this.abandoned) return;
-    this.abandoned = true;
-    if (this.inflight.size > 0) {
-      this.options.logger.error(
-        { docId: this.docId, unsaved: this.inflight.size, err: this.saveError },
-        "shutting down with saves failing: giving up updates that were never acknowledged",
-      );
-    }
-    for (const [timer, wake] of this.retryTimers) {
-      clearTimeout(timer);
-      wake();
-    }
-    this.retryTimers.clear();
+    this.saves.abandon();
   }
 
   /** Resolves once every accepted update is durable. */
-  async flush(): Promise<void> {
-    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
-    await this.compacting;
+  flush(): Promise<void> {
+    return this.saves.flush();
   }
 
   /** Saves what is pending, merges the log and frees memory. */
   async close(): Promise<void> {
-    await this.flush();
-    if (this.appendsSinceCompact > 1 && !this.deleted && !this.abandoned) await this.compact();
+    await this.saves.close();
     this.closed = true;
-    for (const timer of this.retryTimers.keys()) clearTimeout(timer);
     this.presence.close();
     this.ydoc.off("afterTransaction", this.dropEncodedState);
     this.ydoc.destroy();
@@ -454,8 +431,8 @@ export class Room {
     receivedAt: number,
   ): Promise<void> {
     const change = changes.length === 1 ? (changes[0] as Uint8Array) : Y.mergeUpdates(changes);
-    return this.persist(change).then(() => {
-      if (this.deleted) return;
+    return this.saves.save(change, this.readTitle()).then((saved) => {
+      if (!saved) return;
       this.metrics.updateDurable((performance.now() - receivedAt) / 1000);
       return this.queueBroadcast({ update: change, origin, receivedAt });
     });
@@ -514,96 +491,8 @@ export class Room {
     this.metrics.broadcast(changes.length, frames);
   }
 
-  private persist(update: Uint8Array): Promise<void> {
-    if (this.deleted) return Promise.resolve();
-    const saving = this.saveWithRetry(update);
-    this.inflight.add(saving);
-    return saving.finally(() => this.inflight.delete(saving));
-  }
-
-  private async saveWithRetry(update: Uint8Array): Promise<void> {
-    const title = this.readTitle();
-    const info =
-      title === this.title ? { at: this.options.now() } : { at: this.options.now(), title };
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.options.store.append(this.docId, update, info);
-        break;
-      } catch (error) {
-        if (error instanceof DocumentDeletedError) {
-          // Deleted meanwhile (e.g. by another server): the update has no
-          // document to go to, and must not recreate it.
-          this.closeAsDeleted();
-          return;
-        }
-        this.saveError = error as Error;
-        if (this.abandoned) throw new SaveAbandonedError(this.docId, error);
-        const delayMs = Math.min(100 * 2 ** attempt, this.options.maxRetryDelayMs ?? 5000);
-        this.options.logger.error(
-          { err: error, docId: this.docId, attempt, retryInMs: delayMs },
-          "saving an update failed; retrying",
-        );
-        await this.delay(delayMs);
-      }
-    }
-    this.saveError = null;
-    this.title = info.title ?? this.title;
-    this.appendsSinceCompact++;
-    this.bytesSinceCompact += update.length;
-    if (
-      this.appendsSinceCompact >= this.options.compactEvery &&
-      this.bytesSinceCompact * 2 >= this.snapshotBytes
-    ) {
-      this.compactInBackground();
-    }
-  }
-
-  private delay(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.retryTimers.delete(timer);
-        resolve();
-      }, ms);
-      this.retryTimers.set(timer, resolve);
-    });
-  }
-
-  private compactInBackground(): void {
-    if (this.compacting || this.closed) return;
-    this.compacting = this.compact().finally(() => {
-      this.compacting = null;
-    });
-  }
-
-  private async compact(): Promise<void> {
-    const appends = this.appendsSinceCompact;
-    const bytes = this.bytesSinceCompact;
-    try {
-      const result = await this.options.store.compact(this.docId);
-      // Appends that landed while merging count towards the next merge.
-      this.appendsSinceCompact -= appends;
-      this.bytesSinceCompact -= bytes;
-      this.snapshotBytes = result.bytes;
-      this.options.logger.debug({ docId: this.docId, ...result }, "compacted update log");
-    } catch (error) {
-      // The log is intact; compaction is only an optimisation and runs again later.
-      this.options.logger.error({ err: error, docId: this.docId }, "compaction failed");
-    }
-  }
-
   private readTitle(): string {
     return this.doc.getText(TITLE_FIELD).toString().trim().slice(0, TITLE_MAX_LENGTH);
-  }
-}
-
-/** A save given up at shutdown while storage was failing. */
-export class SaveAbandonedError extends Error {
-  override name = "SaveAbandonedError";
-  constructor(
-    readonly docId: string,
-    override readonly cause: unknown,
-  ) {
-    super(`gave up saving an update of ${docId} at shutdown: ${(cause as Error)?.message}`);
   }
 }
 

@@ -1,0 +1,198 @@
+/**
+ * A room's saves: each accepted change is appended to the store and retried
+ * with backoff until it is durable, never dropped; the stored log is merged
+ * now and then so that the document loads as one update.
+ *
+ * Contract:
+ * - `save` resolves true once the change is durable, false when the document
+ *   was deleted (the change has nowhere to go and must not recreate it). It
+ *   rejects only with SaveAbandonedError, after `abandon` (shutdown).
+ * - While saves fail, `lastError` holds the error; it clears on the next
+ *   success.
+ * - Merges run in the background, at most one at a time, and only once the
+ *   appends since the last one add up to half the merged state (merging
+ *   costs as much as the whole document, so it is amortised over its growth).
+ */
+import type { Logger } from "pino";
+import { type DocStore, DocumentDeletedError } from "./storage/doc-store.ts";
+
+export interface RoomSavesOptions {
+  docId: string;
+  store: DocStore;
+  logger: Logger;
+  now: () => number;
+  /** Merge the stored log after at least this many appends (and see above). */
+  compactEvery: number;
+  /** Upper bound of the delay between retries of a failed save. */
+  maxRetryDelayMs?: number;
+  /** What the store held when the room loaded. */
+  stored: { updates: number; bytes: number; title: string };
+  /** The store refused a save because the document was deleted meanwhile. */
+  onDeleted: () => void;
+}
+
+/** A save given up at shutdown while storage was failing. */
+export class SaveAbandonedError extends Error {
+  override name = "SaveAbandonedError";
+  constructor(
+    readonly docId: string,
+    override readonly cause: unknown,
+  ) {
+    super(`gave up saving an update of ${docId} at shutdown: ${(cause as Error)?.message}`);
+  }
+}
+
+export class RoomSaves {
+  private readonly inflight = new Set<Promise<boolean>>();
+  private appendsSinceCompact: number;
+  /** Bytes appended since the last merge, and the size of the merged state then. */
+  private bytesSinceCompact: number;
+  private snapshotBytes = 0;
+  private compacting: Promise<void> | null = null;
+  /** The title as stored, so an append writes it only when it changed. */
+  private title: string;
+  private error: Error | null = null;
+  private deleted = false;
+  /** Set at shutdown: saves that fail are given up instead of retried. */
+  private abandoned = false;
+  private closed = false;
+  /** Pending retry delays, each with the function that ends it early. */
+  private readonly retryTimers = new Map<NodeJS.Timeout, () => void>();
+
+  constructor(private readonly options: RoomSavesOptions) {
+    this.appendsSinceCompact = options.stored.updates;
+    this.bytesSinceCompact = options.stored.bytes;
+    this.title = options.stored.title;
+    if (options.stored.updates >= options.compactEvery) this.compactInBackground();
+  }
+
+  /** The last save error, until a save succeeds again. */
+  get lastError(): Error | null {
+    return this.error;
+  }
+
+  /** Appends `update` (with the document's title after it); see the contract. */
+  save(update: Uint8Array, title: string): Promise<boolean> {
+    if (this.deleted) return Promise.resolve(false);
+    const saving = this.saveWithRetry(update, title);
+    this.inflight.add(saving);
+    return saving.finally(() => this.inflight.delete(saving));
+  }
+
+  /** Resolves once every save started so far has settled. */
+  async whenDurable(): Promise<void> {
+    await Promise.allSettled([...this.inflight]);
+  }
+
+  /** Resolves once every save, including those started meanwhile, and any merge have settled. */
+  async flush(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+    await this.compacting;
+  }
+
+  /** The document was deleted: write nothing more. */
+  stopWriting(): void {
+    this.deleted = true;
+  }
+
+  /**
+   * Shutdown's grace period is over: stop retrying saves that fail. Their
+   * updates were never acknowledged (the clients that sent them still hold
+   * them and send them again on their next connect); everything acknowledged
+   * is on disk already.
+   */
+  abandon(): void {
+    if (this.abandoned) return;
+    this.abandoned = true;
+    if (this.inflight.size > 0) {
+      this.options.logger.error(
+        { docId: this.options.docId, unsaved: this.inflight.size, err: this.error },
+        "shutting down with saves failing: giving up updates that were never acknowledged",
+      );
+    }
+    for (const [timer, wake] of this.retryTimers) {
+      clearTimeout(timer);
+      wake();
+    }
+    this.retryTimers.clear();
+  }
+
+  /** Lands what is pending, then merges the log once more. */
+  async close(): Promise<void> {
+    await this.flush();
+    if (this.appendsSinceCompact > 1 && !this.deleted && !this.abandoned) await this.compact();
+    this.closed = true;
+    for (const timer of this.retryTimers.keys()) clearTimeout(timer);
+  }
+
+  private async saveWithRetry(update: Uint8Array, title: string): Promise<boolean> {
+    const { docId, store, logger } = this.options;
+    const info =
+      title === this.title ? { at: this.options.now() } : { at: this.options.now(), title };
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await store.append(docId, update, info);
+        break;
+      } catch (error) {
+        if (error instanceof DocumentDeletedError) {
+          // Deleted meanwhile (e.g. by another server).
+          this.deleted = true;
+          this.options.onDeleted();
+          return false;
+        }
+        this.error = error as Error;
+        if (this.abandoned) throw new SaveAbandonedError(docId, error);
+        const delayMs = Math.min(100 * 2 ** attempt, this.options.maxRetryDelayMs ?? 5000);
+        logger.error(
+          { err: error, docId, attempt, retryInMs: delayMs },
+          "saving an update failed; retrying",
+        );
+        await this.delay(delayMs);
+      }
+    }
+    this.error = null;
+    this.title = info.title ?? this.title;
+    this.appendsSinceCompact++;
+    this.bytesSinceCompact += update.length;
+    if (
+      this.appendsSinceCompact >= this.options.compactEvery &&
+      this.bytesSinceCompact * 2 >= this.snapshotBytes
+    ) {
+      this.compactInBackground();
+    }
+    return true;
+  }
+
+  private delay(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.retryTimers.delete(timer);
+        resolve();
+      }, ms);
+      this.retryTimers.set(timer, resolve);
+    });
+  }
+
+  private compactInBackground(): void {
+    if (this.compacting || this.closed) return;
+    this.compacting = this.compact().finally(() => {
+      this.compacting = null;
+    });
+  }
+
+  private async compact(): Promise<void> {
+    const appends = this.appendsSinceCompact;
+    const bytes = this.bytesSinceCompact;
+    try {
+      const result = await this.options.store.compact(this.options.docId);
+      // Appends that landed while merging count towards the next merge.
+      this.appendsSinceCompact -= appends;
+      this.bytesSinceCompact -= bytes;
+      this.snapshotBytes = result.bytes;
+      this.options.logger.debug({ docId: this.options.docId, ...result }, "compacted update log");
+    } catch (error) {
+      // The log is intact; compaction is only an optimisation and runs again later.
+      this.options.logger.error({ err: error, docId: this.options.docId }, "compaction failed");
+    }
+  }
+}
