@@ -13,8 +13,6 @@ export const CLOSE_BAD_FRAME = 4400;
 export const CLOSE_UNAUTHENTICATED = 4401;
 export const CLOSE_FORBIDDEN = 4403;
 export const CLOSE_NO_DOCUMENT = 4404;
-export const CLOSE_IDLE = 4408;
-export const CLOSE_VERSION_MISMATCH = 4426;
 export const CLOSE_RATE_LIMITED = 4429;
 
 /**
@@ -45,11 +43,6 @@ const CLOSE_CODES: ReadonlyMap<number, CloseCodeInfo> = new Map([
   ],
   [CLOSE_FORBIDDEN, { name: "forbidden", reason: "not allowed", retry: false }],
   [CLOSE_NO_DOCUMENT, { name: "no-document", reason: "document not found", retry: false }],
-  [CLOSE_IDLE, { name: "idle", reason: "connection idle", retry: true }],
-  [
-    CLOSE_VERSION_MISMATCH,
-    { name: "version-mismatch", reason: "protocol version mismatch", retry: false },
-  ],
   [CLOSE_RATE_LIMITED, { name: "rate-limited", reason: "too many messages", retry: true }],
 ]);
 
