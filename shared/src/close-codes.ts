@@ -30,7 +30,7 @@ export interface CloseCodeInfo {
   retry: boolean;
 }
 
-const CLOSE_CODES: ReadonlyMap<number, CloseCodeInfo> = new Map([
+const closeCodes: ReadonlyMap<number, CloseCodeInfo> = new Map([
   [CLOSE_NORMAL, { name: "normal", reason: "closed", retry: false }],
   [CLOSE_GOING_AWAY, { name: "going-away", reason: "server shutting down", retry: true }],
   [CLOSE_TOO_BIG, { name: "too-big", reason: "message too big", retry: true }],
@@ -47,7 +47,7 @@ const CLOSE_CODES: ReadonlyMap<number, CloseCodeInfo> = new Map([
 ]);
 
 export function describeCloseCode(code: number): CloseCodeInfo | undefined {
-  return CLOSE_CODES.get(code);
+  return closeCodes.get(code);
 }
 
 /**
