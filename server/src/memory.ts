@@ -2,11 +2,10 @@
  * Gives memory back to the operating system after the server sheds many
  * connections at once. V8 keeps the heap it has grown to (a larger young
  * generation, free old-space pages) until allocation picks up again, so a
- * server that just closed ten thousand connections and then went quiet would
- * hold on to tens of megabytes indefinitely. Once the connection count has
- * fallen `minDrop` below its peak and no further connection has closed for
- * `quietMs`, the server collects its garbage and returns the free pages
- * (see reclaimMemory).
+ * server that sheds many connections and then goes quiet would hold on to
+ * their memory indefinitely. Once the connection count has fallen `minDrop`
+ * below its peak and no further connection has closed for `quietMs`, the
+ * server collects its garbage and returns the free pages (see reclaimMemory).
  *
  * Needs a collection function (see reclaimMemory); without one it does
  * nothing.
@@ -58,18 +57,14 @@ export class MemoryReclaimer {
  * What the reclaimer calls: with the release-memory addon, V8's low-memory
  * collection then glibc's malloc_trim; without it, two full collections from
  * node --expose-gc's `gc` (as `npm run serve` runs it); undefined with
- * neither. Measured after 15,000 idle connections closed (RSS 76.5 MB at
- * start, 161 MB with all open): 84.4 MB 5 s after they closed with two gc()
- * calls and the trim, and 78 MB only once V8's own memory reducer acted,
- * 15 s after; the low-memory collection releases those last pages (an
- * emptied young generation, pooled heap pages) at once. malloc_trim then
- * returns the native memory the connections used, free by then but still
- * resident (one run: 94 MB 3 s after closing with it, 110 MB without).
+ * neither. The low-memory collection also unmaps what full collections
+ * leave for V8's memory reducer to release later (an emptied young
+ * generation, pooled heap pages), and malloc_trim returns the native memory
+ * the closed connections used, which glibc keeps resident though free.
  * Two gc() calls because the first frees the closed connections and the
- * second compacts the pages they leave half empty (heap committed after
- * 19,000 connections: 139 MB, 60 MB after one, 23 MB after two). `gc()`
- * takes no arguments on purpose: Node 20's V8 runs only a young-generation
- * scavenge for `gc({ type: "major" })` and every other options object.
+ * second compacts the pages they leave half empty. `gc()` takes no
+ * arguments on purpose: Node 20's V8 runs only a young-generation scavenge
+ * for `gc({ type: "major" })` and every other options object.
  */
 export function reclaimMemory(
   gc: (() => unknown) | undefined,
