@@ -1,7 +1,9 @@
 /**
- * createServer(deps): one HTTP server on one port. express serves the API,
- * health checks and the built client; `ws` takes WebSocket upgrades on
- * /ws/<docId>. Everything it needs is passed in; it reads no environment.
+ * createServer(deps): one HTTP server on one port, wired from the modules
+ * that do the work. express serves the API, health checks, metrics and the
+ * built client; `ws` takes WebSocket upgrades on /ws/<docId>, and
+ * admission.ts decides which become Connections. The heartbeat and shutdown
+ * live here. Everything it needs is passed in; it reads no environment.
  */
 import http from "node:http";
 import https from "node:https";
@@ -135,8 +137,9 @@ export function createServer(options: ServerOptions): CowriteServer {
     remove: (docId) => store.delete(docId),
     onCloseError: (docId, error) => logger.error({ err: error, docId }, "closing a room failed"),
   });
+  const authorize = options.authorize ?? openAccess;
   const admission: AdmissionOptions = {
-    authorize: options.authorize ?? openAccess,
+    authorize,
     allowedOrigins: options.allowedOrigins ?? [],
     limits,
     connections,
@@ -175,10 +178,7 @@ export function createServer(options: ServerOptions): CowriteServer {
     });
   }
   const stats = (docId: string | null) => countLoad(connections, rooms, docId);
-  app.use(
-    "/api",
-    createApiRouter({ store, rooms, logger, now, authorize: admission.authorize, stats }),
-  );
+  app.use("/api", createApiRouter({ store, rooms, logger, now, authorize, stats }));
   app.get("/ws/{*rest}", () => {
     throw new HttpError(426, "upgrade_required", "this endpoint speaks WebSocket");
   });
