@@ -55,7 +55,7 @@ export const openAccess: Authorize = async () => ({
 });
 
 /** Shortest HS256 secret accepted (RFC 7518 §3.2: at least the hash size). */
-const MIN_SECRET_BYTES = 32;
+const minSecretBytes = 32;
 
 export interface TokenAuthOptions {
   /** Shared secret for HS256, at least 32 bytes. */
@@ -81,8 +81,8 @@ export async function createTokenAuth(options: TokenAuthOptions): Promise<Author
   } else if (options.secret) {
     key = new TextEncoder().encode(options.secret);
     // A short HS256 secret can be brute-forced from any one token.
-    if (key.length < MIN_SECRET_BYTES) {
-      throw new Error(`the token secret must be at least ${MIN_SECRET_BYTES} bytes`);
+    if (key.length < minSecretBytes) {
+      throw new Error(`the token secret must be at least ${minSecretBytes} bytes`);
     }
     algorithms = ["HS256"];
   } else {

@@ -4,12 +4,7 @@
  */
 import path from "node:path";
 import { z } from "zod";
-import {
-  type HostPattern,
-  isLoopbackAddress,
-  LOOPBACK_HOSTS,
-  parseHost,
-} from "./host-allowlist.ts";
+import { type HostPattern, isLoopbackAddress, loopbackHosts, parseHost } from "./host-allowlist.ts";
 
 const bytes = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
@@ -93,7 +88,7 @@ const schema = z
     ALLOWED_HOSTS:
       c.ALLOWED_HOSTS === undefined
         ? isLoopbackAddress(c.HOST)
-          ? LOOPBACK_HOSTS
+          ? loopbackHosts
           : null
         : c.ALLOWED_HOSTS,
   }));

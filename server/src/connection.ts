@@ -28,7 +28,7 @@ import type { RoomRegistry } from "./rooms.ts";
 import { DocumentDeletedError } from "./storage/doc-store.ts";
 
 /** Updates one connection may have applied but not yet durable. */
-const MAX_UNSAVED_PER_CONNECTION = 256;
+const maxUnsavedPerConnection = 256;
 
 /**
  * How long a probed client has to answer a ping. Short, unlike the
@@ -258,7 +258,7 @@ export class Connection implements Peer {
         const saving = this.room.handle(this, frame, receivedAt);
         if (saving) this.trackSave(saving);
         // Backpressure: a client cannot run arbitrarily far ahead of the disk.
-        if (this.unsaved >= MAX_UNSAVED_PER_CONNECTION) await this.saved;
+        if (this.unsaved >= maxUnsavedPerConnection) await this.saved;
       })
       .catch((error: unknown) => this.fail(error));
   }

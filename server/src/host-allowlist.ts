@@ -15,7 +15,7 @@ export interface HostPattern {
 }
 
 /** What a server listening on loopback answers to by default. */
-export const LOOPBACK_HOSTS: readonly HostPattern[] = [
+export const loopbackHosts: readonly HostPattern[] = [
   { hostname: "localhost", port: null },
   { hostname: "127.0.0.1", port: null },
   { hostname: "[::1]", port: null },

@@ -6,9 +6,9 @@
  */
 import pino, { type DestinationStream, type Level, type Logger } from "pino";
 
-const REDACTED = "REDACTED";
+const redacted = "REDACTED";
 
-const REDACT_PATHS = [
+const redactPaths = [
   // Node's HTTP parse errors carry the raw request bytes, query string and all.
   "err.rawPacket",
   "*.headers.authorization",
@@ -23,7 +23,7 @@ export function createLogger(
   const settings = {
     level: options.level,
     base: { service: "cowrite" },
-    redact: { paths: REDACT_PATHS, censor: REDACTED },
+    redact: { paths: redactPaths, censor: redacted },
   };
   return destination ? pino(settings, destination) : pino(settings);
 }
@@ -34,6 +34,6 @@ export function redactUrl(url: string): string {
   if (at < 0) return url;
   // Parsed, not matched: `?%74oken=` is `token` to the query parser too.
   const params = new URLSearchParams(url.slice(at + 1));
-  const kept = [...params].map(([key, value]) => [key, /token/i.test(key) ? REDACTED : value]);
+  const kept = [...params].map(([key, value]) => [key, /token/i.test(key) ? redacted : value]);
   return `${url.slice(0, at)}?${new URLSearchParams(kept).toString()}`;
 }

@@ -2,11 +2,10 @@
  * Gives memory back to the operating system after the server sheds many
  * connections at once. V8 keeps the heap it has grown to (a larger young
  * generation, free old-space pages) until allocation picks up again, so a
- * server that just closed ten thousand connections and then went quiet would
- * hold on to tens of megabytes indefinitely. Once the connection count has
- * fallen `minDrop` below its peak and no further connection has closed for
- * `quietMs`, the server collects its garbage and returns the free pages
- * (see reclaimMemory).
+ * server that sheds many connections and then goes quiet would hold on to
+ * their memory indefinitely. Once the connection count has fallen `minDrop`
+ * below its peak and no further connection has closed for `quietMs`, the
+ * server collects its garbage and returns the free pages (see reclaimMemory).
  *
  * Needs a collection function (see reclaimMemory); without one it does
  * nothing.

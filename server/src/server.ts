@@ -1,34 +1,30 @@
 /**
- * createServer(deps): one HTTP server on one port. express serves the API,
- * health checks and the built client; `ws` takes WebSocket upgrades on
- * /ws/<docId>. Everything it needs is passed in; it reads no environment.
+ * createServer(deps): one HTTP server on one port, wired from the modules
+ * that do the work. express serves the API, health checks, metrics and the
+ * built client; `ws` takes WebSocket upgrades on /ws/<docId>, and
+ * admission.ts decides which become Connections. The heartbeat and shutdown
+ * live here. Everything it needs is passed in; it reads no environment.
  */
-import fs from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
-import path from "node:path";
 import type { Duplex } from "node:stream";
-import {
-  CLOSE_BAD_FRAME,
-  CLOSE_FORBIDDEN,
-  CLOSE_GOING_AWAY,
-  CLOSE_TRY_AGAIN_LATER,
-  isValidDocId,
-  WS_SUBPROTOCOL,
-  WS_TOKEN_PROTOCOL_PREFIX,
-} from "@cowrite/shared";
+import { CLOSE_GOING_AWAY, WS_SUBPROTOCOL } from "@cowrite/shared";
 import express from "express";
 import type { Logger } from "pino";
 import { type WebSocket, WebSocketServer } from "ws";
-import { type Access, AuthError, type Authorize, openAccess } from "./auth.ts";
+import { type AdmissionOptions, admit, screenUpgrade, type Verdict } from "./admission.ts";
+import { type Authorize, openAccess } from "./auth.ts";
 import { Connection, type ConnectionShared } from "./connection.ts";
+import { ConnectionSet } from "./connection-set.ts";
+import { checkReadiness, countLoad } from "./health.ts";
 import { type HostPattern, isHostAllowed } from "./host-allowlist.ts";
 import { createApiRouter, HttpError, jsonErrorHandler } from "./http-api.ts";
 import { MemoryReclaimer } from "./memory-reclaim.ts";
 import { createMetrics, noMetrics } from "./metrics.ts";
 import { Room } from "./room.ts";
 import { RoomRegistry } from "./rooms.ts";
+import { mountClient } from "./static-client.ts";
 import type { DocStore } from "./storage/doc-store.ts";
 
 export interface ServerLimits {
@@ -100,7 +96,7 @@ export interface CowriteServer {
   close(): Promise<void>;
 }
 
-const DEFAULT_LIMITS: ServerLimits = {
+const defaultLimits: ServerLimits = {
   maxMessageBytes: 32 * 1024 * 1024,
   maxQueuedFrames: 1000,
   maxQueuedBytes: 64 * 1024 * 1024,
@@ -114,12 +110,11 @@ const DEFAULT_LIMITS: ServerLimits = {
 
 export function createServer(options: ServerOptions): CowriteServer {
   const { store, logger } = options;
-  const authorize = options.authorize ?? openAccess;
-  const allowedOrigins = options.allowedOrigins ?? [];
   const allowedHosts = options.allowedHosts ?? null;
   const now = options.now ?? Date.now;
-  const limits = { ...DEFAULT_LIMITS, ...options.limits };
-  const connections = new Set<Connection>();
+  const limits = { ...defaultLimits, ...options.limits };
+  const shutdownGraceMs = options.shutdownGraceMs ?? 3000;
+  const connections = new ConnectionSet();
   let nextConnectionId = 1;
   let closing: Promise<void> | null = null;
   const reclaimer = new MemoryReclaimer({ gc: options.gc });
@@ -142,6 +137,15 @@ export function createServer(options: ServerOptions): CowriteServer {
     remove: (docId) => store.delete(docId),
     onCloseError: (docId, error) => logger.error({ err: error, docId }, "closing a room failed"),
   });
+  const authorize = options.authorize ?? openAccess;
+  const admission: AdmissionOptions = {
+    authorize,
+    allowedOrigins: options.allowedOrigins ?? [],
+    limits,
+    connections,
+    rooms,
+    logger,
+  };
 
   const app = express();
   app.disable("x-powered-by");
@@ -160,28 +164,12 @@ export function createServer(options: ServerOptions): CowriteServer {
     res.json({ status: "ok" });
   });
   app.get("/readyz", async (_req, res) => {
-    const failing = rooms.openRooms().filter((room) => room.lastSaveError);
-    try {
-      await store.ping();
-    } catch (error) {
-      res.status(503).json({ status: "unavailable", storage: (error as Error).message });
-      return;
-    }
-    if (closing) {
-      res.status(503).json({ status: "shutting down" });
-      return;
-    }
-    if (failing.length > 0) {
-      res.status(503).json({ status: "saves failing", documents: failing.map((r) => r.docId) });
-      return;
-    }
-    res.json({ status: "ready" });
-  });
-  // Read-only counters, e.g. for checking that embedded editors free their sockets.
-  const stats = (docId: string | null) => ({
-    connections: connections.size,
-    documents: rooms.size,
-    ...(docId === null ? {} : { doc: { id: docId, connections: countByDoc.get(docId) ?? 0 } }),
+    const { status, body } = await checkReadiness({
+      store,
+      rooms,
+      isClosing: () => closing !== null,
+    });
+    res.status(status).json(body);
   });
   if (metrics) {
     app.get("/metrics", async (_req, res) => {
@@ -189,6 +177,7 @@ export function createServer(options: ServerOptions): CowriteServer {
       res.type(contentType).send(body);
     });
   }
+  const stats = (docId: string | null) => countLoad(connections, rooms, docId);
   app.use("/api", createApiRouter({ store, rooms, logger, now, authorize, stats }));
   app.get("/ws/{*rest}", () => {
     throw new HttpError(426, "upgrade_required", "this endpoint speaks WebSocket");
@@ -233,19 +222,10 @@ export function createServer(options: ServerOptions): CowriteServer {
   httpServer.on("upgrade", (req, socket, head) => {
     socket.on("error", onUpgradeSocketError);
     if (closing) return rejectUpgrade(socket, 503, "Service Unavailable");
-    if (!isHostAllowed(req.headers.host, allowedHosts)) {
-      return rejectUpgrade(socket, 421, "Misdirected Request");
-    }
-    let url: URL;
-    try {
-      url = new URL(req.url ?? "/", "http://localhost");
-    } catch {
-      return rejectUpgrade(socket, 400, "Bad Request");
-    }
-    const match = /^\/ws\/([^/]*)$/.exec(url.pathname);
-    if (!match) return rejectUpgrade(socket, 404, "Not Found");
-    const docId = safeDecode(match[1] ?? "");
-    void admit(req, url, docId).then((verdict) => {
+    const screening = screenUpgrade(req, allowedHosts);
+    if (!("target" in screening)) return rejectUpgrade(socket, screening.status, screening.text);
+    const { docId } = screening.target;
+    void admit(req, screening.target, admission).then((verdict) => {
       wss.handleUpgrade(req, socket, head, (ws) => accept(ws, verdict, docId));
     });
   });
@@ -257,7 +237,7 @@ export function createServer(options: ServerOptions): CowriteServer {
    */
   function closeRejected(ws: WebSocket, code: number, reason: string): void {
     ws.close(code, reason);
-    setTimeout(() => ws.terminate(), options.shutdownGraceMs ?? 3000).unref();
+    setTimeout(() => ws.terminate(), shutdownGraceMs).unref();
   }
 
   /** Starts a Connection for an upgraded socket (or closes it with the verdict's reason). */
@@ -284,50 +264,10 @@ export function createServer(options: ServerOptions): CowriteServer {
     });
     connections.add(connection);
     reclaimer.connectionsChanged(connections.size);
-    countByDoc.set(verdict.docId, (countByDoc.get(verdict.docId) ?? 0) + 1);
     void connection.finished.then(() => {
       connections.delete(connection);
       reclaimer.connectionsChanged(connections.size);
-      const left = (countByDoc.get(verdict.docId) ?? 1) - 1;
-      if (left > 0) countByDoc.set(verdict.docId, left);
-      else countByDoc.delete(verdict.docId);
     });
-  }
-
-  const countByDoc = new Map<string, number>();
-
-  type Verdict = { docId: string; access: Access } | { reject: { code: number; reason: string } };
-
-  /** Everything decided before any room state exists: id, origin, credentials, capacity. */
-  async function admit(
-    req: http.IncomingMessage,
-    url: URL,
-    docId: string | null,
-  ): Promise<Verdict> {
-    const reject = (code: number, reason: string): Verdict => ({ reject: { code, reason } });
-    if (docId === null || !isValidDocId(docId))
-      return reject(CLOSE_BAD_FRAME, "invalid document id");
-    if (!isOriginAllowed(req.headers.origin, req.headers.host, allowedOrigins)) {
-      return reject(CLOSE_FORBIDDEN, "origin not allowed");
-    }
-    let access: Access;
-    try {
-      access = await authorize(tokenOf(req, url), docId);
-    } catch (error) {
-      if (error instanceof AuthError) return reject(error.closeCode, error.message);
-      logger.error({ err: error, docId }, "authorization failed unexpectedly");
-      return reject(CLOSE_FORBIDDEN, "authorization failed");
-    }
-    if (connections.size >= limits.maxConnections) {
-      return reject(CLOSE_TRY_AGAIN_LATER, "server has too many connections; try again later");
-    }
-    if ((countByDoc.get(docId) ?? 0) >= limits.maxConnectionsPerDocument) {
-      return reject(CLOSE_TRY_AGAIN_LATER, "document has too many connections; try again later");
-    }
-    if (!rooms.get(docId) && rooms.size >= limits.maxOpenDocuments) {
-      return reject(CLOSE_TRY_AGAIN_LATER, "server has too many open documents; try again later");
-    }
-    return { docId, access };
   }
 
   const heartbeatMs = options.heartbeatMs ?? 30_000;
@@ -352,7 +292,7 @@ export function createServer(options: ServerOptions): CowriteServer {
       rooms.abandonSaves();
       for (const connection of connections) connection.terminate();
       httpServer.closeAllConnections();
-    }, options.shutdownGraceMs ?? 3000);
+    }, shutdownGraceMs);
     await Promise.all(finishing);
     await rooms.drain();
     clearTimeout(grace);
@@ -383,93 +323,6 @@ export function createServer(options: ServerOptions): CowriteServer {
   };
 }
 
-function mountClient(app: express.Express, clientDir: string): void {
-  const indexFile = path.join(clientDir, "index.html");
-  app.use(
-    express.static(clientDir, {
-      index: false,
-      setHeaders(res, file) {
-        // Vite puts a content hash in asset names, so they never change.
-        if (file.includes(`${path.sep}assets${path.sep}`)) {
-          res.setHeader("Cache-Control", "public, max-age=31536000, immutable");
-        }
-      },
-    }),
-  );
-  const sendIndex = (_req: express.Request, res: express.Response) => {
-    if (!fs.existsSync(indexFile)) {
-      throw new HttpError(
-        503,
-        "client_not_built",
-        "the web client is not built; run npm run build",
-      );
-    }
-    res.setHeader("Cache-Control", "no-cache");
-    res.sendFile(indexFile);
-  };
-  app.get("/", sendIndex);
-  app.get("/d/:docId", sendIndex);
-  // The embedding library (client/dist-lib, built next to client/dist) and its demo page.
-  // Module scripts from other origins are fetched in CORS mode; the library is
-  // public and sent without credentials, so any page may load it.
-  app.use(
-    "/lib",
-    express.static(path.join(clientDir, "..", "dist-lib"), {
-      index: false,
-      setHeaders(res) {
-        res.setHeader("Access-Control-Allow-Origin", "*");
-      },
-    }),
-  );
-  app.get("/embed-demo", (_req, res) => {
-    res.setHeader("Cache-Control", "no-cache");
-    res.sendFile(path.join(clientDir, "embed-demo.html"));
-  });
-}
-
-/**
- * Browsers always send Origin on WebSocket handshakes, so checking it stops
- * other sites' pages from opening sockets with the user's cookies or network
- * position (cross-site WebSocket hijacking).
- */
-export function isOriginAllowed(
-  origin: string | undefined,
-  host: string | undefined,
-  allowed: readonly string[],
-): boolean {
-  if (origin === undefined) return true;
-  if (allowed.includes("*") || allowed.includes(origin)) return true;
-  // The server's own pages are always allowed; the list only widens that.
-  try {
-    return new URL(origin).host === host;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * The upgrade's token: from the `cowrite-token.` subprotocol (Cowrite's
- * client), else from `?token=` (stock y-websocket clients can set only the URL).
- */
-function tokenOf(req: http.IncomingMessage, url: URL): string | null {
-  const offered = req.headers["sec-websocket-protocol"]?.split(",") ?? [];
-  for (const protocol of offered) {
-    const value = protocol.trim();
-    if (value.startsWith(WS_TOKEN_PROTOCOL_PREFIX)) {
-      return value.slice(WS_TOKEN_PROTOCOL_PREFIX.length);
-    }
-  }
-  return url.searchParams.get("token");
-}
-
 function rejectUpgrade(socket: Duplex, status: number, text: string): void {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-}
-
-function safeDecode(value: string): string | null {
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    return null;
-  }
 }

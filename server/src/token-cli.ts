@@ -10,7 +10,7 @@
 import { parseArgs } from "node:util";
 import { mintToken } from "./auth.ts";
 
-const USAGE =
+const usage =
   "usage: AUTH_SECRET=... npm run token -- --doc ID --perm read|write --name NAME [--user ID] [--expires 24h]";
 
 function parseDuration(text: string): number {
@@ -32,7 +32,7 @@ async function main(): Promise<void> {
     },
   });
   if (values.help) {
-    console.error(USAGE);
+    console.error(usage);
     return;
   }
   const secret = process.env.AUTH_SECRET;
@@ -56,6 +56,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(`token: ${(error as Error).message}\n${USAGE}`);
+  console.error(`token: ${(error as Error).message}\n${usage}`);
   process.exit(2);
 });

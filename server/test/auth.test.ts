@@ -14,9 +14,9 @@ import * as jose from "jose";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import * as Y from "yjs";
+import { isOriginAllowed } from "../src/admission.ts";
 import { AuthError, createTokenAuth, mintToken, type Permission } from "../src/auth.ts";
 import { createLogger, redactUrl } from "../src/logger.ts";
-import { isOriginAllowed } from "../src/server.ts";
 import { MemoryDocStore } from "../src/storage/memory.ts";
 import {
   connectProvider,

@@ -13,8 +13,6 @@ export const CLOSE_BAD_FRAME = 4400;
 export const CLOSE_UNAUTHENTICATED = 4401;
 export const CLOSE_FORBIDDEN = 4403;
 export const CLOSE_NO_DOCUMENT = 4404;
-export const CLOSE_IDLE = 4408;
-export const CLOSE_VERSION_MISMATCH = 4426;
 export const CLOSE_RATE_LIMITED = 4429;
 
 /**
@@ -32,7 +30,7 @@ export interface CloseCodeInfo {
   retry: boolean;
 }
 
-const CLOSE_CODES: ReadonlyMap<number, CloseCodeInfo> = new Map([
+const closeCodes: ReadonlyMap<number, CloseCodeInfo> = new Map([
   [CLOSE_NORMAL, { name: "normal", reason: "closed", retry: false }],
   [CLOSE_GOING_AWAY, { name: "going-away", reason: "server shutting down", retry: true }],
   [CLOSE_TOO_BIG, { name: "too-big", reason: "message too big", retry: true }],
@@ -45,16 +43,11 @@ const CLOSE_CODES: ReadonlyMap<number, CloseCodeInfo> = new Map([
   ],
   [CLOSE_FORBIDDEN, { name: "forbidden", reason: "not allowed", retry: false }],
   [CLOSE_NO_DOCUMENT, { name: "no-document", reason: "document not found", retry: false }],
-  [CLOSE_IDLE, { name: "idle", reason: "connection idle", retry: true }],
-  [
-    CLOSE_VERSION_MISMATCH,
-    { name: "version-mismatch", reason: "protocol version mismatch", retry: false },
-  ],
   [CLOSE_RATE_LIMITED, { name: "rate-limited", reason: "too many messages", retry: true }],
 ]);
 
 export function describeCloseCode(code: number): CloseCodeInfo | undefined {
-  return CLOSE_CODES.get(code);
+  return closeCodes.get(code);
 }
 
 /**

@@ -9,13 +9,13 @@ export function isValidDocId(id: string): boolean {
   return DOC_ID_PATTERN.test(id);
 }
 
-const ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz";
+const alphabet = "0123456789abcdefghijklmnopqrstuvwxyz";
 
 /** A random 12-character id (about 62 bits) from a CSPRNG. */
 export function generateDocId(): string {
   const bytes = new Uint8Array(12);
   globalThis.crypto.getRandomValues(bytes);
   let id = "";
-  for (const byte of bytes) id += ALPHABET[byte % ALPHABET.length];
+  for (const byte of bytes) id += alphabet[byte % alphabet.length];
   return id;
 }

@@ -10,9 +10,6 @@ import * as decoding from "lib0/decoding";
 import * as encoding from "lib0/encoding";
 import * as Y from "yjs";
 
-/** Bumped when Cowrite's use of the wire protocol changes incompatibly. */
-export const PROTOCOL_VERSION = 1;
-
 /**
  * WebSocket subprotocols (PROTOCOL.md §1): a client may offer its token as
  * `cowrite-token.<token>` next to `cowrite`, and the server selects `cowrite`.

@@ -1,0 +1,54 @@
+/**
+ * Serves the built web client: its assets, the app page for / and /d/<id>,
+ * the embedding library under /lib and its demo page at /embed-demo.
+ * Takes the server's express app (the one module besides server.ts and
+ * connection.ts that imports express: express.static does the serving).
+ */
+import fs from "node:fs";
+import path from "node:path";
+import express from "express";
+import { HttpError } from "./http-api.ts";
+
+export function mountClient(app: express.Express, clientDir: string): void {
+  const indexFile = path.join(clientDir, "index.html");
+  app.use(
+    express.static(clientDir, {
+      index: false,
+      setHeaders(res, file) {
+        // Vite puts a content hash in asset names, so they never change.
+        if (file.includes(`${path.sep}assets${path.sep}`)) {
+          res.setHeader("Cache-Control", "public, max-age=31536000, immutable");
+        }
+      },
+    }),
+  );
+  const sendIndex = (_req: express.Request, res: express.Response) => {
+    if (!fs.existsSync(indexFile)) {
+      throw new HttpError(
+        503,
+        "client_not_built",
+        "the web client is not built; run npm run build",
+      );
+    }
+    res.setHeader("Cache-Control", "no-cache");
+    res.sendFile(indexFile);
+  };
+  app.get("/", sendIndex);
+  app.get("/d/:docId", sendIndex);
+  // The embedding library (client/dist-lib, built next to client/dist) and its demo page.
+  // Module scripts from other origins are fetched in CORS mode; the library is
+  // public and sent without credentials, so any page may load it.
+  app.use(
+    "/lib",
+    express.static(path.join(clientDir, "..", "dist-lib"), {
+      index: false,
+      setHeaders(res) {
+        res.setHeader("Access-Control-Allow-Origin", "*");
+      },
+    }),
+  );
+  app.get("/embed-demo", (_req, res) => {
+    res.setHeader("Cache-Control", "no-cache");
+    res.sendFile(path.join(clientDir, "embed-demo.html"));
+  });
+}
