@@ -12,7 +12,7 @@ import type { ToolbarButtonName } from "./toolbar.ts";
 
 export const ELEMENT_NAME = "cowrite-editor";
 
-const OBSERVED = ["server", "doc", "token", "name", "color", "readonly", "toolbar", "placeholder"];
+const observed = ["server", "doc", "token", "name", "color", "readonly", "toolbar", "placeholder"];
 
 /** Reads an element's attributes as `createEditor` options; null without a `doc`. */
 export function optionsFromAttributes(element: Element): CowriteEditorOptions | null {
@@ -50,7 +50,7 @@ export function defineCowriteElement(): void {
   if (typeof customElements === "undefined" || customElements.get(ELEMENT_NAME)) return;
 
   class CowriteEditorElement extends HTMLElement {
-    static observedAttributes = OBSERVED;
+    static observedAttributes = observed;
     editor: CowriteEditorHandle | null = null;
 
     connectedCallback(): void {

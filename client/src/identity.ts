@@ -21,8 +21,8 @@ export const USER_COLORS = [
 ] as const;
 
 export const NAME_MAX_LENGTH = 40;
-const NAME_KEY = "cowrite.name";
-const COLOR_KEY = "cowrite.color";
+const nameKey = "cowrite.name";
+const colorKey = "cowrite.color";
 
 export interface Identity {
   name: string;
@@ -38,15 +38,15 @@ export function loadIdentity(
   random: () => number = Math.random,
 ): Identity {
   const fromUrl = cleanName(new URLSearchParams(search).get("name") ?? "");
-  let name = fromUrl || cleanName(read(store, NAME_KEY) ?? "");
+  let name = fromUrl || cleanName(read(store, nameKey) ?? "");
   if (fromUrl || !name) {
     name ||= `Guest ${1000 + Math.floor(random() * 9000)}`;
-    write(store, NAME_KEY, name);
+    write(store, nameKey, name);
   }
-  let color = read(store, COLOR_KEY) ?? "";
+  let color = read(store, colorKey) ?? "";
   if (!(USER_COLORS as readonly string[]).includes(color)) {
     color = USER_COLORS[Math.floor(random() * USER_COLORS.length)] ?? USER_COLORS[0];
-    write(store, COLOR_KEY, color);
+    write(store, colorKey, color);
   }
   return { name, color };
 }
@@ -54,7 +54,7 @@ export function loadIdentity(
 export function saveDisplayName(store: KeyValueStore | null, name: string): string | null {
   const cleaned = cleanName(name);
   if (!cleaned) return null;
-  write(store, NAME_KEY, cleaned);
+  write(store, nameKey, cleaned);
   return cleaned;
 }
 

@@ -14,7 +14,7 @@ export interface ListPageOptions {
 }
 
 /** How often relative times ("5 minutes ago") are refreshed. */
-const REFRESH_TIMES_MS = 30_000;
+const refreshTimesMs = 30_000;
 
 export function mountListPage(
   container: HTMLElement,
@@ -130,7 +130,7 @@ export function mountListPage(
   };
   newButton.addEventListener("click", onNewClick);
 
-  const refreshTimer = setInterval(renderList, REFRESH_TIMES_MS);
+  const refreshTimer = setInterval(renderList, refreshTimesMs);
   // Coming back to the tab: other people may have edited or created documents.
   const onVisible = (): void => {
     if (document.visibilityState === "visible") void load();

@@ -85,7 +85,7 @@ export type ProviderEvents = {
 };
 
 /** What a subprotocol may hold (an RFC 7230 token); browsers refuse anything else. A JWT fits. */
-const SUBPROTOCOL_CHARS = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
+const subprotocolChars = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
 
 /** The subset of the WebSocket API the provider relies on, so tests can pass a fake. */
 export type WebSocketConstructor = new (url: string, protocols?: string[]) => WebSocket;
@@ -126,8 +126,8 @@ export interface CowriteProviderOptions {
   documentTarget?: (EventSource & Pick<Document, "visibilityState">) | null;
 }
 
-const DEFAULT_BACKOFF = { minMs: 250, maxMs: 10_000 };
-const DEFAULT_SAVE_PROBE_DELAY_MS = 400;
+const defaultBackoff = { minMs: 250, maxMs: 10_000 };
+const defaultSaveProbeDelayMs = 400;
 const WS_OPEN = 1;
 
 /** A y-protocols awareness state is an arbitrary JSON object. */
@@ -187,8 +187,8 @@ export class CowriteProvider {
     this.ownsAwareness = options.awareness === undefined;
     this.awareness = options.awareness ?? new Awareness(options.doc);
     this.WebSocketImpl = options.WebSocketImpl ?? globalThis.WebSocket;
-    this.backoff = options.backoff ?? DEFAULT_BACKOFF;
-    this.saveProbeDelayMs = options.saveProbeDelayMs ?? DEFAULT_SAVE_PROBE_DELAY_MS;
+    this.backoff = options.backoff ?? defaultBackoff;
+    this.saveProbeDelayMs = options.saveProbeDelayMs ?? defaultSaveProbeDelayMs;
     this.random = options.random ?? Math.random;
     this.isOnline = options.isOnline ?? (() => globalThis.navigator?.onLine ?? true);
     this.windowTarget =
@@ -327,7 +327,7 @@ export class CowriteProvider {
     const url = `${this.url}/${encodeURIComponent(this.docId)}`;
     let socket: WebSocket;
     if (token === "") socket = new this.WebSocketImpl(url);
-    else if (SUBPROTOCOL_CHARS.test(token)) {
+    else if (subprotocolChars.test(token)) {
       socket = new this.WebSocketImpl(url, [WS_SUBPROTOCOL, `${WS_TOKEN_PROTOCOL_PREFIX}${token}`]);
     } else socket = new this.WebSocketImpl(`${url}?token=${encodeURIComponent(token)}`);
     socket.binaryType = "arraybuffer";

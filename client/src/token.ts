@@ -17,7 +17,7 @@
 import { CLOSE_UNAUTHENTICATED } from "@cowrite/shared";
 import type { KeyValueStore } from "./identity.ts";
 
-const TOKEN_KEY = "cowrite.token";
+const tokenKey = "cowrite.token";
 
 export interface TokenClaims {
   /** `read` tokens may view but never edit; anything else is treated as `write`. */
@@ -37,14 +37,14 @@ export function loadToken(store: KeyValueStore | null, search: string): string |
   const fromUrl = new URLSearchParams(search).get("token")?.trim() ?? "";
   if (fromUrl) {
     try {
-      store?.setItem(TOKEN_KEY, fromUrl);
+      store?.setItem(tokenKey, fromUrl);
     } catch {
       // Storage refused: the token lasts while this page stays loaded.
     }
     return fromUrl;
   }
   try {
-    return store?.getItem(TOKEN_KEY) || null;
+    return store?.getItem(tokenKey) || null;
   } catch {
     return null;
   }

@@ -108,7 +108,7 @@ export interface Toolbar {
   destroy(): void;
 }
 
-const MOD = /Mac|iPhone|iPad/.test(globalThis.navigator?.platform ?? "") ? "⌘" : "Ctrl+";
+const mod = /Mac|iPhone|iPad/.test(globalThis.navigator?.platform ?? "") ? "⌘" : "Ctrl+";
 
 function markButton(
   name: string,
@@ -121,7 +121,7 @@ function markButton(
     name,
     label,
     text,
-    ...(key === undefined ? {} : { shortcut: `${MOD}${key}` }),
+    ...(key === undefined ? {} : { shortcut: `${mod}${key}` }),
     run: (editor) => editor.dispatchCommand(FORMAT_TEXT_COMMAND, mark),
     isActive: (format) => format.marks.has(mark),
   };
@@ -200,14 +200,14 @@ export function createToolbar(editor: LexicalEditor, options: ToolbarOptions = {
         name: "undo",
         label: "Undo",
         text: "↶",
-        shortcut: `${MOD}Z`,
+        shortcut: `${mod}Z`,
         run: () => editor.dispatchCommand(UNDO_COMMAND, undefined),
       },
       {
         name: "redo",
         label: "Redo",
         text: "↷",
-        shortcut: MOD === "⌘" ? "⇧⌘Z" : "Ctrl+Y",
+        shortcut: mod === "⌘" ? "⇧⌘Z" : "Ctrl+Y",
         run: () => editor.dispatchCommand(REDO_COMMAND, undefined),
       },
     ],
@@ -227,8 +227,8 @@ export function createToolbar(editor: LexicalEditor, options: ToolbarOptions = {
         label: "Link",
         // No emoji font is guaranteed (offline machines), so the link icon is drawn.
         text: "",
-        icon: LINK_ICON_PATH,
-        shortcut: `${MOD}K`,
+        icon: linkIconPath,
+        shortcut: `${mod}K`,
         run: toggleLink,
         isActive: (format) => format.isLink,
       },
@@ -348,7 +348,7 @@ export function createToolbar(editor: LexicalEditor, options: ToolbarOptions = {
   };
 }
 
-const LINK_ICON_PATH =
+const linkIconPath =
   "M10.6 13.4a1 1 0 0 1 0-1.4l3.5-3.5a1 1 0 1 1 1.4 1.4l-3.5 3.5a1 1 0 0 1-1.4 0Zm-2.1 5.3a4 4 0 0 1-5.7-5.7l2.9-2.8a1 1 0 0 1 1.4 1.4L4.2 14.4a2 2 0 0 0 2.9 2.9l2.8-2.9a1 1 0 0 1 1.4 1.4l-2.8 2.9Zm8.9-4.8a1 1 0 0 1-1.4-1.4l2.8-2.9a2 2 0 0 0-2.9-2.9l-2.8 2.9a1 1 0 0 1-1.4-1.4l2.8-2.9a4 4 0 0 1 5.7 5.7l-2.8 2.9Z";
 
 function createIcon(path: string): SVGSVGElement {

@@ -35,7 +35,7 @@ const maxUnsavedPerConnection = 256;
  * heartbeat: a probe means another connection is waiting for this one's
  * presence id, and a live client on a working link answers in milliseconds.
  */
-const PROBE_TIMEOUT_MS = 2_000;
+const probeTimeoutMs = 2_000;
 
 /** What every connection of one server shares (one object, not one per socket). */
 export interface ConnectionShared {
@@ -190,7 +190,7 @@ export class Connection implements Peer {
         this.logger.info("no pong within the probe; terminating");
         this.ws.terminate();
         settle(false);
-      }, PROBE_TIMEOUT_MS);
+      }, probeTimeoutMs);
       timer.unref();
       this.ws.on("pong", onPong);
       this.ws.on("close", onClose);

@@ -43,15 +43,15 @@ export interface PresenceOptions {
 }
 
 /** Awareness client ids one connection may publish (a y-websocket client uses one). */
-const MAX_AWARENESS_IDS_PER_PEER = 8;
+const maxAwarenessIdsPerPeer = 8;
 
 /**
  * How long the clock of a departed client id is kept, and how many such
  * clocks at most. Clients drop a state not renewed for 30 s (y-protocols'
  * outdatedTimeout), so none still echoes it after that.
  */
-const REMOVED_CLOCK_MS = 30_000;
-const MAX_REMOVED_CLOCKS = 1024;
+const removedClockMs = 30_000;
+const maxRemovedClocks = 1024;
 
 /**
  * Presence changes wait this long and go out together, as one message per
@@ -61,7 +61,7 @@ const MAX_REMOVED_CLOCKS = 1024;
  * presence message per window whatever the number of clients, and a caret
  * shows up at most this much later.
  */
-const AWARENESS_BATCH_MS = 25;
+const awarenessBatchMs = 25;
 
 export class Presence {
   private readonly awareness: awarenessProtocol.Awareness;
@@ -137,7 +137,7 @@ export class Presence {
         if (entry.state === null || !this.isNewer(entry)) continue;
         // Count ids new in this very message too, not only those already owned.
         claimed.add(id);
-        if (owned + claimed.size > MAX_AWARENESS_IDS_PER_PEER) {
+        if (owned + claimed.size > maxAwarenessIdsPerPeer) {
           throw new ProtocolError("too many awareness client ids on one connection");
         }
         if (owner && !isSameUser(peer, owner)) {
@@ -215,7 +215,7 @@ export class Presence {
     // (it is not closed for that: the claim was within the cap when made).
     if (current && current !== owner) return;
     if (!this.isNewer(claim.entry)) return;
-    if ((this.idsByPeer.get(claim.peer)?.size ?? 0) >= MAX_AWARENESS_IDS_PER_PEER) return;
+    if ((this.idsByPeer.get(claim.peer)?.size ?? 0) >= maxAwarenessIdsPerPeer) return;
     this.options.logger.info(
       { docId: this.options.docId, clientId: id, from: owner.id, to: claim.peer.id },
       "presence id handed over from a connection that did not answer",
@@ -255,9 +255,9 @@ export class Presence {
    * presence traffic: a quiet room keeps at most the capped number.
    */
   private forgetRemoved(): void {
-    const cutoff = this.options.now() - REMOVED_CLOCK_MS;
+    const cutoff = this.options.now() - removedClockMs;
     for (const [id, at] of this.removed) {
-      if (at > cutoff && this.removed.size <= MAX_REMOVED_CLOCKS) break;
+      if (at > cutoff && this.removed.size <= maxRemovedClocks) break;
       this.removed.delete(id);
       if (!this.owners.has(id)) this.awareness.meta.delete(id);
     }
@@ -289,7 +289,7 @@ export class Presence {
     // released only when their peer leaves (`removePeer`).
     for (const id of [...published, ...changes.removed]) this.changed.add(id);
     if (!this.timer) {
-      this.timer = setTimeout(this.broadcast, AWARENESS_BATCH_MS);
+      this.timer = setTimeout(this.broadcast, awarenessBatchMs);
       this.timer.unref();
     }
   };

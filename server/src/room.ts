@@ -71,8 +71,8 @@ export interface RoomOptions {
  * Updates (and their bytes) a peer may send that wait for its sync step 2:
  * what someone types in the round trip after a reconnect, with room to spare.
  */
-const MAX_HELD_UPDATES = 256;
-const MAX_HELD_BYTES = 8 * 1024 * 1024;
+const maxHeldUpdates = 256;
+const maxHeldBytes = 8 * 1024 * 1024;
 
 /** How a room turns a new peer away. */
 export interface Refusal {
@@ -322,7 +322,7 @@ export class Room {
 
   /** Keeps an update until its sender's step 2 (later ones too, so they stay in order). */
   private hold(held: { updates: Uint8Array[]; bytes: number }, update: Uint8Array): undefined {
-    if (held.updates.length >= MAX_HELD_UPDATES || held.bytes + update.length > MAX_HELD_BYTES) {
+    if (held.updates.length >= maxHeldUpdates || held.bytes + update.length > maxHeldBytes) {
       throw new ProtocolError("too many updates before the answer to the server's sync step 1");
     }
     held.updates.push(update);

@@ -34,7 +34,7 @@ export class SqliteDatabase {
   /**
    * `updated_at` values not yet written. Writing them on every append would
    * add two B-tree pages (row and index) to every commit; they are written at
-   * most every TOUCH_INTERVAL_MS, and always before metadata is read, so no
+   * most every touchIntervalMs, and always before metadata is read, so no
    * reader ever sees a stale value. A crash can lose the last second of them.
    * Entries leave the map only once the transaction that wrote them has
    * committed, and writes only ever move `updated_at` forward, so a rolled
@@ -122,7 +122,7 @@ export class SqliteDatabase {
             statements.touchWithTitle.run(info.at, info.title, docId);
           }
         }
-        const due = performance.now() - this.touchesWrittenAt >= TOUCH_INTERVAL_MS;
+        const due = performance.now() - this.touchesWrittenAt >= touchIntervalMs;
         if (due) this.writeTouches();
         return due;
       },
@@ -329,7 +329,7 @@ function configure(db: Database.Database, busyTimeoutMs: number): void {
   `);
 }
 
-const TOUCH_INTERVAL_MS = 1000;
+const touchIntervalMs = 1000;
 
 /** Rolls back a compaction whose rows changed under it. */
 class CompactionRaced extends Error {}

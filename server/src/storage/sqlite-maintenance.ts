@@ -63,7 +63,7 @@ function fromWireError(wire: WireError): Error {
  * replaced after this long, so checkpoints resume without a worker being
  * started over and over while the file cannot be opened.
  */
-const RESTART_DELAY_MS = 1000;
+const restartDelayMs = 1000;
 
 /** A request waiting for its reply. */
 interface Pending {
@@ -186,7 +186,7 @@ export class SqliteMaintenance {
    * The worker died (failed to open the file, crashed): fail the requests it
    * held. Callers retry (rooms compact again later). Requests still queued
    * go to a fresh worker at once; with none, a started worker is replaced
-   * after RESTART_DELAY_MS.
+   * after restartDelayMs.
    */
   private onWorkerGone(worker: Worker, error: Error): void {
     if (this.worker !== worker) return;
@@ -206,7 +206,7 @@ export class SqliteMaintenance {
       this.restartTimer = setTimeout(() => {
         this.restartTimer = null;
         if (!this.closing) this.ensureWorker();
-      }, RESTART_DELAY_MS);
+      }, restartDelayMs);
       this.restartTimer.unref();
     }
   }

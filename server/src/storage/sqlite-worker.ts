@@ -2,7 +2,7 @@
  * The maintenance worker thread: its own SQLite connection to the same file,
  * compacting documents when asked (a merge decodes a whole document and can
  * take long for big ones) and checkpointing the WAL every
- * CHECKPOINT_INTERVAL_MS, so neither ever stalls an append on the server's
+ * checkpointIntervalMs, so neither ever stalls an append on the server's
  * thread. Each message is a batch of requests (sqlite-maintenance.ts);
  * replies come back in one message per batch.
  */
@@ -16,7 +16,7 @@ import {
   type WorkerInput,
 } from "./sqlite-maintenance.ts";
 
-const CHECKPOINT_INTERVAL_MS = 500;
+const checkpointIntervalMs = 500;
 
 const input = workerData as WorkerInput | null;
 if (parentPort && input?.sqliteFile) {
@@ -30,7 +30,7 @@ if (parentPort && input?.sqliteFile) {
     } catch {
       // Busy or failing: the WAL keeps the data; the next round retries.
     }
-  }, CHECKPOINT_INTERVAL_MS);
+  }, checkpointIntervalMs);
 
   const run = (request: MaintenanceRequest): MaintenanceResults[typeof request.op] => {
     switch (request.op) {

@@ -26,7 +26,7 @@ import { type AppendItem, type Durability, SqliteDatabase } from "./sqlite-db.ts
  * milliseconds, as maintenance copied the rest), and the next commit starts
  * the WAL over.
  */
-const CHECKPOINT_INTERVAL_MS = 5000;
+const checkpointIntervalMs = 5000;
 
 /**
  * The writer waits this long for the write lock, on the server's thread.
@@ -35,7 +35,7 @@ const CHECKPOINT_INTERVAL_MS = 5000;
  * fails with SQLITE_BUSY and its callers retry later (rooms do, with
  * backoff) instead of the whole server freezing for each attempt.
  */
-const WRITER_BUSY_TIMEOUT_MS = 50;
+const writerBusyTimeoutMs = 50;
 
 /** A call waiting for the end of the turn: an append, or any other call. */
 type Job =
@@ -129,7 +129,7 @@ export class SqliteWriter {
     this.queue = [];
     let db: SqliteDatabase;
     try {
-      db = this.db ??= new SqliteDatabase(this.file, WRITER_BUSY_TIMEOUT_MS);
+      db = this.db ??= new SqliteDatabase(this.file, writerBusyTimeoutMs);
     } catch (error) {
       // Opening failed (unwritable folder, corrupt file): fail this batch;
       // the next call tries again.
@@ -157,7 +157,7 @@ export class SqliteWriter {
 
   private checkpointIfDue(db: SqliteDatabase): void {
     const now = performance.now();
-    if (now - this.checkpointAt < CHECKPOINT_INTERVAL_MS) return;
+    if (now - this.checkpointAt < checkpointIntervalMs) return;
     this.checkpointAt = now;
     try {
       db.checkpoint();
