@@ -29,6 +29,7 @@ import type { Logger } from "pino";
 import * as Y from "yjs";
 import { noMetrics, type RoomMetrics } from "./metrics.ts";
 import { Presence } from "./presence.ts";
+import { RoomOutbox } from "./room-outbox.ts";
 import { RoomSaves, type RoomSavesOptions } from "./room-saves.ts";
 import type { DocStore } from "./storage/doc-store.ts";
 import { checkUpdate, MissingChangesError } from "./update-check.ts";
@@ -80,13 +81,6 @@ export interface Refusal {
   reason: string;
 }
 
-interface OutgoingChange {
-  update: Uint8Array;
-  origin: Peer;
-  /** performance.now() when the change arrived, for the broadcast-latency metric. */
-  receivedAt: number;
-}
-
 export class Room {
   readonly docId: string;
   /** The document; see `doc`. */
@@ -110,11 +104,9 @@ export class Room {
    */
   private readonly unsynced = new Map<Peer, { updates: Uint8Array[]; bytes: number }>();
   private readonly saves: RoomSaves;
-  private closed = false;
   private refused: Refusal | null = null;
   /** Durable changes waiting for this turn's broadcast. */
-  private outbox: OutgoingChange[] = [];
-  private outboxSent: Promise<void> | null = null;
+  private readonly outbox: RoomOutbox<Peer>;
   /**
    * Encoded frames that only change when the document does: the sync step 1
    * every joining peer gets, and the whole document as a step 2 for a peer
@@ -182,6 +174,12 @@ export class Room {
       },
     });
     this.metrics = options.metrics ?? noMetrics;
+    this.outbox = new RoomOutbox({
+      docId: options.docId,
+      logger: options.logger,
+      metrics: this.metrics,
+      recipients: () => this.peers,
+    });
     doc.on("afterTransaction", this.dropEncodedState);
   }
 
@@ -365,7 +363,7 @@ export class Room {
   /** Saves what is pending, merges the log and frees memory. */
   async close(): Promise<void> {
     await this.saves.close();
-    this.closed = true;
+    this.outbox.close();
     this.presence.close();
     this.ydoc.off("afterTransaction", this.dropEncodedState);
     this.ydoc.destroy();
@@ -434,72 +432,13 @@ export class Room {
     return this.saves.save(change, this.readTitle()).then((saved) => {
       if (!saved) return;
       this.metrics.updateDurable((performance.now() - receivedAt) / 1000);
-      return this.queueBroadcast({ update: change, origin, receivedAt });
+      return this.outbox.push({ update: change, origin, receivedAt });
     });
-  }
-
-  /**
-   * Queues a durable change for the broadcast right after this batch of
-   * promise reactions. Under load one group commit makes many changes
-   * durable at once, and their saves resolve together; sending them as one
-   * merged frame per peer saves a syscall (and the client a decode) per
-   * change. `process.nextTick` runs once the microtask queue is empty, so
-   * every save the commit resolved has queued its change by then, and the
-   * broadcast still goes out in the same turn of the event loop as the
-   * commit (a later turn would add a whole turn of latency, several ms
-   * under load). Resolves once the change has been sent.
-   */
-  private queueBroadcast(change: OutgoingChange): Promise<void> {
-    this.outbox.push(change);
-    this.outboxSent ??= new Promise((resolve) =>
-      process.nextTick(() => {
-        this.outboxSent = null;
-        // Outside any promise chain: nothing may escape and end the process.
-        try {
-          this.flushOutbox();
-        } catch (error) {
-          this.options.logger.error({ err: error, docId: this.docId }, "broadcast failed");
-        }
-        resolve();
-      }),
-    );
-    return this.outboxSent;
-  }
-
-  private flushOutbox(): void {
-    const changes = this.outbox;
-    this.outbox = [];
-    if (this.closed || changes.length === 0) return;
-    const now = performance.now();
-    for (const change of changes) this.metrics.updateBroadcast((now - change.receivedAt) / 1000);
-    // Everyone gets all changes merged, except that a peer whose own change is
-    // among them gets the others' only (it has its own already).
-    const origins = new Set(changes.map((change) => change.origin));
-    const everything = encodeFrame({ type: "update", update: mergeChanges(changes) });
-    let frames = 0;
-    for (const peer of this.peers.keys()) {
-      if (!origins.has(peer)) {
-        peer.send(everything);
-        frames++;
-        continue;
-      }
-      const others = changes.filter((change) => change.origin !== peer);
-      if (others.length === 0) continue;
-      peer.send(encodeFrame({ type: "update", update: mergeChanges(others) }));
-      frames++;
-    }
-    this.metrics.broadcast(changes.length, frames);
   }
 
   private readTitle(): string {
     return this.doc.getText(TITLE_FIELD).toString().trim().slice(0, TITLE_MAX_LENGTH);
   }
-}
-
-/** The changes as one update (no merging work for a single one). */
-function mergeChanges(changes: readonly OutgoingChange[]): Uint8Array {
-  const only = changes.length === 1 ? changes[0] : undefined;
-  return only ? only.update : Y.mergeUpdates(changes.map((change) => change.update));
 }
 
 /**
