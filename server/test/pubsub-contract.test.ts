@@ -1,11 +1,21 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { MemoryBus, MemoryPubSub } from "../src/pubsub/memory.ts";
 import { type PubSub, PubSubClosedError } from "../src/pubsub/pubsub.ts";
+import { RedisPubSub } from "../src/pubsub/redis.ts";
 import { bytes, Inbox } from "./pubsub-inbox.ts";
+import { type RedisServer, startRedisServer } from "./redis-server.ts";
 
 // The one definition of the PubSub seam: every promise of the contract in
 // pubsub/pubsub.ts has a test here, run on every implementation. `cluster()`
 // makes an empty bus and returns how to join it as a new node.
+let redis: RedisServer | null = null;
+beforeAll(async () => {
+  redis = await startRedisServer();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
 const implementations: [string, () => (nodeId: string) => Promise<PubSub>][] = [
   [
     "MemoryPubSub",
@@ -14,10 +24,17 @@ const implementations: [string, () => (nodeId: string) => Promise<PubSub>][] = [
       return async (nodeId) => new MemoryPubSub(bus, nodeId);
     },
   ],
+  [
+    "RedisPubSub",
+    () => async (nodeId) => {
+      if (!redis) throw new Error("redis-server did not start");
+      return RedisPubSub.connect({ url: redis.url, nodeId, blockMs: 2000 });
+    },
+  ],
 ];
 
 let channels = 0;
-/** A channel no other test uses. */
+/** A channel no other test uses (the Redis server is shared by the file). */
 function freshChannel(): string {
   channels += 1;
   return `doc-${process.pid}-${Date.now()}-${channels}`;
