@@ -82,6 +82,15 @@ describe("RedisPubSub", () => {
     expect(inbox.gaps).toBe(1);
   });
 
+  it("close completes while Redis is unreachable", async () => {
+    const redis = await server();
+    const a = await RedisPubSub.connect({ url: redis.url, nodeId: "a", onError: () => {} });
+    const inbox = new Inbox();
+    await a.subscribe("doc", inbox.onMessage, inbox.onGap);
+    await redis.stop();
+    await a.close();
+  });
+
   it("redis-server that cannot start fails loudly", async () => {
     const path = process.env.PATH;
     process.env.PATH = "/nonexistent";

@@ -87,6 +87,8 @@ export class RedisPubSub implements PubSub {
   private pending: PendingSubscribe[] = [];
   private wakeId = START_ID;
   private closed = false;
+  /** Cuts short the loop's back-off when closing. */
+  private readonly closing = new AbortController();
   private readonly loop: Promise<void>;
 
   private constructor(
@@ -189,16 +191,16 @@ export class RedisPubSub implements PubSub {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.closing.abort();
     this.channels.clear();
     for (const request of this.pending.splice(0)) request.reject(new PubSubClosedError());
     // Ends the blocking read at once; the loop sees `closed` and stops.
     this.reader.destroy();
     await this.loop;
-    try {
-      await this.client.del(wakeKey(this.nodeId));
-    } finally {
-      this.client.destroy();
-    }
+    // Best effort: if Redis is unreachable the key expires on its own, and
+    // close must still release the connection.
+    await this.client.del(wakeKey(this.nodeId)).catch(this.options.onError);
+    this.client.destroy();
   }
 
   private async wake(): Promise<void> {
@@ -220,7 +222,9 @@ export class RedisPubSub implements PubSub {
         if (failures > 0) {
           // Backs off so an error that is not a lost connection (say, a key
           // of the wrong type) does not spin.
-          await delay(Math.min(50 * 2 ** failures, 2000));
+          await delay(Math.min(50 * 2 ** failures, 2000), undefined, {
+            signal: this.closing.signal,
+          });
           await this.recover();
           failures = 0;
         }
