@@ -316,7 +316,7 @@ export class Connection implements Peer {
       .then(async () => {
         if (!this.room) return; // the room never opened
         this.room.removePeer(this);
-        await this.shared.rooms.release(this.docId);
+        await this.shared.rooms.release(this.docId, this.room);
       })
       .catch((error: unknown) => this.logger.error({ err: error }, "leaving the room failed"))
       .finally(() => this.resolveFinished());

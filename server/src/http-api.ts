@@ -222,9 +222,17 @@ const apiPeer: Peer = {
 async function applyThroughRoom(rooms: RoomRegistry, docId: string, update: Uint8Array) {
   const room = await rooms.acquire(docId);
   try {
+    // Refused (deleted meanwhile, or saves failing): the edit would not be
+    // stored, so the request must not succeed.
+    const refused = () => {
+      const refusal = room.refusal;
+      if (refusal) throw new HttpError(503, "unavailable", `document ${docId}: ${refusal.reason}`);
+    };
+    refused();
     await room.handle(apiPeer, { type: "update", update });
+    refused();
   } finally {
-    await rooms.release(docId);
+    await rooms.release(docId, room);
   }
 }
 

@@ -31,6 +31,13 @@ export class RoomRegistry {
   private readonly entries = new Map<string, Entry>();
   /** Deletions in progress: documents no one may open until they finish. */
   private readonly deleting = new Map<string, Promise<boolean>>();
+  /**
+   * Rooms of deleted documents whose peers are still leaving: out of
+   * `entries`, so the id can be opened afresh (once created again) at once.
+   */
+  private readonly detached = new Map<Room, Entry>();
+  /** Set at shutdown: rooms that load from now on give up failing saves too. */
+  private abandoned = false;
 
   constructor(private readonly options: RoomRegistryOptions) {}
 
@@ -54,9 +61,13 @@ export class RoomRegistry {
     }
   }
 
-  /** Drops one reference; the last one closes the room. */
-  release(docId: string): Promise<void> {
-    const entry = this.entries.get(docId);
+  /**
+   * Drops one reference to `room` (default: the document's current room);
+   * the last one closes it.
+   */
+  release(docId: string, room?: Room): Promise<void> {
+    const current = this.entries.get(docId);
+    const entry = room === undefined || current?.room === room ? current : this.detached.get(room);
     if (!entry || entry.refs <= 0) throw new Error(`release of ${docId} without acquire`);
     entry.refs--;
     if (entry.refs > 0 || entry.state !== "open") return entry.closed ?? Promise.resolve();
@@ -86,7 +97,18 @@ export class RoomRegistry {
   private async deleteNow(docId: string): Promise<boolean> {
     const entry = this.entries.get(docId);
     if (entry?.state === "closing") await entry.closed;
-    else if (entry) await (await entry.ready.catch(() => null))?.markDeleted();
+    else if (entry) {
+      const room = await entry.ready.catch(() => null);
+      if (room) {
+        await room.markDeleted();
+        // Its peers may take a while to finish their close handshakes; the
+        // id must not wait for them.
+        if (this.entries.get(docId) === entry) {
+          this.entries.delete(docId);
+          this.detached.set(room, entry);
+        }
+      }
+    }
     return this.options.remove(docId);
   }
 
@@ -110,18 +132,24 @@ export class RoomRegistry {
 
   /** Makes every room, open or closing, give up saves that keep failing (shutdown). */
   abandonSaves(): void {
-    for (const entry of this.entries.values()) entry.room?.abandonSaves();
+    this.abandoned = true;
+    for (const entry of this.all()) entry.room?.abandonSaves();
+  }
+
+  private all(): Entry[] {
+    return [...this.entries.values(), ...this.detached.values()];
   }
 
   /** Resolves when every room has closed (close their peers first). */
   async drain(): Promise<void> {
-    while (this.entries.size > 0) {
-      await Promise.all([...this.entries.values()].map((entry) => entry.gone));
+    while (this.entries.size > 0 || this.detached.size > 0) {
+      await Promise.all(this.all().map((entry) => entry.gone));
     }
   }
 
   private remove(docId: string, entry: Entry): void {
     if (this.entries.get(docId) === entry) this.entries.delete(docId);
+    if (entry.room) this.detached.delete(entry.room);
     entry.leave();
   }
 
@@ -142,10 +170,11 @@ export class RoomRegistry {
       (room) => {
         entry.room = room;
         entry.state = "open";
+        if (this.abandoned) room.abandonSaves();
         // Every acquirer gave up (e.g. its socket closed) while we loaded.
         if (entry.refs === 0) {
           entry.refs = 1;
-          void this.release(docId);
+          void this.release(docId, room);
         }
       },
       () => this.remove(docId, entry),

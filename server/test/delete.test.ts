@@ -94,6 +94,27 @@ describe("deleting a document is final", () => {
     expect(list.documents.map((doc) => doc.id)).not.toContain("dropped");
   });
 
+  it("a document created again right after its delete is usable at once, while a silent client of the old one still lingers", async () => {
+    const running = await startServer({ dir: tempDir() });
+    cleanups.push(() => running.stop());
+    const stuck = rawClient(`${running.wsUrl}/reborn`);
+    cleanups.push(() => stuck.ws.terminate());
+    await stuck.next();
+    // It never answers the close handshake: the old room cannot leave yet.
+    (stuck.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    expect((await del(running.url, "reborn")).status).toBe(204);
+    const created = await fetch(`${running.url}/api/documents`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ id: "reborn", title: "Fresh start" }),
+    });
+    expect(created.status).toBe(201);
+    const fresh = connectProvider(running.wsUrl, "reborn");
+    cleanups.push(() => fresh.provider.destroy());
+    await whenSynced(fresh.provider);
+    expect(fresh.doc.getText("title").toString()).toBe("Fresh start");
+  });
+
   it("creating a document again through the API starts it empty", async () => {
     const running = await startServer({ dir: tempDir() });
     cleanups.push(() => running.stop());
