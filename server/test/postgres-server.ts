@@ -73,47 +73,51 @@ export async function startPostgres(): Promise<PostgresServer> {
     try {
       execFileSync(command, fullArgs, { stdio: "pipe", encoding: "utf8" });
     } catch (error) {
-      const { stderr, stdout } = error as { stderr?: string; stdout?: string };
+      const { message, stderr, stdout } = error as Error & { stderr?: string; stdout?: string };
       const logText = fs.existsSync(log) ? fs.readFileSync(log, "utf8") : "";
       throw new Error(
-        `could not start the test PostgreSQL server: ${tool} failed\n${stderr ?? ""}${stdout ?? ""}${logText}`,
+        `the test PostgreSQL server: ${tool} failed (${message})\n${stderr ?? ""}${stdout ?? ""}${logText}`,
       );
     }
   };
 
-  run("initdb", ["-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"]);
   const port = await freePort();
-  run("pg_ctl", [
-    "-D",
-    data,
-    "-l",
-    log,
-    "-o",
-    `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir}`,
-    "-w",
-    "start",
-  ]);
-
-  const admin = new pg.Client({ host: "127.0.0.1", port, user: "postgres", database: "postgres" });
+  let admin: pg.Client | undefined;
   try {
-    await admin.connect();
+    run("initdb", ["-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"]);
+    run("pg_ctl", [
+      "-D",
+      data,
+      "-l",
+      log,
+      "-o",
+      `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir}`,
+      "-w",
+      "start",
+    ]);
+    admin = new pg.Client({ host: "127.0.0.1", port, user: "postgres", database: "postgres" });
+    await admin.connect().catch((error: unknown) => {
+      run("pg_ctl", ["-D", data, "-m", "immediate", "stop"]);
+      throw new Error(`the test PostgreSQL server started but refused a connection: ${error}`);
+    });
   } catch (error) {
-    run("pg_ctl", ["-D", data, "-m", "immediate", "stop"]);
-    throw new Error(`the test PostgreSQL server started but refused a connection: ${error}`);
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw error;
   }
+  const connected = admin;
   let databases = 0;
   let stopped = false;
   return {
     port,
     async createDatabase() {
       const name = `test_${++databases}`;
-      await admin.query(`CREATE DATABASE ${name}`);
+      await connected.query(`CREATE DATABASE ${name}`);
       return `postgresql://postgres@127.0.0.1:${port}/${name}`;
     },
     async stop() {
       if (stopped) return;
       stopped = true;
-      await admin.end();
+      await connected.end();
       run("pg_ctl", ["-D", data, "-m", "fast", "-w", "stop"]);
       fs.rmSync(dir, { recursive: true, force: true });
     },
