@@ -3,7 +3,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import * as Y from "yjs";
 import { DocumentDeletedError } from "../src/storage/doc-store.ts";
 import { PostgresDocStore } from "../src/storage/postgres.ts";
+import { connectProvider, whenDoc, whenSynced } from "./helpers.ts";
 import { type PostgresServer, startPostgres } from "./postgres-server.ts";
+import { startServerProcess } from "./process.ts";
 
 // What the contract suite cannot say about PostgresDocStore: several
 // servers ("nodes") on one database, restarts, and how it uses PostgreSQL.
@@ -182,5 +184,35 @@ describe("PostgresDocStore on a real PostgreSQL server", () => {
     await expect(store.load("d")).rejects.toThrow(/closed/);
     await expect(store.append("d", new Uint8Array(), { at: 2 })).rejects.toThrow(/closed/);
     expect(await open(url).load("d")).toHaveLength(1);
+  });
+});
+
+describe("the server process with DATABASE_URL", () => {
+  it("keeps documents in that PostgreSQL database", async () => {
+    const url = await freshDatabase();
+    const server = await startServerProcess({ DATABASE_URL: url });
+    const clients = [
+      connectProvider(server.wsUrl, "pg-doc"),
+      connectProvider(server.wsUrl, "pg-doc"),
+    ];
+    try {
+      await Promise.all(clients.map((client) => whenSynced(client.provider)));
+      clients[0]?.doc.getText("t").insert(0, "stored in postgres");
+      // The server broadcasts an update only once it is stored.
+      await whenDoc(clients[1]?.doc ?? new Y.Doc(), (doc) => doc.getText("t").length > 0);
+      expect(materialize(await open(url).load("pg-doc"))).toBe("stored in postgres");
+    } finally {
+      for (const client of clients) client.provider.destroy();
+      server.child.kill("SIGTERM");
+      await server.exited;
+    }
+  });
+
+  it("refuses to start when the database cannot be reached", async () => {
+    await expect(
+      startServerProcess({ DATABASE_URL: "postgresql://postgres:secret@127.0.0.1:1/none" }),
+    ).rejects.toThrow(
+      /exited \(2\)[\s\S]*cannot open postgresql:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/none/,
+    );
   });
 });
