@@ -103,6 +103,64 @@ describe("PostgresDocStore on a real PostgreSQL server", () => {
     expect(materialize(stored)).toBe("x".repeat(100));
   });
 
+  it("keeps a row that commits after a compaction with a lower sequence than the rows merged", async () => {
+    // bigserial numbers rows at insert, not at commit: another node's append
+    // in flight during a compaction has a lower number than rows it merges.
+    const url = await freshDatabase();
+    const store = open(url);
+    const writer = typist(1, "x");
+    await store.append("d", writer.type(1)[0] ?? new Uint8Array(), { at: 1 });
+    const otherNode = new pg.Client(url);
+    await otherNode.connect();
+    try {
+      await otherNode.query("BEGIN");
+      await otherNode.query("INSERT INTO updates (doc_id, data) VALUES ('d', $1)", [
+        typist(2, "y").type(1)[0],
+      ]);
+      await Promise.all(writer.type(3).map((update) => store.append("d", update, { at: 2 })));
+      expect((await store.compact("d")).merged).toBe(4);
+      await otherNode.query("COMMIT");
+    } finally {
+      await otherNode.end();
+    }
+    const text = materialize(await store.load("d"));
+    expect([count(text, "x"), count(text, "y")]).toEqual([4, 1]);
+  });
+
+  it("a compaction that meets a delete from another node gives up and brings nothing back", async () => {
+    const url = await freshDatabase();
+    const store = open(url);
+    await Promise.all(
+      typist(1, "x")
+        .type(5)
+        .map((update) => store.append("d", update, { at: 1 })),
+    );
+    const otherNode = new pg.Client(url);
+    await otherNode.connect();
+    try {
+      // Another node's delete, not yet committed: it holds the rows' locks.
+      await otherNode.query("BEGIN");
+      await otherNode.query("DELETE FROM updates WHERE doc_id = 'd'");
+      await otherNode.query("DELETE FROM documents WHERE id = 'd'");
+      await otherNode.query("INSERT INTO deleted_documents (id, deleted_at) VALUES ('d', 1)");
+      const compaction = store.compact("d");
+      // Commit once the compaction's DELETE waits for those locks.
+      const waiting = async () => {
+        const { rows } = await otherNode.query(
+          "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'DELETE FROM updates%'",
+        );
+        return rows.length > 0;
+      };
+      while (!(await waiting())) await new Promise((resolve) => setTimeout(resolve, 5));
+      await otherNode.query("COMMIT");
+      expect(await compaction).toEqual({ merged: 0, bytes: 0 });
+    } finally {
+      await otherNode.end();
+    }
+    expect(await store.load("d")).toEqual([]);
+    expect(await store.get("d")).toBeNull();
+  });
+
   it("keeps documents, titles, compacted logs and tombstones across a close and reopen", async () => {
     const url = await freshDatabase();
     const first = new PostgresDocStore(url);
