@@ -144,14 +144,23 @@ describe("PostgresDocStore on a real PostgreSQL server", () => {
       await otherNode.query("DELETE FROM documents WHERE id = 'd'");
       await otherNode.query("INSERT INTO deleted_documents (id, deleted_at) VALUES ('d', 1)");
       const compaction = store.compact("d");
-      // Commit once the compaction's DELETE waits for those locks.
+      // Commit once the compaction's DELETE waits for those locks. Asked on
+      // a connection of its own: inside a transaction, pg_stat_activity
+      // shows the same snapshot each time.
+      const probe = new pg.Client(url);
+      await probe.connect();
       const waiting = async () => {
-        const { rows } = await otherNode.query(
-          "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'DELETE FROM updates%'",
+        const { rows } = await probe.query(
+          `SELECT 1 FROM pg_stat_activity WHERE datname = current_database()
+           AND wait_event_type = 'Lock' AND query LIKE 'DELETE FROM updates%'`,
         );
         return rows.length > 0;
       };
-      while (!(await waiting())) await new Promise((resolve) => setTimeout(resolve, 5));
+      try {
+        while (!(await waiting())) await new Promise((resolve) => setTimeout(resolve, 5));
+      } finally {
+        await probe.end();
+      }
       await otherNode.query("COMMIT");
       expect(await compaction).toEqual({ merged: 0, bytes: 0 });
     } finally {
