@@ -13,6 +13,12 @@ const schema = z
     PORT: z.coerce.number().int().min(0).max(65535).default(1234),
     HOST: z.string().min(1).default("127.0.0.1"),
     DATA_DIR: z.string().min(1).default("./data"),
+    // Set: documents live in PostgreSQL (several servers may share it);
+    // unset: in SQLite under DATA_DIR.
+    DATABASE_URL: z
+      .string()
+      .refine(isPostgresUrl, "must be a postgres:// or postgresql:// URL")
+      .optional(),
     LOG_LEVEL: z
       .enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"])
       .default("info"),
@@ -115,4 +121,18 @@ export function readConfig(env: Record<string, string | undefined>): Config {
 
 export function databaseFile(config: Config): string {
   return path.resolve(config.DATA_DIR, "cowrite.db");
+}
+
+/** Where documents live, for logs and messages: never the database password. */
+export function describeDatabase(config: Config): string {
+  if (!config.DATABASE_URL) return databaseFile(config);
+  const url = new URL(config.DATABASE_URL);
+  if (url.password) url.password = "***";
+  return url.toString();
+}
+
+function isPostgresUrl(value: string): boolean {
+  if (!URL.canParse(value)) return false;
+  const { protocol } = new URL(value);
+  return protocol === "postgres:" || protocol === "postgresql:";
 }

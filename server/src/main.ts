@@ -6,11 +6,13 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Authorize, createTokenAuth, openAccess } from "./auth.ts";
-import { type Config, ConfigError, databaseFile, readConfig } from "./config.ts";
+import { type Config, ConfigError, databaseFile, describeDatabase, readConfig } from "./config.ts";
 import { createLogger } from "./logger.ts";
 import { reclaimMemory } from "./memory-reclaim.ts";
 import { loadMemoryAddon } from "./release-memory.ts";
 import { createServer } from "./server.ts";
+import type { DocStore } from "./storage/doc-store.ts";
+import { PostgresDocStore } from "./storage/postgres.ts";
 import { SqliteDocStore } from "./storage/sqlite.ts";
 
 async function main(): Promise<void> {
@@ -30,12 +32,17 @@ async function main(): Promise<void> {
         "Set AUTH_SECRET (or AUTH_PUBLIC_KEY) before exposing it.",
     );
   }
-  const store = new SqliteDocStore(databaseFile(config));
+  const store: DocStore = config.DATABASE_URL
+    ? new PostgresDocStore(config.DATABASE_URL)
+    : new SqliteDocStore(databaseFile(config));
+  const database = describeDatabase(config);
   try {
-    // Opens the database now, so a bad DATA_DIR stops the start, not the first edit.
+    // Opens the database now (for PostgreSQL: connects and creates the
+    // schema), so a bad DATA_DIR or DATABASE_URL stops the start, not the
+    // first edit.
     await store.ping();
   } catch (error) {
-    console.error(`cowrite: cannot open ${databaseFile(config)}: ${(error as Error).message}`);
+    console.error(`cowrite: cannot open ${database}: ${(error as Error).message}`);
     await store.close().catch(() => {});
     process.exit(2);
   }
@@ -102,7 +109,7 @@ async function main(): Promise<void> {
   const address = await server.listen(config.PORT, config.HOST);
   const shownHost = address.address.includes(":") ? `[${address.address}]` : address.address;
   logger.info(
-    { port: address.port, host: address.address, database: store.file },
+    { port: address.port, host: address.address, database },
     `Cowrite is listening on ${config.TLS_CERT ? "https" : "http"}://${shownHost}:${address.port}`,
   );
 }

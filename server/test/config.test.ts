@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, readConfig } from "../src/config.ts";
+import { ConfigError, describeDatabase, readConfig } from "../src/config.ts";
 
 const LOOPBACK = [
   { hostname: "localhost", port: null },
@@ -75,5 +75,29 @@ describe("readConfig", () => {
     expect(() => readConfig({ AUTH_SECRET: "s".repeat(31) })).toThrow(ConfigError);
     expect(() => readConfig({ AUTH_SECRET: "s".repeat(31) })).toThrow(/AUTH_SECRET/);
     expect(readConfig({ AUTH_SECRET: "s".repeat(32) }).AUTH_SECRET).toBe("s".repeat(32));
+  });
+});
+
+describe("DATABASE_URL", () => {
+  it("selects PostgreSQL when set; SQLite under DATA_DIR stays the default", () => {
+    expect(readConfig({}).DATABASE_URL).toBeUndefined();
+    expect(describeDatabase(readConfig({ DATA_DIR: "/srv/cowrite" }))).toBe(
+      "/srv/cowrite/cowrite.db",
+    );
+    const url = "postgresql://cowrite@db.internal:5432/cowrite";
+    expect(readConfig({ DATABASE_URL: url }).DATABASE_URL).toBe(url);
+    expect(readConfig({ DATABASE_URL: "postgres://db/cowrite" }).DATABASE_URL).toBeDefined();
+  });
+
+  it("never shows the password in descriptions of the database", () => {
+    const config = readConfig({ DATABASE_URL: "postgresql://cowrite:hunter2@db:5432/cowrite" });
+    expect(describeDatabase(config)).toBe("postgresql://cowrite:***@db:5432/cowrite");
+  });
+
+  it.each([
+    ["not a URL", "cowrite"],
+    ["another scheme", "mysql://db/cowrite"],
+  ])("refuses %s, naming the variable", (_name, value) => {
+    expect(() => readConfig({ DATABASE_URL: value })).toThrow(/DATABASE_URL=.*postgres:\/\//);
   });
 });

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { afterEach, describe, expect, it, onTestFinished } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import * as Y from "yjs";
 import {
   type DocStore,
@@ -8,30 +8,54 @@ import {
   DocumentExistsError,
 } from "../src/storage/doc-store.ts";
 import { MemoryDocStore } from "../src/storage/memory.ts";
+import { PostgresDocStore } from "../src/storage/postgres.ts";
 import { SqliteDocStore } from "../src/storage/sqlite.ts";
 import { tempDir } from "./helpers.ts";
+import { type PostgresServer, startPostgres } from "./postgres-server.ts";
 
 // The one definition of the DocStore seam: every promise of the contract in
 // storage/doc-store.ts has a test here, run on every implementation.
 // `place()` makes an empty place to keep documents and returns how to open a
 // store on it; every store opened there sees what the others stored (for the
-// in-memory store, the place is the store itself).
-const implementations: [string, () => () => DocStore][] = [
+// in-memory store, the place is the store itself; for PostgreSQL, a fresh
+// database on the file's own server).
+const implementations: [string, () => Promise<() => DocStore>][] = [
   [
     "MemoryDocStore",
-    () => {
+    async () => {
       const store = new MemoryDocStore();
       return () => store;
     },
   ],
   [
     "SqliteDocStore",
-    () => {
+    async () => {
       const file = path.join(tempDir(), "contract.db");
       return () => new SqliteDocStore(file);
     },
   ],
+  [
+    "PostgresDocStore",
+    async () => {
+      const url = await postgres().createDatabase();
+      return () => new PostgresDocStore(url);
+    },
+  ],
 ];
+
+// One real PostgreSQL server for this file, started by the test itself.
+// Starting it throws if PostgreSQL is missing: these tests never skip.
+let postgresServer: PostgresServer | undefined;
+beforeAll(async () => {
+  postgresServer = await startPostgres();
+});
+afterAll(async () => {
+  await postgresServer?.stop();
+});
+function postgres(): PostgresServer {
+  if (!postgresServer) throw new Error("the test PostgreSQL server is not running");
+  return postgresServer;
+}
 
 function edit(text: string, clientID: number): Uint8Array {
   const doc = new Y.Doc();
@@ -49,8 +73,8 @@ function materialize(updates: Uint8Array[]): string {
 describe.each(implementations)("%s fulfils the DocStore contract", (_name, place) => {
   const stores: DocStore[] = [];
   /** Opens a store on `on` (a fresh place by default). */
-  const open = (on = place()) => {
-    const store = on();
+  const open = async (on?: () => DocStore) => {
+    const store = (on ?? (await place()))();
     stores.push(store);
     return store;
   };
@@ -59,13 +83,13 @@ describe.each(implementations)("%s fulfils the DocStore contract", (_name, place
   });
 
   it("loads nothing for an unknown document", async () => {
-    const store = open();
+    const store = await open();
     expect(await store.load("nope")).toEqual([]);
     expect(await store.get("nope")).toBeNull();
   });
 
   it("returns appended updates in order, and creates the document on first append", async () => {
-    const store = open();
+    const store = await open();
     const a = edit("a", 1);
     const b = edit("b", 2);
     await store.append("d", a, { at: 10 });
@@ -78,19 +102,19 @@ describe.each(implementations)("%s fulfils the DocStore contract", (_name, place
   });
 
   it("an update is durable once its append resolves: a store reopened on the same data has it", async () => {
-    const at = place();
-    const first = open(at);
+    const at = await place();
+    const first = await open(at);
     const update = edit("durable", 1);
     await first.append("d", update, { at: 1, title: "Kept" });
     await first.close();
-    const second = open(at);
+    const second = await open(at);
     expect(await second.load("d")).toEqual([update]);
     expect((await second.get("d"))?.title).toBe("Kept");
   });
 
   it("concurrent appends from several writers to one document all land, in any order", async () => {
-    const at = place();
-    const writers = [open(at), open(at)];
+    const at = await place();
+    const writers = [await open(at), await open(at)];
     const updates = [1, 2, 3, 4].map((n) => edit(`w${n}`, n));
     await Promise.all(
       updates.map((update, i) => writers[i % 2]?.append("d", update, { at: i + 1 })),
@@ -105,7 +129,7 @@ describe.each(implementations)("%s fulfils the DocStore contract", (_name, place
   });
 
   it("compaction merges the log into one update with the same content", async () => {
-    const store = open();
+    const store = await open();
     for (let i = 0; i < 50; i++) await store.append("d", edit(String(i % 10), i + 1), { at: i });
     const before = materialize(await store.load("d"));
     const result = await store.compact("d");
@@ -119,7 +143,7 @@ describe.each(implementations)("%s fulfils the DocStore contract", (_name, place
   });
 
   it("loses no append made while a compaction of the same document runs", async () => {
-    const store = open();
+    const store = await open();
     const doc = new Y.Doc();
     const updates: Uint8Array[] = [];
     doc.on("update", (update: Uint8Array) => updates.push(update));
@@ -139,14 +163,14 @@ describe.each(implementations)("%s fulfils the DocStore contract", (_name, place
   });
 
   it("compaction of a short log is a no-op", async () => {
-    const store = open();
+    const store = await open();
     await store.append("d", edit("x", 1), { at: 1 });
     expect((await store.compact("d")).merged).toBe(0);
     expect(await store.compact("missing")).toEqual({ merged: 0, bytes: 0 });
   });
 
   it("ensure creates once and keeps existing metadata", async () => {
-    const store = open();
+    const store = await open();
     const first = await store.ensure("d", 5);
     expect(first).toEqual({ id: "d", title: "", createdAt: 5, updatedAt: 5 });
     await store.append("d", edit("x", 1), { at: 7, title: "T" });
@@ -154,7 +178,7 @@ describe.each(implementations)("%s fulfils the DocStore contract", (_name, place
   });
 
   it("create refuses an existing id with DocumentExistsError", async () => {
-    const store = open();
+    const store = await open();
     await store.create({ id: "d", title: "One", at: 1 });
     await expect(store.create({ id: "d", title: "Two", at: 2 })).rejects.toBeInstanceOf(
       DocumentExistsError,
@@ -163,7 +187,7 @@ describe.each(implementations)("%s fulfils the DocStore contract", (_name, place
   });
 
   it("lists newest change first, up to the limit", async () => {
-    const store = open();
+    const store = await open();
     await store.create({ id: "old", title: "", at: 1 });
     await store.create({ id: "new", title: "", at: 3 });
     await store.create({ id: "mid", title: "", at: 2 });
@@ -173,7 +197,7 @@ describe.each(implementations)("%s fulfils the DocStore contract", (_name, place
   });
 
   it("lists only ids starting with the prefix when given", async () => {
-    const store = open();
+    const store = await open();
     await store.create({ id: "team/a", title: "", at: 1 });
     await store.create({ id: "team/b", title: "", at: 2 });
     await store.create({ id: "teams", title: "", at: 3 });
@@ -186,7 +210,7 @@ describe.each(implementations)("%s fulfils the DocStore contract", (_name, place
   });
 
   it("delete removes metadata and updates", async () => {
-    const store = open();
+    const store = await open();
     await store.append("d", edit("x", 1), { at: 1 });
     expect(await store.delete("d")).toBe(true);
     expect(await store.delete("d")).toBe(false);
@@ -195,7 +219,7 @@ describe.each(implementations)("%s fulfils the DocStore contract", (_name, place
   });
 
   it("a deleted document stays deleted: no append or ensure brings it back, until create", async () => {
-    const store = open();
+    const store = await open();
     await store.append("d", edit("x", 1), { at: 1 });
     await store.delete("d");
     await expect(store.append("d", edit("y", 2), { at: 2 })).rejects.toThrow(DocumentDeletedError);
@@ -209,7 +233,7 @@ describe.each(implementations)("%s fulfils the DocStore contract", (_name, place
   });
 
   it("an append refused for a deleted document fails alone, not the appends made with it", async () => {
-    const store = open();
+    const store = await open();
     await store.append("gone", edit("x", 1), { at: 1 });
     await store.delete("gone");
     // Requested in one turn: the SQLite writer commits them together.
@@ -224,13 +248,13 @@ describe.each(implementations)("%s fulfils the DocStore contract", (_name, place
   });
 
   it("deleting a document that does not exist leaves nothing behind", async () => {
-    const store = open();
+    const store = await open();
     expect(await store.delete("never")).toBe(false);
     expect((await store.ensure("never", 1)).id).toBe("never");
   });
 
   it("ping succeeds on a working store", async () => {
-    await expect(open().ping()).resolves.toBeUndefined();
+    await expect((await open()).ping()).resolves.toBeUndefined();
   });
 });
 

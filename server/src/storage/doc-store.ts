@@ -1,5 +1,6 @@
 /**
- * The storage seam: what every backend implements (SQLite, PostgreSQL next).
+ * The storage seam: what every backend implements (sqlite.ts, postgres.ts;
+ * memory.ts for tests).
  * A DocStore keeps, per document, a log of Yjs updates (opaque bytes) plus a
  * little metadata for the document list. Callers: room.ts (ensure, load,
  * append, compact), http-api.ts (create, get, list), server.ts (delete, ping)
