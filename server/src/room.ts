@@ -73,7 +73,15 @@ export interface RoomOptions {
  * what someone types in the round trip after a reconnect, with room to spare.
  */
 const maxHeldUpdates = 256;
-const maxHeldBytes = 8 * 1024 * 1024;
+const maxHeldBytes = 1024 * 1024;
+
+/** What a peer sent before its step 2 that has to wait for it. */
+interface Held {
+  updates: Uint8Array[];
+  bytes: number;
+  /** State vectors of step 1s to answer once the held updates are durable. */
+  stepOnes: Uint8Array[];
+}
 
 /** How a room turns a new peer away. */
 export interface Refusal {
@@ -102,7 +110,7 @@ export class Room {
    * opens, before its step 2 brings the offline edits those keystrokes build
    * on; such updates wait for that step 2 instead of being refused.
    */
-  private readonly unsynced = new Map<Peer, { updates: Uint8Array[]; bytes: number }>();
+  private readonly unsynced = new Map<Peer, Held>();
   private readonly saves: RoomSaves;
   private refused: Refusal | null = null;
   /** Durable changes waiting for this turn's broadcast. */
@@ -242,7 +250,7 @@ export class Room {
 
   addPeer(peer: Peer): void {
     this.peers.add(peer);
-    this.unsynced.set(peer, { updates: [], bytes: 0 });
+    this.unsynced.set(peer, { updates: [], bytes: 0, stepOnes: [] });
     this.stepOneFrame ??= encodeFrame({
       type: "sync-step-1",
       stateVector: Y.encodeStateVector(this.doc),
@@ -267,16 +275,17 @@ export class Room {
   handle(peer: Peer, frame: Frame, receivedAt = performance.now()): Promise<void> | undefined {
     switch (frame.type) {
       case "sync-step-1": {
-        if (isEmptyStateVector(frame.stateVector)) {
-          this.fullStateFrame ??= encodeFrame({
-            type: "sync-step-2",
-            update: Y.encodeStateAsUpdate(this.doc),
-          });
-          peer.send(this.fullStateFrame);
+        const held = this.unsynced.get(peer);
+        if (held && held.updates.length > 0) {
+          // The answer is the peer's "saved" receipt, and its held updates
+          // are not even applied yet: answer once they are durable.
+          if (held.stepOnes.length >= maxHeldUpdates) {
+            throw new ProtocolError("too many sync step 1 messages before a sync step 2");
+          }
+          held.stepOnes.push(frame.stateVector);
           return;
         }
-        const update = encodeStateAsUpdate(this.doc, frame.stateVector);
-        peer.send(encodeFrame({ type: "sync-step-2", update }));
+        this.answerStepOne(peer, frame.stateVector);
         return;
       }
       case "sync-step-2": {
@@ -290,10 +299,7 @@ export class Room {
           ? undefined
           : this.applyPeerUpdate(peer, frame.update, receivedAt);
         if (!held || held.updates.length === 0) return saving;
-        const savings = [saving];
-        for (const update of held.updates)
-          savings.push(this.applyPeerUpdate(peer, update, receivedAt));
-        return Promise.all(savings).then(() => {});
+        return this.releaseHeld(peer, held, saving, receivedAt);
       }
       case "update": {
         if (peer.readOnly) return;
@@ -318,8 +324,54 @@ export class Room {
     }
   }
 
+  /**
+   * Applies a peer's held updates after its step 2, then answers the step 1s
+   * it sent meanwhile once everything is durable.
+   */
+  private releaseHeld(
+    peer: Peer,
+    held: Held,
+    saving: Promise<void> | undefined,
+    receivedAt: number,
+  ): Promise<void> {
+    const savings = [saving];
+    try {
+      for (const update of held.updates)
+        savings.push(this.applyPeerUpdate(peer, update, receivedAt));
+    } catch (error) {
+      // The saves already started still finish (or are given up) on their
+      // own; nothing may reject unobserved.
+      for (const started of savings) started?.catch(() => {});
+      throw error;
+    }
+    return Promise.all(savings).then(async () => {
+      await this.saves.whenDurable();
+      if (!this.peers.has(peer)) return;
+      for (const stateVector of held.stepOnes) this.answerStepOne(peer, stateVector);
+    });
+  }
+
+  private answerStepOne(peer: Peer, stateVector: Uint8Array): void {
+    if (isEmptyStateVector(stateVector)) {
+      this.fullStateFrame ??= encodeFrame({
+        type: "sync-step-2",
+        update: Y.encodeStateAsUpdate(this.doc),
+      });
+      peer.send(this.fullStateFrame);
+      return;
+    }
+    peer.send(
+      encodeFrame({ type: "sync-step-2", update: encodeStateAsUpdate(this.doc, stateVector) }),
+    );
+  }
+
   /** Keeps an update until its sender's step 2 (later ones too, so they stay in order). */
-  private hold(held: { updates: Uint8Array[]; bytes: number }, update: Uint8Array): undefined {
+  private hold(held: Held, update: Uint8Array): undefined {
+    try {
+      Y.decodeUpdate(update);
+    } catch (error) {
+      throw new ProtocolError(`invalid Yjs update: ${(error as Error).message}`);
+    }
     if (held.updates.length >= maxHeldUpdates || held.bytes + update.length > maxHeldBytes) {
       throw new ProtocolError("too many updates before the answer to the server's sync step 1");
     }

@@ -301,6 +301,32 @@ describe("Room", () => {
     }
   });
 
+  it("a step 1 sent while updates are held is answered only once they are applied and durable", async () => {
+    const store = new MemoryDocStore();
+    const { room } = await roomWithTwoPeers(store);
+    const returning = fakePeer("returning");
+    room.addPeer(returning);
+    returning.received.length = 0;
+    const writer = new Y.Doc();
+    const steps: Uint8Array[] = [];
+    writer.on("update", (update: Uint8Array) => steps.push(update));
+    writer.getText("t").insert(0, "offline ");
+    writer.getText("t").insert(8, "live");
+    const [offline, live] = steps as [Uint8Array, Uint8Array];
+    await room.handle(returning, { type: "update", update: live });
+    // The client's "is it saved?" probe, before its step 2 went out.
+    await room.handle(returning, {
+      type: "sync-step-1",
+      stateVector: Y.encodeStateVector(writer),
+    });
+    expect(returning.received.filter((frame) => frame.type === "sync-step-2")).toEqual([]);
+    await room.handle(returning, { type: "sync-step-2", update: offline });
+    expect(returning.received.filter((frame) => frame.type === "sync-step-2")).toHaveLength(1);
+    const stored = new Y.Doc();
+    for (const update of await store.load("d")) Y.applyUpdate(stored, update);
+    expect(stored.getText("t").toString()).toBe("offline live");
+  });
+
   it("refuses a held update that still misses changes after the sender's step 2, and bounds what it holds", async () => {
     const store = new MemoryDocStore();
     const { room } = await roomWithTwoPeers(store);
