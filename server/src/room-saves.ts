@@ -52,6 +52,8 @@ export class RoomSaves {
   /** The title as stored, so an append writes it only when it changed. */
   private title: string;
   private error: Error | null = null;
+  /** Set while a save keeps failing; later saves wait for it. */
+  private recovering: Promise<void> | null = null;
   private deleted = false;
   /** Set at shutdown: saves that fail are given up instead of retried. */
   private abandoned = false;
@@ -90,9 +92,10 @@ export class RoomSaves {
     await this.compacting;
   }
 
-  /** The document was deleted: write nothing more. */
+  /** The document was deleted: write nothing more, and stop retrying. */
   stopWriting(): void {
     this.deleted = true;
+    this.wakeRetries();
   }
 
   /**
@@ -110,6 +113,11 @@ export class RoomSaves {
         "shutting down with saves failing: giving up updates that were never acknowledged",
       );
     }
+    this.wakeRetries();
+  }
+
+  /** Ends every retry delay now; each retry then looks at why it was woken. */
+  private wakeRetries(): void {
     for (const [timer, wake] of this.retryTimers) {
       clearTimeout(timer);
       wake();
@@ -127,8 +135,13 @@ export class RoomSaves {
 
   private async saveWithRetry(update: Uint8Array, title: string): Promise<boolean> {
     const { docId, store, logger } = this.options;
+    // While an earlier save is failing, later ones wait for it, so the store
+    // never holds a change without the changes it builds on.
+    while (this.recovering) await this.recovering;
+    if (this.deleted) return false;
     const info =
       title === this.title ? { at: this.options.now() } : { at: this.options.now(), title };
+    let recovered: (() => void) | null = null;
     for (let attempt = 0; ; attempt++) {
       try {
         await store.append(docId, update, info);
@@ -136,20 +149,30 @@ export class RoomSaves {
       } catch (error) {
         if (error instanceof DocumentDeletedError) {
           // Deleted meanwhile (e.g. by another server).
+          recovered?.();
           this.deleted = true;
           this.options.onDeleted();
           return false;
         }
         this.error = error as Error;
-        if (this.abandoned) throw new SaveAbandonedError(docId, error);
+        recovered ??= this.startRecovering();
+        if (this.abandoned) {
+          recovered();
+          throw new SaveAbandonedError(docId, error);
+        }
         const delayMs = Math.min(100 * 2 ** attempt, this.options.maxRetryDelayMs ?? 5000);
         logger.error(
           { err: error, docId, attempt, retryInMs: delayMs },
           "saving an update failed; retrying",
         );
         await this.delay(delayMs);
+        if (this.deleted) {
+          recovered();
+          return false;
+        }
       }
     }
+    recovered?.();
     this.error = null;
     this.title = info.title ?? this.title;
     this.appendsSinceCompact++;
@@ -161,6 +184,19 @@ export class RoomSaves {
       this.compactInBackground();
     }
     return true;
+  }
+
+  /** Marks saves as failing until the returned function is called. */
+  private startRecovering(): () => void {
+    let done = () => {};
+    const recovering = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    this.recovering ??= recovering;
+    return () => {
+      if (this.recovering === recovering) this.recovering = null;
+      done();
+    };
   }
 
   private delay(ms: number): Promise<void> {

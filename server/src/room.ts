@@ -428,7 +428,7 @@ export class Room {
   ): Promise<void> | undefined {
     const doc = this.doc;
     checkUpdate(doc, update);
-    const hadPending = hasPending(doc);
+    const pendingBefore = [doc.store.pendingStructs, doc.store.pendingDs];
     // Capture what the update actually changed (nothing for a duplicate).
     // Storing `update` as it came would save a re-encoding, but a client's
     // bytes are not always canonical (a sync step 2 carries the client's
@@ -446,7 +446,10 @@ export class Room {
     } finally {
       doc.off("update", capture);
     }
-    if (failure || (!hadPending && hasPending(doc))) {
+    const pendingGrew =
+      hasPending(doc) &&
+      (doc.store.pendingStructs !== pendingBefore[0] || doc.store.pendingDs !== pendingBefore[1]);
+    if (failure || pendingGrew) {
       // Passed the check, yet Yjs refused it halfway: part of it may be in
       // the document now. Nothing of it is stored or sent; everyone else
       // reconnects to a copy reloaded from storage.

@@ -429,6 +429,41 @@ describe("Room", () => {
     expect(await store.load("d")).toEqual([]);
   });
 
+  it("deleting a document whose saves keep failing finishes, and nothing of it is written afterwards", async () => {
+    const store = new MemoryDocStore();
+    const { room, a } = await roomWithTwoPeers(store);
+    store.failWrites = new Error("disk on fire");
+    const saving = room.handle(a, { type: "update", update: edit("doomed") });
+    await room.markDeleted();
+    await saving;
+    store.failWrites = null;
+    await room.close();
+    expect(await store.load("d")).toEqual([]);
+  });
+
+  it("while a save keeps failing, later saves wait for it: the store never holds a change without the one it builds on", async () => {
+    const store = new MemoryDocStore();
+    const { room, a } = await roomWithTwoPeers(store);
+    const writer = new Y.Doc();
+    const steps: Uint8Array[] = [];
+    writer.on("update", (update: Uint8Array) => steps.push(update));
+    writer.getText("t").insert(0, "first ");
+    writer.getText("t").insert(6, "second");
+    const [first, second] = steps as [Uint8Array, Uint8Array];
+    store.failWrites = new Error("busy");
+    const firstSaved = room.handle(a, { type: "update", update: first });
+    // The first save has failed and waits to retry; then the second arrives.
+    await vi.waitFor(() => expect(room.lastSaveError).not.toBeNull());
+    store.failWrites = null;
+    const secondSaved = room.handle(a, { type: "update", update: second });
+    await Promise.all([firstSaved, secondSaved]);
+    const stored = await store.load("d");
+    const replay = new Y.Doc();
+    Y.applyUpdate(replay, stored[0] as Uint8Array);
+    expect(replay.getText("t").toString()).toBe("first ");
+    expect(replay.store.pendingStructs).toBeNull();
+  });
+
   it("keeps the stored title in step with the shared title text", async () => {
     const store = new MemoryDocStore();
     const room = await Room.load(options(store));
