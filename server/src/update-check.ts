@@ -51,20 +51,90 @@ export function checkUpdate(doc: Y.Doc, update: Uint8Array): void {
   }
   const has = (id: Id) => id.clock < Math.max(known(id.client), ends.get(id.client) ?? 0);
   for (const struct of decoded.structs) {
-    if (!(struct instanceof Y.Item)) continue;
-    for (const ref of [struct.origin, struct.rightOrigin, struct.parent]) {
-      if (!(ref instanceof Y.ID)) continue;
+    for (const ref of references(struct)) {
       // Yjs integrates one client's structs in clock order: a reference to
       // the same client must point back, and anything else must exist.
       if (ref.client === struct.id.client && ref.clock >= struct.id.clock) throw missing();
       if (!has(ref)) throw missing();
     }
   }
+  if (hasCycle(decoded.structs, known)) throw missing();
   for (const [client, ranges] of decoded.ds.clients) {
     for (const range of ranges) {
       if (!has({ client, clock: range.clock + range.len - 1 })) throw missing();
     }
   }
+}
+
+function references(struct: Struct): Y.ID[] {
+  if (!(struct instanceof Y.Item)) return [];
+  return [struct.origin, struct.rightOrigin, struct.parent].filter(
+    (ref): ref is Y.ID => ref instanceof Y.ID,
+  );
+}
+
+/**
+ * Whether the update's structs depend on each other in a circle (an item of
+ * one client placed next to an item of another that is placed next to the
+ * first): every reference exists, yet Yjs can integrate none of them and
+ * would keep them pending. Real edits cannot do this, as each one only
+ * refers to what existed when it was made. A struct depends on the struct
+ * before it of the same client, and on the structs of this update that it
+ * refers to (references to what the document has are settled).
+ */
+function hasCycle(structs: readonly Struct[], known: (client: number) => number): boolean {
+  const byClient = new Map<number, number[]>();
+  structs.forEach((struct, index) => {
+    const list = byClient.get(struct.id.client) ?? [];
+    list.push(index);
+    byClient.set(struct.id.client, list);
+  });
+  const find = (ref: Y.ID): number | undefined => {
+    const list = byClient.get(ref.client) ?? [];
+    let low = 0;
+    let high = list.length - 1;
+    while (low <= high) {
+      const middle = (low + high) >> 1;
+      const struct = structs[list[middle] as number] as Struct;
+      if (ref.clock < struct.id.clock) high = middle - 1;
+      else if (ref.clock >= struct.id.clock + struct.length) low = middle + 1;
+      else return list[middle];
+    }
+    return undefined;
+  };
+  const dependencies = (index: number): number[] => {
+    const struct = structs[index] as Struct;
+    const found: number[] = [];
+    const previous = structs[index - 1];
+    if (previous && previous.id.client === struct.id.client) found.push(index - 1);
+    for (const ref of references(struct)) {
+      if (ref.clock < known(ref.client)) continue;
+      const target = find(ref);
+      if (target !== undefined && target !== index) found.push(target);
+    }
+    return found;
+  };
+  // Iterative depth-first search: 1 = on the current path, 2 = done.
+  const state = new Uint8Array(structs.length);
+  for (let start = 0; start < structs.length; start++) {
+    if (state[start]) continue;
+    const stack: [number, number[]][] = [[start, dependencies(start)]];
+    state[start] = 1;
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1] as [number, number[]];
+      const next = top[1].pop();
+      if (next === undefined) {
+        state[top[0]] = 2;
+        stack.pop();
+      } else if (state[next] === 1) {
+        return true;
+      } else if (state[next] === 0) {
+        state[next] = 1;
+        stack.push([next, dependencies(next)]);
+      }
+    }
+  }
+  return false;
 }
 
 /** The update builds on changes the document does not have (yet). */

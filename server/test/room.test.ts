@@ -1,4 +1,5 @@
 import { decodeFrame, encodeAwarenessUpdate, type Frame, ProtocolError } from "@cowrite/shared";
+import * as encoding from "lib0/encoding";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import * as awarenessProtocol from "y-protocols/awareness";
 import * as Y from "yjs";
@@ -370,6 +371,35 @@ describe("Room", () => {
     expect(room.refusal).toBeNull();
     expect(b.received).toEqual([]);
     expect((await store.load("d")).length).toBe(stored);
+  });
+
+  it("refuses items of two clients placed next to each other in a circle, without disturbing anyone", async () => {
+    const store = new MemoryDocStore();
+    const closes: number[] = [];
+    const { room, a } = await roomWithTwoPeers(store);
+    const b = { ...fakePeer("b"), close: (code: number) => closes.push(code) };
+    room.addPeer(b);
+    // Client 2's "x" goes after client 1's, and client 1's after client 2's.
+    const encoder = encoding.createEncoder();
+    encoding.writeVarUint(encoder, 2);
+    for (const [client, other] of [
+      [2, 1],
+      [1, 2],
+    ] as const) {
+      encoding.writeVarUint(encoder, 1);
+      encoding.writeVarUint(encoder, client);
+      encoding.writeVarUint(encoder, 0);
+      encoding.writeUint8(encoder, 4 | 0x80); // a string, with an origin
+      encoding.writeVarUint(encoder, other);
+      encoding.writeVarUint(encoder, 0);
+      encoding.writeVarString(encoder, "x");
+    }
+    encoding.writeVarUint(encoder, 0);
+    const update = encoding.toUint8Array(encoder);
+    expect(() => room.handle(a, { type: "update", update })).toThrow(/depends on changes/);
+    expect(room.refusal).toBeNull();
+    expect(closes).toEqual([]);
+    expect(room.doc.store.pendingStructs).toBeNull();
   });
 
   it("an update that passes the check yet fails inside Yjs sends everyone to a reloaded copy", async () => {
