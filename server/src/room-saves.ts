@@ -154,7 +154,10 @@ export class RoomSaves {
           this.options.onDeleted();
           return false;
         }
-        this.error = error as Error;
+        // One failed attempt can be routine contention (a large compaction's
+        // final write holding the lock past the writer's wait); a second is
+        // an outage that readiness and new clients are told about.
+        if (attempt > 0 || this.abandoned) this.error = error as Error;
         recovered ??= this.startRecovering();
         if (this.abandoned) {
           recovered();

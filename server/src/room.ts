@@ -74,6 +74,8 @@ export interface RoomOptions {
  */
 const maxHeldUpdates = 256;
 const maxHeldBytes = 1024 * 1024;
+/** All peers' held updates in one room together. */
+const maxHeldBytesPerRoom = 8 * 1024 * 1024;
 
 /** What a peer sent before its step 2 that has to wait for it. */
 interface Held {
@@ -372,7 +374,13 @@ export class Room {
     } catch (error) {
       throw new ProtocolError(`invalid Yjs update: ${(error as Error).message}`);
     }
-    if (held.updates.length >= maxHeldUpdates || held.bytes + update.length > maxHeldBytes) {
+    let roomHeld = update.length;
+    for (const other of this.unsynced.values()) roomHeld += other.bytes;
+    if (
+      held.updates.length >= maxHeldUpdates ||
+      held.bytes + update.length > maxHeldBytes ||
+      roomHeld > maxHeldBytesPerRoom
+    ) {
       throw new ProtocolError("too many updates before the answer to the server's sync step 1");
     }
     held.updates.push(update);
