@@ -14,7 +14,8 @@ export interface Readiness {
 /**
  * Ready when storage answers, the server is not shutting down and no open
  * document's saves are failing: a load balancer should send new clients
- * elsewhere otherwise.
+ * elsewhere otherwise. The answer is public (probes carry no token), so it
+ * names no documents and no storage errors; those are in the log.
  */
 export async function checkReadiness(options: {
   store: DocStore;
@@ -24,15 +25,12 @@ export async function checkReadiness(options: {
   const failing = options.rooms.openRooms().filter((room) => room.lastSaveError);
   try {
     await options.store.ping();
-  } catch (error) {
-    return { status: 503, body: { status: "unavailable", storage: (error as Error).message } };
+  } catch {
+    return { status: 503, body: { status: "storage unavailable" } };
   }
   if (options.isClosing()) return { status: 503, body: { status: "shutting down" } };
   if (failing.length > 0) {
-    return {
-      status: 503,
-      body: { status: "saves failing", documents: failing.map((room) => room.docId) },
-    };
+    return { status: 503, body: { status: "saves failing" } };
   }
   return { status: 200, body: { status: "ready" } };
 }
