@@ -52,8 +52,10 @@ export class RoomSaves {
   /** The title as stored, so an append writes it only when it changed. */
   private title: string;
   private error: Error | null = null;
-  /** Set while a save keeps failing; later saves wait for it. */
+  /** Set while any save keeps failing; later saves wait until none does. */
   private recovering: Promise<void> | null = null;
+  private endRecovering: (() => void) | null = null;
+  private failingSaves = 0;
   private deleted = false;
   /** Set at shutdown: saves that fail are given up instead of retried. */
   private abandoned = false;
@@ -176,7 +178,7 @@ export class RoomSaves {
       }
     }
     recovered?.();
-    this.error = null;
+    if (this.failingSaves === 0) this.error = null;
     this.title = info.title ?? this.title;
     this.appendsSinceCompact++;
     this.bytesSinceCompact += update.length;
@@ -189,16 +191,24 @@ export class RoomSaves {
     return true;
   }
 
-  /** Marks saves as failing until the returned function is called. */
+  /**
+   * Counts one more failing save until the returned function is called; the
+   * gate for later saves opens only when no save is failing.
+   */
   private startRecovering(): () => void {
-    let done = () => {};
-    const recovering = new Promise<void>((resolve) => {
-      done = resolve;
+    this.failingSaves++;
+    this.recovering ??= new Promise<void>((resolve) => {
+      this.endRecovering = resolve;
     });
-    this.recovering ??= recovering;
+    let ended = false;
     return () => {
-      if (this.recovering === recovering) this.recovering = null;
-      done();
+      if (ended) return;
+      ended = true;
+      if (--this.failingSaves > 0) return;
+      const end = this.endRecovering;
+      this.recovering = null;
+      this.endRecovering = null;
+      end?.();
     };
   }
 

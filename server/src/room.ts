@@ -281,10 +281,14 @@ export class Room {
         if (held && held.updates.length > 0) {
           // The answer is the peer's "saved" receipt, and its held updates
           // are not even applied yet: answer once they are durable.
-          if (held.stepOnes.length >= maxHeldUpdates) {
-            throw new ProtocolError("too many sync step 1 messages before a sync step 2");
+          try {
+            Y.decodeStateVector(frame.stateVector);
+          } catch (error) {
+            throw new ProtocolError(`invalid state vector: ${(error as Error).message}`);
           }
+          if (this.holdingTooMuch(peer, held, frame.stateVector.length)) return;
           held.stepOnes.push(frame.stateVector);
+          held.bytes += frame.stateVector.length;
           return;
         }
         this.answerStepOne(peer, frame.stateVector);
@@ -307,12 +311,12 @@ export class Room {
         if (peer.readOnly) return;
         if (isEmptyUpdate(frame.update)) return;
         const held = this.unsynced.get(peer);
-        if (held && held.updates.length > 0) return this.hold(held, frame.update);
+        if (held && held.updates.length > 0) return this.hold(peer, held, frame.update);
         try {
           return this.applyPeerUpdate(peer, frame.update, receivedAt);
         } catch (error) {
           if (!held || !(error instanceof MissingChangesError)) throw error;
-          return this.hold(held, frame.update);
+          return this.hold(peer, held, frame.update);
         }
       }
       case "awareness":
@@ -367,22 +371,32 @@ export class Room {
     );
   }
 
+  /**
+   * Whether holding `bytes` more for `peer` would pass a bound. Past its own
+   * bound a peer is misbehaving (4400); past the room's, the room is busy
+   * and the peer is asked to come back later (1013), its client keeps the
+   * update and sends it again.
+   */
+  private holdingTooMuch(peer: Peer, held: Held, bytes: number): boolean {
+    const count = held.updates.length + held.stepOnes.length;
+    if (count >= maxHeldUpdates || held.bytes + bytes > maxHeldBytes) {
+      throw new ProtocolError("too many messages before the answer to the server's sync step 1");
+    }
+    let roomHeld = bytes;
+    for (const other of this.unsynced.values()) roomHeld += other.bytes;
+    if (roomHeld <= maxHeldBytesPerRoom) return false;
+    peer.close(CLOSE_TRY_AGAIN_LATER, "too much waiting for other clients' sync; try again later");
+    return true;
+  }
+
   /** Keeps an update until its sender's step 2 (later ones too, so they stay in order). */
-  private hold(held: Held, update: Uint8Array): undefined {
+  private hold(peer: Peer, held: Held, update: Uint8Array): undefined {
     try {
       Y.decodeUpdate(update);
     } catch (error) {
       throw new ProtocolError(`invalid Yjs update: ${(error as Error).message}`);
     }
-    let roomHeld = update.length;
-    for (const other of this.unsynced.values()) roomHeld += other.bytes;
-    if (
-      held.updates.length >= maxHeldUpdates ||
-      held.bytes + update.length > maxHeldBytes ||
-      roomHeld > maxHeldBytesPerRoom
-    ) {
-      throw new ProtocolError("too many updates before the answer to the server's sync step 1");
-    }
+    if (this.holdingTooMuch(peer, held, update.length)) return undefined;
     held.updates.push(update);
     held.bytes += update.length;
     return undefined;
@@ -435,8 +449,7 @@ export class Room {
     receivedAt: number,
   ): Promise<void> | undefined {
     const doc = this.doc;
-    checkUpdate(doc, update);
-    const pendingBefore = [doc.store.pendingStructs, doc.store.pendingDs];
+    const ends = checkUpdate(doc, update);
     // Capture what the update actually changed (nothing for a duplicate).
     // Storing `update` as it came would save a re-encoding, but a client's
     // bytes are not always canonical (a sync step 2 carries the client's
@@ -454,10 +467,13 @@ export class Room {
     } finally {
       doc.off("update", capture);
     }
-    const pendingGrew =
-      hasPending(doc) &&
-      (doc.store.pendingStructs !== pendingBefore[0] || doc.store.pendingDs !== pendingBefore[1]);
-    if (failure || pendingGrew) {
+    // Everything the update carries must now be in the document (whatever
+    // the document held pending before, e.g. from storage, is not ours).
+    let integrated = true;
+    for (const [client, end] of ends) {
+      if (Y.getState(doc.store, client) < end) integrated = false;
+    }
+    if (failure || !integrated) {
       // Passed the check, yet Yjs refused it halfway: part of it may be in
       // the document now. Nothing of it is stored or sent; everyone else
       // reconnects to a copy reloaded from storage.
@@ -525,10 +541,6 @@ function isEmptyUpdate(update: Uint8Array): boolean {
 /** A state vector with no clients: the peer has nothing yet. */
 function isEmptyStateVector(stateVector: Uint8Array): boolean {
   return stateVector.length === 1 && stateVector[0] === 0;
-}
-
-function hasPending(doc: Y.Doc): boolean {
-  return doc.store.pendingStructs !== null || doc.store.pendingDs !== null;
 }
 
 function encodeStateAsUpdate(doc: Y.Doc, stateVector: Uint8Array): Uint8Array {

@@ -22,7 +22,12 @@ type Struct = Y.Item | Y.GC | Y.Skip;
 type DeleteSet = { clients: Map<number, { clock: number; len: number }[]> };
 type Id = { client: number; clock: number };
 
-export function checkUpdate(doc: Y.Doc, update: Uint8Array): void {
+/**
+ * Throws unless the update can be applied whole; returns where each client's
+ * structs in it end, so the caller can confirm afterwards that Yjs
+ * integrated all of them.
+ */
+export function checkUpdate(doc: Y.Doc, update: Uint8Array): Map<number, number> {
   let decoded: { structs: Struct[]; ds: DeleteSet };
   try {
     decoded = Y.decodeUpdate(update) as { structs: Struct[]; ds: DeleteSet };
@@ -64,6 +69,7 @@ export function checkUpdate(doc: Y.Doc, update: Uint8Array): void {
       if (!has({ client, clock: range.clock + range.len - 1 })) throw missing();
     }
   }
+  return ends;
 }
 
 function references(struct: Struct): Y.ID[] {

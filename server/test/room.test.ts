@@ -348,7 +348,7 @@ describe("Room", () => {
     const d = fakePeer("d");
     room.addPeer(d);
     for (let i = 0; i < 256; i++) await room.handle(d, { type: "update", update: orphan });
-    expect(() => room.handle(d, { type: "update", update: orphan })).toThrow(/too many updates/);
+    expect(() => room.handle(d, { type: "update", update: orphan })).toThrow(/too many messages/);
   });
 
   it("refuses 1,000 corrupted updates whole: text and state vector stay byte-identical", async () => {
@@ -371,6 +371,33 @@ describe("Room", () => {
     expect(room.refusal).toBeNull();
     expect(b.received).toEqual([]);
     expect((await store.load("d")).length).toBe(stored);
+  });
+
+  it("a room whose stored log holds a deletion still waiting for its insert keeps accepting edits", async () => {
+    const store = new MemoryDocStore();
+    // A deletion of two characters of client 99, which never arrived.
+    const encoder = encoding.createEncoder();
+    encoding.writeVarUint(encoder, 0); // no structs
+    encoding.writeVarUint(encoder, 1); // one client in the delete set
+    encoding.writeVarUint(encoder, 99);
+    encoding.writeVarUint(encoder, 1);
+    encoding.writeVarUint(encoder, 0);
+    encoding.writeVarUint(encoder, 2);
+    await store.append("d", encoding.toUint8Array(encoder), { at: 1 });
+    await store.append("d", edit("stored"), { at: 1 });
+    const { room, a, b } = await roomWithTwoPeers(store);
+    const closes: number[] = [];
+    b.close = (code: number) => closes.push(code);
+    expect(room.doc.store.pendingDs).not.toBeNull();
+    const writer = new Y.Doc();
+    Y.applyUpdate(writer, Y.encodeStateAsUpdate(room.doc));
+    const steps: Uint8Array[] = [];
+    writer.on("update", (update: Uint8Array) => steps.push(update));
+    writer.getText("t").insert(0, "new ");
+    await room.handle(a, { type: "update", update: steps[0] as Uint8Array });
+    expect(room.refusal).toBeNull();
+    expect(closes).toEqual([]);
+    expect(room.doc.getText("t").toString()).toBe("new stored");
   });
 
   it("refuses items of two clients placed next to each other in a circle, without disturbing anyone", async () => {
@@ -457,6 +484,44 @@ describe("Room", () => {
     expect(await store.get("d")).toBeNull();
     await room.close();
     expect(await store.load("d")).toEqual([]);
+  });
+
+  it("saves that fail together all land before a later save does", async () => {
+    const store = new MemoryDocStore();
+    const { room, a } = await roomWithTwoPeers(store);
+    const writer = new Y.Doc();
+    const steps: Uint8Array[] = [];
+    writer.on("update", (update: Uint8Array) => steps.push(update));
+    writer.getText("t").insert(0, "one ");
+    writer.getText("t").insert(4, "two ");
+    writer.getText("t").insert(8, "three");
+    const [one, two, three] = steps as [Uint8Array, Uint8Array, Uint8Array];
+    // One and two fail together; one's retry succeeds, two keeps failing
+    // until three has been handed to the room.
+    const append = store.append.bind(store);
+    const texts: string[] = [];
+    let calls = 0;
+    let twoFails = true;
+    store.append = async (docId, update, info) => {
+      calls++;
+      const text = Y.decodeUpdate(update)
+        .structs.map((struct) => (struct as Y.Item).content.getContent().join(""))
+        .join("");
+      if (calls <= 2 || (twoFails && text === "two ")) throw new Error("busy");
+      texts.push(text);
+      return append(docId, update, info);
+    };
+    const saves = [
+      room.handle(a, { type: "update", update: one }),
+      room.handle(a, { type: "update", update: two }),
+    ];
+    await vi.waitFor(() => expect(texts).toContain("one "));
+    saves.push(room.handle(a, { type: "update", update: three }));
+    const callsThen = calls;
+    await vi.waitFor(() => expect(calls).toBeGreaterThan(callsThen + 1));
+    twoFails = false;
+    await Promise.all(saves);
+    expect(texts.indexOf("two ")).toBeLessThan(texts.indexOf("three"));
   });
 
   it("deleting a document whose saves keep failing finishes, and nothing of it is written afterwards", async () => {
