@@ -19,6 +19,9 @@ const schema = z
       .string()
       .refine(isPostgresUrl, "must be a postgres:// or postgresql:// URL")
       .optional(),
+    // Set (with DATABASE_URL): cluster mode, several servers relaying live
+    // edits and presence to each other through this Redis.
+    REDIS_URL: z.string().refine(isRedisUrl, "must be a redis:// or rediss:// URL").optional(),
     LOG_LEVEL: z
       .enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"])
       .default("info"),
@@ -83,6 +86,10 @@ const schema = z
     TLS_CERT: z.string().min(1).optional(),
     TLS_KEY: z.string().min(1).optional(),
   })
+  .refine((c) => !c.REDIS_URL || c.DATABASE_URL, {
+    message: "cluster mode needs DATABASE_URL: servers of a cluster share a PostgreSQL database",
+    path: ["REDIS_URL"],
+  })
   .refine((c) => !c.TLS_CERT === !c.TLS_KEY, {
     message: "TLS_CERT and TLS_KEY must be set together",
     path: ["TLS_CERT"],
@@ -129,6 +136,19 @@ export function describeDatabase(config: Config): string {
   const url = new URL(config.DATABASE_URL);
   if (url.password) url.password = "***";
   return url.toString();
+}
+
+/** The Redis of a cluster, for logs: never its password. */
+export function describeRedis(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = "***";
+  return parsed.toString();
+}
+
+function isRedisUrl(value: string): boolean {
+  if (!URL.canParse(value)) return false;
+  const { protocol } = new URL(value);
+  return protocol === "redis:" || protocol === "rediss:";
 }
 
 function isPostgresUrl(value: string): boolean {

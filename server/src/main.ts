@@ -6,9 +6,18 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Authorize, createTokenAuth, openAccess } from "./auth.ts";
-import { type Config, ConfigError, databaseFile, describeDatabase, readConfig } from "./config.ts";
+import {
+  type Config,
+  ConfigError,
+  databaseFile,
+  describeDatabase,
+  describeRedis,
+  readConfig,
+} from "./config.ts";
 import { createLogger } from "./logger.ts";
 import { reclaimMemory } from "./memory-reclaim.ts";
+import type { PubSub } from "./pubsub/pubsub.ts";
+import { RedisPubSub } from "./pubsub/redis.ts";
 import { loadMemoryAddon } from "./release-memory.ts";
 import { createServer } from "./server.ts";
 import type { DocStore } from "./storage/doc-store.ts";
@@ -46,6 +55,25 @@ async function main(): Promise<void> {
     await store.close().catch(() => {});
     process.exit(2);
   }
+  let pubsub: PubSub | undefined;
+  if (config.REDIS_URL) {
+    const redis = describeRedis(config.REDIS_URL);
+    try {
+      // Connection errors after the start are followed by reconnects; the
+      // log says when, at most once a second per kind.
+      pubsub = await RedisPubSub.connect({
+        url: config.REDIS_URL,
+        onError: rateLimited((error) =>
+          logger.warn({ err: error, redis }, "Redis connection error; reconnecting"),
+        ),
+      });
+    } catch (error) {
+      console.error(`cowrite: cannot reach Redis at ${redis}: ${(error as Error).message}`);
+      await store.close().catch(() => {});
+      process.exit(2);
+    }
+    logger.info({ redis, node: pubsub.nodeId }, "cluster mode: relaying through Redis");
+  }
   const memoryAddon = loadMemoryAddon();
   if (!memoryAddon && import.meta.url.endsWith(".js")) {
     logger.info(
@@ -65,6 +93,7 @@ async function main(): Promise<void> {
     shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
     metrics: config.METRICS,
     gc: reclaimMemory(globalThis.gc, memoryAddon),
+    pubsub,
     authorize,
     allowedOrigins: config.ALLOWED_ORIGINS,
     allowedHosts: config.ALLOWED_HOSTS,
@@ -95,6 +124,7 @@ async function main(): Promise<void> {
     logger.info({ signal }, "shutting down: closing clients and finishing writes");
     try {
       await server.close();
+      await pubsub?.close();
       await store.close();
       logger.info("stopped");
       process.exit(0);
@@ -112,6 +142,17 @@ async function main(): Promise<void> {
     { port: address.port, host: address.address, database },
     `Cowrite is listening on ${config.TLS_CERT ? "https" : "http"}://${shownHost}:${address.port}`,
   );
+}
+
+/** Calls `log` at most once a second; the calls in between are dropped. */
+function rateLimited(log: (error: Error) => void): (error: Error) => void {
+  let last = 0;
+  return (error) => {
+    const now = Date.now();
+    if (now - last < 1000) return;
+    last = now;
+    log(error);
+  };
 }
 
 async function buildAuth(config: Config): Promise<Authorize> {

@@ -16,6 +16,10 @@
  *   plus the clocks of recently released ids (30 s, at most 1024).
  * - Changes of one window go out together through `broadcast`, one frame
  *   for all peers.
+ * - In a cluster, the states of other nodes' clients arrive through
+ *   `applyRemote` (owned by that node, never by a peer here) and leave with
+ *   `removeNode` when the node is gone; changes made by this node's peers
+ *   go out through `publish` (once per window, like the broadcast).
  * - Never touches sockets: a peer is the Room's `Peer`.
  */
 import {
@@ -40,7 +44,12 @@ export interface PresenceOptions {
   maxStateBytes: number;
   /** Sends one frame to every peer of the room, the publishers included. */
   broadcast: (frame: Uint8Array) => void;
+  /** Cluster mode: this node's peers' presence changes, for the other nodes. */
+  publish?: ((update: Uint8Array) => void) | undefined;
 }
+
+/** Origin of the removals made when a peer leaves (relayed, unlike timeouts). */
+const PEER_LEFT = "peer-left";
 
 /** Awareness client ids one connection may publish (a y-websocket client uses one). */
 const maxAwarenessIdsPerPeer = 8;
@@ -75,6 +84,13 @@ export class Presence {
   private readonly claims = new Map<number, { peer: Peer; entry: AwarenessEntry }>();
   /** Client ids changed since the last broadcast. */
   private changed = new Set<number>();
+  /** Of those, the ids this node's peers changed (what other nodes need). */
+  private changedHere = new Set<number>();
+  /** Ids whose state came from another node, with that node's id. */
+  private readonly remoteOwners = new Map<string, Set<number>>();
+  private readonly remoteOwnerOf = new Map<number, string>();
+  /** Set while applying another node's states (their owner). */
+  private applyingFrom: string | null = null;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
 
@@ -170,8 +186,57 @@ export class Presence {
       this.removed.delete(id);
       this.removed.set(id, at);
     }
-    awarenessProtocol.removeAwarenessStates(this.awareness, [...ids], null);
+    awarenessProtocol.removeAwarenessStates(this.awareness, [...ids], PEER_LEFT);
     this.forgetRemoved();
+  }
+
+  /**
+   * Applies the presence another node's clients published (that node
+   * checked it). Entries for ids a peer here owns are dropped: whoever is
+   * connected here speaks for them; the other node's copy is a leftover.
+   */
+  applyRemote(node: string, update: Uint8Array): void {
+    const entries = decodeAwarenessUpdate(update);
+    const kept = entries.filter((entry) => !this.owners.has(entry.clientId));
+    if (kept.length === 0) return;
+    this.forgetRemoved();
+    this.applyingFrom = node;
+    try {
+      awarenessProtocol.applyAwarenessUpdate(
+        this.awareness,
+        kept.length === entries.length ? update : encodeAwarenessUpdate(kept),
+        node,
+      );
+    } finally {
+      this.applyingFrom = null;
+    }
+  }
+
+  /**
+   * Another node is gone (it said goodbye, or stopped sending heartbeats):
+   * its clients' states leave at once. Their clocks are not moved on, so a
+   * state they publish again through another node (a reconnect) is taken.
+   */
+  removeNode(node: string): void {
+    const ids = this.remoteOwners.get(node);
+    if (!ids) return;
+    this.remoteOwners.delete(node);
+    const at = this.options.now();
+    for (const id of ids) {
+      this.remoteOwnerOf.delete(id);
+      if (!this.awareness.states.delete(id)) continue;
+      this.removed.delete(id);
+      this.removed.set(id, at);
+      this.changed.add(id);
+    }
+    this.scheduleBroadcast();
+    this.forgetRemoved();
+  }
+
+  /** The states of this node's peers, for a node that asks (null if none). */
+  encodeLocalStates(): Uint8Array | null {
+    const ids = [...this.owners.keys()].filter((id) => this.awareness.states.has(id));
+    return ids.length > 0 ? awarenessProtocol.encodeAwarenessUpdate(this.awareness, ids) : null;
   }
 
   /** Applies entries `peer` may apply (`update`: the same, still encoded, if at hand). */
@@ -242,6 +307,7 @@ export class Presence {
     const previous = this.owners.get(id);
     if (previous === peer) return;
     if (previous) this.idsByPeer.get(previous)?.delete(id);
+    this.releaseRemote(id);
     this.owners.set(id, peer);
     this.idsOf(peer).add(id);
     this.removed.delete(id);
@@ -263,6 +329,30 @@ export class Presence {
     }
   }
 
+  /** Forgets that another node owns `id`. */
+  private releaseRemote(id: number): void {
+    const node = this.remoteOwnerOf.get(id);
+    if (node === undefined) return;
+    this.remoteOwnerOf.delete(id);
+    const ids = this.remoteOwners.get(node);
+    ids?.delete(id);
+    if (ids?.size === 0) this.remoteOwners.delete(node);
+  }
+
+  /** Records that another node speaks for `id`. */
+  private ownRemotely(id: number, node: string): void {
+    this.removed.delete(id);
+    if (this.remoteOwnerOf.get(id) === node) return;
+    this.releaseRemote(id);
+    this.remoteOwnerOf.set(id, node);
+    let ids = this.remoteOwners.get(node);
+    if (!ids) {
+      ids = new Set();
+      this.remoteOwners.set(node, ids);
+    }
+    ids.add(id);
+  }
+
   /** The presence ids a peer controls, created on its first one. */
   private idsOf(peer: Peer): Set<number> {
     let ids = this.idsByPeer.get(peer);
@@ -278,27 +368,41 @@ export class Presence {
     origin: unknown,
   ): void => {
     const published = [...changes.added, ...changes.updated];
-    // Ownership follows every state a peer publishes. A returning client id
-    // (a reconnect, or a state published again after clearing it) is
-    // "updated", not "added": y-protocols still knows its clock.
-    if (published.length > 0 && isPeer(origin)) {
+    const node = this.applyingFrom;
+    // Removed, by their node or by timing out: no node speaks for them now.
+    for (const id of changes.removed) this.releaseRemote(id);
+    if (node !== null) {
+      for (const id of published) this.ownRemotely(id, node);
+    } else if (published.length > 0 && isPeer(origin)) {
+      // Ownership follows every state a peer publishes. A returning client
+      // id (a reconnect, or a state published again after clearing it) is
+      // "updated", not "added": y-protocols still knows its clock.
       for (const id of published) this.claim(id, origin);
     }
     // A cleared (or timed-out) state stays its owner's: the owner may
     // publish it again, and nobody else may take the id meanwhile. Ids are
     // released only when their peer leaves (`removePeer`).
     for (const id of [...published, ...changes.removed]) this.changed.add(id);
-    if (!this.timer) {
-      this.timer = setTimeout(this.broadcast, awarenessBatchMs);
-      this.timer.unref();
+    // Timeouts are not relayed: every node times out the same states itself.
+    if (node === null && (isPeer(origin) || origin === PEER_LEFT)) {
+      for (const id of [...published, ...changes.removed]) this.changedHere.add(id);
     }
+    this.scheduleBroadcast();
   };
+
+  private scheduleBroadcast(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(this.broadcast, awarenessBatchMs);
+    this.timer.unref();
+  }
 
   /** Sends every presence change of the last window as one message. */
   private readonly broadcast = (): void => {
     this.timer = null;
     const ids = [...this.changed];
+    const here = [...this.changedHere];
     this.changed = new Set();
+    this.changedHere = new Set();
     if (this.closed || ids.length === 0) return;
     // A timer callback: nothing may escape it and take the process down.
     try {
@@ -308,6 +412,13 @@ export class Presence {
       // message as a dead link, and a client alone in a document would
       // otherwise hear nothing but its own (unechoed) presence renewals.
       this.options.broadcast(encodeFrame({ type: "awareness", update }));
+      if (here.length > 0 && this.options.publish) {
+        this.options.publish(
+          here.length === ids.length
+            ? update
+            : awarenessProtocol.encodeAwarenessUpdate(this.awareness, here),
+        );
+      }
     } catch (error) {
       this.options.logger.error(
         { err: error, docId: this.options.docId },

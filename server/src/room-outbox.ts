@@ -21,7 +21,8 @@ export interface Recipient {
 
 export interface OutgoingChange<P extends Recipient> {
   update: Uint8Array;
-  origin: P;
+  /** The peer it came from (it gets the others' changes only); null: from another node. */
+  origin: P | null;
   /** performance.now() when the change arrived, for the broadcast-latency metric. */
   receivedAt: number;
 }

@@ -15,6 +15,9 @@
  * - A failed save is retried with backoff, never dropped; the room stays open.
  * - The room never touches sockets: a peer is `send(bytes)`, `close()` and
  *   `probe()` (is it still there?).
+ * - In a cluster (`relay` given), each durable change also goes to the other
+ *   nodes, and theirs come in through `applyRemoteUpdate`: already durable,
+ *   they are applied and broadcast, never stored again.
  */
 import {
   CLOSE_NO_DOCUMENT,
@@ -50,6 +53,20 @@ export interface Peer {
   probe(): Promise<boolean>;
 }
 
+/**
+ * How a room reaches the other nodes of a cluster (cluster/room-link.ts).
+ * Publishing never fails towards the room: the relay makes up for what it
+ * could not send.
+ */
+export interface RoomRelay {
+  /** A change just made durable here. */
+  publishUpdate(update: Uint8Array): void;
+  /** This node's peers' presence changes. */
+  publishPresence(update: Uint8Array): void;
+  /** The room is closing: stop relaying. */
+  close(): Promise<void>;
+}
+
 export interface RoomOptions {
   docId: string;
   store: DocStore;
@@ -66,6 +83,8 @@ export interface RoomOptions {
   /** Largest awareness state (JSON characters) a peer may publish. */
   maxAwarenessBytes?: number;
   metrics?: RoomMetrics;
+  /** Cluster mode: the link to the other nodes. */
+  relay?: RoomRelay | undefined;
 }
 
 /**
@@ -182,6 +201,7 @@ export class Room {
       broadcast: (frame) => {
         for (const peer of this.peers) peer.send(frame);
       },
+      publish: options.relay && ((update) => options.relay?.publishPresence(update)),
     });
     this.metrics = options.metrics ?? noMetrics;
     this.outbox = new RoomOutbox({
@@ -434,9 +454,48 @@ export class Room {
     return this.saves.flush();
   }
 
+  /**
+   * Applies a change another node made durable and broadcasts what is new
+   * here. It may build on a change this node has not seen (a relay message
+   * lost): Yjs keeps it pending, and `hasMissingChanges` tells.
+   */
+  applyRemoteUpdate(update: Uint8Array): void {
+    const doc = this.doc;
+    const changes: Uint8Array[] = [];
+    const capture = (change: Uint8Array) => changes.push(change);
+    doc.on("update", capture);
+    try {
+      Y.applyUpdate(doc, update, this);
+    } finally {
+      doc.off("update", capture);
+    }
+    if (changes.length === 0) return;
+    const change = changes.length === 1 ? (changes[0] as Uint8Array) : Y.mergeUpdates(changes);
+    void this.outbox.push({ update: change, origin: null, receivedAt: performance.now() });
+  }
+
+  /** Whether the document holds changes that wait for others it lacks. */
+  get hasMissingChanges(): boolean {
+    const store = this.ydoc.store;
+    return store.pendingStructs !== null || store.pendingDs !== null;
+  }
+
+  /**
+   * Catches up with the store after relay messages may have been lost:
+   * applies what it holds (a no-op for what is here already).
+   */
+  async catchUp(): Promise<void> {
+    const updates = await this.options.store.load(this.docId);
+    if (updates.length === 0) return;
+    this.applyRemoteUpdate(
+      updates.length === 1 ? (updates[0] as Uint8Array) : Y.mergeUpdates(updates),
+    );
+  }
+
   /** Saves what is pending, merges the log and frees memory. */
   async close(): Promise<void> {
     await this.saves.close();
+    await this.options.relay?.close();
     this.outbox.close();
     this.presence.close();
     this.ydoc.off("afterTransaction", this.dropEncodedState);
@@ -511,6 +570,7 @@ export class Room {
     return this.saves.save(change, this.readTitle()).then((saved) => {
       if (!saved) return;
       this.metrics.updateDurable((performance.now() - receivedAt) / 1000);
+      this.options.relay?.publishUpdate(change);
       return this.outbox.push({ update: change, origin, receivedAt });
     });
   }

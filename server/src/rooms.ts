@@ -87,14 +87,26 @@ export class RoomRegistry {
    * deleted). Resolves whether the document existed.
    */
   delete(docId: string): Promise<boolean> {
+    return this.startDeleting(docId, true);
+  }
+
+  /**
+   * Another server deleted the document (cluster mode): its room here, if
+   * any, goes as for `delete`, but the store is left alone.
+   */
+  deletedElsewhere(docId: string): Promise<void> {
+    return this.startDeleting(docId, false).then(() => {});
+  }
+
+  private startDeleting(docId: string, removeStored: boolean): Promise<boolean> {
     const running = this.deleting.get(docId);
     if (running) return running.then(() => false);
-    const deleting = this.deleteNow(docId).finally(() => this.deleting.delete(docId));
+    const deleting = this.deleteNow(docId, removeStored).finally(() => this.deleting.delete(docId));
     this.deleting.set(docId, deleting);
     return deleting;
   }
 
-  private async deleteNow(docId: string): Promise<boolean> {
+  private async deleteNow(docId: string, removeStored: boolean): Promise<boolean> {
     const entry = this.entries.get(docId);
     if (entry?.state === "closing") await entry.closed;
     else if (entry) {
@@ -109,7 +121,7 @@ export class RoomRegistry {
         }
       }
     }
-    return this.options.remove(docId);
+    return removeStored ? this.options.remove(docId) : false;
   }
 
   /** The open room of a document, if any (not one still loading). */

@@ -15,6 +15,7 @@ import type { Logger } from "pino";
 import { type WebSocket, WebSocketServer } from "ws";
 import { type AdmissionOptions, admit, screenUpgrade, type Verdict } from "./admission.ts";
 import { type Authorize, openAccess } from "./auth.ts";
+import { Cluster } from "./cluster/cluster.ts";
 import { Connection, type ConnectionShared } from "./connection.ts";
 import { ConnectionSet } from "./connection-set.ts";
 import { checkReadiness, countLoad } from "./health.ts";
@@ -22,7 +23,8 @@ import { type HostPattern, isHostAllowed } from "./host-allowlist.ts";
 import { createApiRouter, HttpError, jsonErrorHandler } from "./http-api.ts";
 import { MemoryReclaimer } from "./memory-reclaim.ts";
 import { createMetrics, noMetrics } from "./metrics.ts";
-import { Room } from "./room.ts";
+import type { PubSub } from "./pubsub/pubsub.ts";
+import { Room, type RoomRelay } from "./room.ts";
 import { RoomRegistry } from "./rooms.ts";
 import { mountClient } from "./static-client.ts";
 import type { DocStore } from "./storage/doc-store.ts";
@@ -84,11 +86,20 @@ export interface ServerOptions {
    * memory they used goes back to the OS. Without it, V8 keeps that memory.
    */
   gc?: (() => void) | undefined;
+  /**
+   * Cluster mode: the pub/sub that links this server to the others serving
+   * the same store. The caller keeps it and closes it after `close`.
+   */
+  pubsub?: PubSub | undefined;
+  /** Cluster timing (tests shorten it). */
+  cluster?: { heartbeatMs?: number; nodeTimeoutMs?: number; subscribeTimeoutMs?: number };
 }
 
 export interface CowriteServer {
   readonly httpServer: http.Server | https.Server;
   readonly rooms: RoomRegistry;
+  /** This server's id in a cluster; null when it runs alone. */
+  readonly nodeId: string | null;
   /** Open WebSocket connections. */
   readonly connectionCount: number;
   listen(port: number, host?: string): Promise<AddressInfo>;
@@ -123,18 +134,39 @@ export function createServer(options: ServerOptions): CowriteServer {
       ? null
       : createMetrics({ connections: () => connections.size, documents: () => rooms.size });
 
+  const cluster = options.pubsub
+    ? new Cluster({
+        pubsub: options.pubsub,
+        logger,
+        now,
+        ...options.cluster,
+        openRooms: () => rooms.openRooms(),
+        onDeleted: (docId) => {
+          void rooms.deletedElsewhere(docId).catch((error: unknown) => {
+            logger.error({ err: error, docId }, "closing a document deleted elsewhere failed");
+          });
+        },
+      })
+    : null;
+  const loadRoom = (docId: string, relay?: RoomRelay) =>
+    Room.load({
+      docId,
+      store,
+      now,
+      logger: logger.child({ docId }),
+      compactEvery: options.compactEvery ?? 500,
+      maxAwarenessBytes: limits.maxAwarenessBytes,
+      metrics: metrics ?? noMetrics,
+      relay,
+    });
   const rooms: RoomRegistry = new RoomRegistry({
     open: (docId) =>
-      Room.load({
-        docId,
-        store,
-        now,
-        logger: logger.child({ docId }),
-        compactEvery: options.compactEvery ?? 500,
-        maxAwarenessBytes: limits.maxAwarenessBytes,
-        metrics: metrics ?? noMetrics,
-      }),
-    remove: (docId) => store.delete(docId),
+      cluster ? cluster.openRoom(docId, (relay) => loadRoom(docId, relay)) : loadRoom(docId),
+    remove: async (docId) => {
+      const existed = await store.delete(docId);
+      cluster?.announceDeleted(docId);
+      return existed;
+    },
     onCloseError: (docId, error) => logger.error({ err: error, docId }, "closing a room failed"),
   });
   const authorize = options.authorize ?? openAccess;
@@ -295,6 +327,7 @@ export function createServer(options: ServerOptions): CowriteServer {
     }, shutdownGraceMs);
     await Promise.all(finishing);
     await rooms.drain();
+    await cluster?.close();
     clearTimeout(grace);
     httpServer.closeAllConnections();
     await stopped;
@@ -304,6 +337,7 @@ export function createServer(options: ServerOptions): CowriteServer {
   return {
     httpServer,
     rooms,
+    nodeId: cluster?.nodeId ?? null,
     get connectionCount() {
       return connections.size;
     },
