@@ -289,6 +289,16 @@ export class Presence {
     this.applyEntries(claim.peer, null, [claim.entry]);
   }
 
+  /**
+   * Sends the changes of the current window now, e.g. the removals of the
+   * last peer to leave before the room closes: other nodes must hear of them.
+   */
+  flush(): void {
+    if (!this.timer) return;
+    clearTimeout(this.timer);
+    this.broadcast();
+  }
+
   /** Stops the batching timer and frees the awareness. */
   close(): void {
     this.closed = true;

@@ -494,6 +494,8 @@ export class Room {
 
   /** Saves what is pending, merges the log and frees memory. */
   async close(): Promise<void> {
+    // The last peers' departures, for the other nodes.
+    this.presence.flush();
     await this.saves.close();
     await this.options.relay?.close();
     this.outbox.close();

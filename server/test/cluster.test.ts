@@ -1,0 +1,189 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import * as awarenessProtocol from "y-protocols/awareness";
+import type { WebsocketProvider } from "y-websocket";
+import * as Y from "yjs";
+import { RedisPubSub } from "../src/pubsub/redis.ts";
+import { PostgresDocStore } from "../src/storage/postgres.ts";
+import { connectProvider, type Running, startServer, whenDoc, whenSynced } from "./helpers.ts";
+import { type PostgresServer, startPostgres } from "./postgres-server.ts";
+import { type RedisServer, startRedisServer } from "./redis-server.ts";
+
+// Cluster mode in one process: several real servers ("nodes"), each with
+// its own PostgreSQL pool and Redis connections, on one private PostgreSQL
+// and one private Redis, with the standard y-websocket client.
+let postgres: PostgresServer | undefined;
+let redis: RedisServer | undefined;
+beforeAll(async () => {
+  [postgres, redis] = await Promise.all([startPostgres(), startRedisServer()]);
+}, 60_000);
+afterAll(async () => {
+  await redis?.stop();
+  await postgres?.stop();
+});
+
+interface Node extends Running {
+  pubsub: RedisPubSub;
+}
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function startNode(databaseUrl: string): Promise<Node> {
+  if (!redis) throw new Error("the test Redis is not running");
+  const pubsub = await RedisPubSub.connect({ url: redis.url, blockMs: 1000 });
+  const running = await startServer({
+    store: new PostgresDocStore(databaseUrl),
+    pubsub,
+    cluster: { heartbeatMs: 200, nodeTimeoutMs: 1000, subscribeTimeoutMs: 500 },
+  });
+  let stopped = false;
+  const node: Node = {
+    ...running,
+    pubsub,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await running.stop();
+      await pubsub.close();
+    },
+  };
+  cleanups.push(() => node.stop());
+  return node;
+}
+
+async function startCluster(count: number): Promise<{ nodes: Node[]; databaseUrl: string }> {
+  if (!postgres) throw new Error("the test PostgreSQL is not running");
+  const databaseUrl = await postgres.createDatabase();
+  const nodes: Node[] = [];
+  for (let i = 0; i < count; i++) nodes.push(await startNode(databaseUrl));
+  return { nodes, databaseUrl };
+}
+
+function client(node: Node, docId: string, doc = new Y.Doc()) {
+  const connected = connectProvider(node.wsUrl, docId, doc);
+  cleanups.push(() => connected.provider.destroy());
+  return connected;
+}
+
+const text = (doc: Y.Doc) => doc.getText("t").toString();
+
+/** Resolves once every doc has the same text, containing each of `words`. */
+async function converge(docs: Y.Doc[], words: string[]): Promise<void> {
+  const done = (doc: Y.Doc) => words.every((word) => text(doc).includes(word));
+  await Promise.all(docs.map((doc) => whenDoc(doc, done)));
+  const first = text(docs[0] as Y.Doc);
+  for (const doc of docs) expect(text(doc)).toBe(first);
+}
+
+function whenPresence(
+  provider: WebsocketProvider,
+  check: (states: Map<number, Record<string, unknown>>) => boolean,
+): Promise<void> {
+  const states = () => provider.awareness.getStates() as Map<number, Record<string, unknown>>;
+  if (check(states())) return Promise.resolve();
+  return new Promise((resolve) => {
+    const onChange = () => {
+      if (!check(states())) return;
+      provider.awareness.off("change", onChange);
+      resolve();
+    };
+    provider.awareness.on("change", onChange);
+  });
+}
+
+const names = (states: Map<number, Record<string, unknown>>) =>
+  [...states.values()].map((state) => state.name).filter(Boolean);
+
+describe("cluster", () => {
+  it("clients of one document on three nodes converge, each seeing the others' edits", async () => {
+    const { nodes } = await startCluster(3);
+    const clients = nodes.flatMap((node) => [client(node, "shared"), client(node, "shared")]);
+    await Promise.all(clients.map(({ provider }) => whenSynced(provider)));
+    const words = clients.map((_, i) => `word${i}`);
+    clients.forEach(({ doc }, i) => {
+      doc.getText("t").insert(0, `${words[i]} `);
+    });
+    await converge(
+      clients.map(({ doc }) => doc),
+      words,
+    );
+    // A late joiner on any node reads it all from the store.
+    const late = client(nodes[2] as Node, "shared");
+    await whenSynced(late.provider);
+    await converge([clients[0]?.doc as Y.Doc, late.doc], words);
+  });
+
+  it("presence crosses nodes, and leaves when its client leaves", async () => {
+    const { nodes, databaseUrl } = await startCluster(2);
+    const alice = client(nodes[0] as Node, "presence");
+    const bob = client(nodes[1] as Node, "presence");
+    await Promise.all([whenSynced(alice.provider), whenSynced(bob.provider)]);
+    alice.provider.awareness.setLocalStateField("name", "Alice");
+    bob.provider.awareness.setLocalStateField("name", "Bob");
+    await whenPresence(alice.provider, (states) => names(states).includes("Bob"));
+    await whenPresence(bob.provider, (states) => names(states).includes("Alice"));
+    // A client arriving later on a third node sees both at once.
+    const carol = client(await startNode(databaseUrl), "presence");
+    await whenPresence(
+      carol.provider,
+      (states) => names(states).includes("Alice") && names(states).includes("Bob"),
+    );
+    bob.provider.destroy();
+    await whenPresence(alice.provider, (states) => !names(states).includes("Bob"));
+    await whenPresence(carol.provider, (states) => !names(states).includes("Bob"));
+  });
+
+  it("the presence of a node that stops answering leaves within seconds", async () => {
+    const { nodes } = await startCluster(2);
+    const alice = client(nodes[0] as Node, "dead-node");
+    const bob = client(nodes[1] as Node, "dead-node");
+    await Promise.all([whenSynced(alice.provider), whenSynced(bob.provider)]);
+    bob.provider.awareness.setLocalStateField("name", "Bob");
+    await whenPresence(alice.provider, (states) => names(states).includes("Bob"));
+    // The node vanishes without a goodbye: its Redis connections drop, its
+    // clients stay connected to it (a hung process, as far as others know).
+    const bobsNode = nodes[1] as Node;
+    await bobsNode.pubsub.close();
+    const started = performance.now();
+    await whenPresence(alice.provider, (states) => !names(states).includes("Bob"));
+    // nodeTimeoutMs is 1 s here, heartbeats every 200 ms.
+    expect(performance.now() - started).toBeLessThan(5000);
+  });
+
+  it("a delete on one node closes the document's clients on every node with 4404", async () => {
+    const { nodes } = await startCluster(2);
+    const created = await fetch(`${nodes[0]?.url}/api/documents`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ id: "doomed", title: "Doomed" }),
+    });
+    expect(created.status).toBe(201);
+    const far = client(nodes[1] as Node, "doomed");
+    await whenSynced(far.provider);
+    const closed = new Promise<number>((resolve) => {
+      far.provider.on("connection-close", (event: CloseEvent | null) => resolve(event?.code ?? 0));
+    });
+    const deleted = await fetch(`${nodes[0]?.url}/api/documents/doomed`, { method: "DELETE" });
+    expect(deleted.status).toBe(204);
+    expect(await closed).toBe(4404);
+  });
+
+  it("a node that missed relay messages catches up from the store", async () => {
+    const { nodes } = await startCluster(2);
+    const a = client(nodes[0] as Node, "gap");
+    const b = client(nodes[1] as Node, "gap");
+    await Promise.all([whenSynced(a.provider), whenSynced(b.provider)]);
+    a.doc.getText("t").insert(0, "one ");
+    await converge([a.doc, b.doc], ["one"]);
+    // Redis restarts empty: node B's subscription reports a gap, and node
+    // A's publishes fail meanwhile (the edit is saved regardless).
+    await redis?.stop();
+    a.doc.getText("t").insert(0, "two ");
+    b.doc.getText("t").insert(0, "three ");
+    await redis?.start();
+    a.doc.getText("t").insert(0, "four ");
+    await converge([a.doc, b.doc], ["one", "two", "three", "four"]);
+  });
+});
