@@ -1,5 +1,4 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import * as awarenessProtocol from "y-protocols/awareness";
 import type { WebsocketProvider } from "y-websocket";
 import * as Y from "yjs";
 import { RedisPubSub } from "../src/pubsub/redis.ts";
@@ -182,8 +181,74 @@ describe("cluster", () => {
     await redis?.stop();
     a.doc.getText("t").insert(0, "two ");
     b.doc.getText("t").insert(0, "three ");
+    // Each node still serves its own clients, documents it had not open
+    // included, and saves their edits.
+    const lateA = client(nodes[0] as Node, "opened-without-redis");
+    const lateB = client(nodes[1] as Node, "opened-without-redis");
+    await Promise.all([whenSynced(lateA.provider), whenSynced(lateB.provider)]);
+    lateA.doc.getText("t").insert(0, "alpha ");
+    lateB.doc.getText("t").insert(0, "beta ");
     await redis?.start();
     a.doc.getText("t").insert(0, "four ");
     await converge([a.doc, b.doc], ["one", "two", "three", "four"]);
+    await converge([lateA.doc, lateB.doc], ["alpha", "beta"]);
+  });
+
+  it("with PostgreSQL down, nothing is acknowledged or relayed; all resumes and converges", async () => {
+    const { nodes } = await startCluster(2);
+    const a = client(nodes[0] as Node, "outage");
+    const b = client(nodes[1] as Node, "outage");
+    await Promise.all([whenSynced(a.provider), whenSynced(b.provider)]);
+    a.doc.getText("t").insert(0, "before ");
+    await converge([a.doc, b.doc], ["before"]);
+    await postgres?.pause();
+    try {
+      a.doc.getText("t").insert(0, "during-a ");
+      b.doc.getText("t").insert(0, "during-b ");
+      // Readiness says so while the edits wait for the database.
+      await expect
+        .poll(async () => (await fetch(`${nodes[0]?.url}/readyz`)).status, { timeout: 10_000 })
+        .toBe(503);
+      // Not durable, so not relayed: the other side has not seen them.
+      expect(text(b.doc)).not.toContain("during-a");
+      expect(text(a.doc)).not.toContain("during-b");
+    } finally {
+      await postgres?.resume();
+    }
+    a.doc.getText("t").insert(0, "after ");
+    await converge([a.doc, b.doc], ["before", "during-a", "during-b", "after"]);
+    await expect
+      .poll(async () => (await fetch(`${nodes[0]?.url}/readyz`)).status, { timeout: 10_000 })
+      .toBe(200);
+    // And it is all in the store: a fresh client reads it on either node.
+    const fresh = client(nodes[1] as Node, "outage");
+    await whenSynced(fresh.provider);
+    await converge([a.doc, fresh.doc], ["before", "during-a", "during-b", "after"]);
+  });
+
+  it("a node added mid-edit serves the document at once and relays both ways", async () => {
+    const { nodes, databaseUrl } = await startCluster(2);
+    const a = client(nodes[0] as Node, "grow");
+    const b = client(nodes[1] as Node, "grow");
+    await Promise.all([whenSynced(a.provider), whenSynced(b.provider)]);
+    let typing = true;
+    const typed: string[] = [];
+    const typer = (async () => {
+      for (let i = 0; typing; i++) {
+        const word = `w${i}`;
+        typed.push(word);
+        (i % 2 ? a : b).doc.getText("t").insert(0, `${word} `);
+        await new Promise((resolve) => setImmediate(resolve));
+        await whenDoc((i % 2 ? b : a).doc, (doc) => text(doc).includes(word));
+      }
+    })();
+    const third = await startNode(databaseUrl);
+    const c = client(third, "grow");
+    await whenSynced(c.provider);
+    c.doc.getText("t").insert(0, "from-c ");
+    await whenDoc(a.doc, (doc) => text(doc).includes("from-c"));
+    typing = false;
+    await typer;
+    await converge([a.doc, b.doc, c.doc], [...typed, "from-c"]);
   });
 });

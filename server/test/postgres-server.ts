@@ -20,6 +20,10 @@ export interface PostgresServer {
   createDatabase(): Promise<string>;
   /** Stops the server (fast shutdown) and removes its folder. */
   stop(): Promise<void>;
+  /** Stops the server, keeping its data: clients see it go away. */
+  pause(): Promise<void>;
+  /** Starts a paused server again, on the same port with the same data. */
+  resume(): Promise<void>;
 }
 
 /** Where the binaries are: $PG_BIN, else the newest /usr/lib/postgresql/N/bin. */
@@ -82,9 +86,7 @@ export async function startPostgres(): Promise<PostgresServer> {
   };
 
   const port = await freePort();
-  let admin: pg.Client | undefined;
-  try {
-    run("initdb", ["-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"]);
+  const startServer = () =>
     run("pg_ctl", [
       "-D",
       data,
@@ -95,31 +97,54 @@ export async function startPostgres(): Promise<PostgresServer> {
       "-w",
       "start",
     ]);
-    admin = new pg.Client({ host: "127.0.0.1", port, user: "postgres", database: "postgres" });
-    await admin.connect().catch((error: unknown) => {
+  const connectAdmin = async () => {
+    const client = new pg.Client({
+      host: "127.0.0.1",
+      port,
+      user: "postgres",
+      database: "postgres",
+    });
+    await client.connect().catch((error: unknown) => {
       run("pg_ctl", ["-D", data, "-m", "immediate", "stop"]);
       throw new Error(`the test PostgreSQL server started but refused a connection: ${error}`);
     });
+    return client;
+  };
+  let admin: pg.Client | null;
+  try {
+    run("initdb", ["-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"]);
+    startServer();
+    admin = await connectAdmin();
   } catch (error) {
     fs.rmSync(dir, { recursive: true, force: true });
     throw error;
   }
-  const connected = admin;
   let databases = 0;
   let stopped = false;
   return {
     port,
     async createDatabase() {
+      if (!admin) throw new Error("the test PostgreSQL server is paused");
       const name = `test_${++databases}`;
-      await connected.query(`CREATE DATABASE ${name}`);
+      await admin.query(`CREATE DATABASE ${name}`);
       return `postgresql://postgres@127.0.0.1:${port}/${name}`;
     },
     async stop() {
       if (stopped) return;
       stopped = true;
-      await connected.end();
+      await admin?.end();
+      admin = null;
       run("pg_ctl", ["-D", data, "-m", "fast", "-w", "stop"]);
       fs.rmSync(dir, { recursive: true, force: true });
+    },
+    async pause() {
+      await admin?.end();
+      admin = null;
+      run("pg_ctl", ["-D", data, "-m", "fast", "-w", "stop"]);
+    },
+    async resume() {
+      startServer();
+      admin = await connectAdmin();
     },
   };
 }
