@@ -5,7 +5,7 @@ import { RedisPubSub } from "../src/pubsub/redis.ts";
 import { PostgresDocStore } from "../src/storage/postgres.ts";
 import { connectProvider, type Running, startServer, whenDoc, whenSynced } from "./helpers.ts";
 import { type PostgresServer, startPostgres } from "./postgres-server.ts";
-import { type RedisServer, startRedisServer } from "./redis-server.ts";
+import { type RedisServer, startRedisProxy, startRedisServer } from "./redis-server.ts";
 
 // Cluster mode in one process: several real servers ("nodes"), each with
 // its own PostgreSQL pool and Redis connections, on one private PostgreSQL
@@ -29,9 +29,9 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function startNode(databaseUrl: string): Promise<Node> {
-  if (!redis) throw new Error("the test Redis is not running");
-  const pubsub = await RedisPubSub.connect({ url: redis.url, blockMs: 1000 });
+async function startNode(databaseUrl: string, redisUrl = redis?.url): Promise<Node> {
+  if (!redisUrl) throw new Error("the test Redis is not running");
+  const pubsub = await RedisPubSub.connect({ url: redisUrl, blockMs: 1000 });
   const running = await startServer({
     store: new PostgresDocStore(databaseUrl),
     pubsub,
@@ -192,6 +192,41 @@ describe("cluster", () => {
     a.doc.getText("t").insert(0, "four ");
     await converge([a.doc, b.doc], ["one", "two", "three", "four"]);
     await converge([lateA.doc, lateB.doc], ["alpha", "beta"]);
+  });
+
+  it("a document opened while its node cannot reach Redis catches up once subscribed", async () => {
+    const { nodes, databaseUrl } = await startCluster(1);
+    const proxy = await startRedisProxy(redis?.port ?? 0);
+    cleanups.push(() => proxy.close());
+    const far = await startNode(databaseUrl, proxy.url);
+    const a = client(nodes[0] as Node, "late-subscription");
+    await whenSynced(a.provider);
+    // A witness on the channel, to know when node A has relayed an edit.
+    const witness = await RedisPubSub.connect({ url: redis?.url ?? "" });
+    cleanups.push(() => witness.close());
+    const relayed: Uint8Array[] = [];
+    let onRelayed = () => {};
+    await witness.subscribe(
+      "doc:late-subscription",
+      (message) => {
+        relayed.push(message);
+        onRelayed();
+      },
+      () => {},
+    );
+    proxy.cut();
+    // Opens without its subscription.
+    const b = client(far, "late-subscription");
+    await whenSynced(b.provider);
+    const before = relayed.length;
+    await new Promise<void>((resolve) => {
+      onRelayed = () => {
+        if (relayed.length > before) resolve();
+      };
+      a.doc.getText("t").insert(0, "missed ");
+    });
+    proxy.restore();
+    await converge([a.doc, b.doc], ["missed"]);
   });
 
   it("with PostgreSQL down, nothing is acknowledged or relayed; all resumes and converges", async () => {

@@ -101,14 +101,22 @@ export interface RedisProxy {
   /** Holds every reply from Redis until `resume`. */
   pause(): void;
   resume(): void;
+  /** Drops every connection and refuses new ones until `restore`: Redis unreachable. */
+  cut(): void;
+  restore(): void;
   close(): Promise<void>;
 }
 
 export async function startRedisProxy(target: number): Promise<RedisProxy> {
   let paused = false;
+  let refusing = false;
   const sockets = new Set<net.Socket>();
   const upstreams = new Set<net.Socket>();
   const server = net.createServer((client) => {
+    if (refusing) {
+      client.destroy();
+      return;
+    }
     const upstream = net.connect(target, "127.0.0.1");
     sockets.add(client);
     upstreams.add(upstream);
@@ -138,6 +146,13 @@ export async function startRedisProxy(target: number): Promise<RedisProxy> {
     resume() {
       paused = false;
       for (const upstream of upstreams) upstream.resume();
+    },
+    cut() {
+      refusing = true;
+      for (const socket of [...sockets, ...upstreams]) socket.destroy();
+    },
+    restore() {
+      refusing = false;
     },
     async close() {
       for (const socket of [...sockets, ...upstreams]) socket.destroy();
