@@ -221,6 +221,26 @@ describe("PostgresDocStore on a real PostgreSQL server", () => {
     expect(await nodes[2]?.load("d")).toHaveLength(1);
   });
 
+  it("upgrades a database created before schema versions and refuses one from a newer Cowrite", async () => {
+    const url = await freshDatabase();
+    const first = open(url);
+    await first.append("kept", new Uint8Array([0, 0]), { at: 1, title: "Kept" });
+    // As a server from before schema_version left it.
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      await admin.query("DROP TABLE schema_version");
+      const upgraded = open(url);
+      expect((await upgraded.get("kept"))?.title).toBe("Kept");
+      const version = await admin.query("SELECT version FROM schema_version");
+      expect(version.rows).toEqual([{ version: 1 }]);
+      await admin.query("UPDATE schema_version SET version = 99");
+      await expect(open(url).ping()).rejects.toThrow(/version 99, newer than this Cowrite knows/);
+    } finally {
+      await admin.end();
+    }
+  });
+
   it("relies on synchronous_commit=on, PostgreSQL's default, for durable appends", async () => {
     // The contract's "durable once append resolves" holds only with it: with
     // it off, COMMIT returns before the WAL is flushed.

@@ -369,16 +369,13 @@ export class PostgresDocStore implements DocStore {
   }
 
   /**
-   * Creates the schema if absent, once per store (retried after a failure,
-   * such as the server being down at start). The whole step is one
-   * transaction under an advisory lock, so servers starting together do not
-   * race on CREATE TABLE IF NOT EXISTS (which is not safe concurrently).
-   *
-   * Later changes to the schema would go in numbered steps: a
-   * `schema_version` table holding the last step applied, and here, under
-   * the same lock, every step above it applied in order, each in the
-   * transaction that records its number. This first step needs none, as it
-   * only creates what is missing.
+   * Brings the schema up to date, once per store (retried after a failure,
+   * such as the server being down at start): every step of
+   * `schemaMigrations` above the version recorded in `schema_version` runs,
+   * in order, in one transaction under an advisory lock, so servers starting
+   * together (a rolling deploy) do not race, and a step either lands with
+   * its number or not at all. A database written by a newer Cowrite (a
+   * version above the last step known here) is refused rather than guessed at.
    */
   private migrate(): Promise<void> {
     this.migrated ??= this.createSchema().catch((error: unknown) => {
@@ -393,26 +390,22 @@ export class PostgresDocStore implements DocStore {
     try {
       await client.query("BEGIN");
       await client.query("SELECT pg_advisory_xact_lock($1, 0)", [lockSpace.migrate]);
-      // Times are milliseconds since the epoch, as in DocMeta.
-      await client.query(`
-        CREATE TABLE IF NOT EXISTS documents (
-          id text PRIMARY KEY,
-          title text NOT NULL DEFAULT '',
-          created_at bigint NOT NULL,
-          updated_at bigint NOT NULL
+      await client.query("CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)");
+      const found = await client.query<{ version: number }>(
+        "SELECT max(version) AS version FROM schema_version",
+      );
+      const current = found.rows[0]?.version ?? 0;
+      if (current > schemaMigrations.length) {
+        throw new Error(
+          `the database's schema is version ${current}, newer than this Cowrite knows ` +
+            `(${schemaMigrations.length}): upgrade Cowrite`,
         );
-        CREATE INDEX IF NOT EXISTS documents_updated_at ON documents (updated_at DESC);
-        CREATE TABLE IF NOT EXISTS updates (
-          doc_id text NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
-          seq bigserial NOT NULL,
-          data bytea NOT NULL,
-          PRIMARY KEY (doc_id, seq)
-        );
-        CREATE TABLE IF NOT EXISTS deleted_documents (
-          id text PRIMARY KEY,
-          deleted_at bigint NOT NULL
-        );
-      `);
+      }
+      for (let version = current + 1; version <= schemaMigrations.length; version++) {
+        await client.query(schemaMigrations[version - 1] as string);
+        await client.query("DELETE FROM schema_version");
+        await client.query("INSERT INTO schema_version (version) VALUES ($1)", [version]);
+      }
       await client.query("COMMIT");
       client.release();
     } catch (error) {
@@ -424,6 +417,34 @@ export class PostgresDocStore implements DocStore {
     }
   }
 }
+
+/**
+ * The schema, as numbered steps: step N brings version N-1 to N. Append new
+ * steps; never edit one that has shipped. Step 1 uses IF NOT EXISTS because
+ * databases created before `schema_version` existed already hold its tables.
+ * Times are milliseconds since the epoch, as in DocMeta.
+ */
+const schemaMigrations: readonly string[] = [
+  `
+  CREATE TABLE IF NOT EXISTS documents (
+    id text PRIMARY KEY,
+    title text NOT NULL DEFAULT '',
+    created_at bigint NOT NULL,
+    updated_at bigint NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS documents_updated_at ON documents (updated_at DESC);
+  CREATE TABLE IF NOT EXISTS updates (
+    doc_id text NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
+    seq bigserial NOT NULL,
+    data bytea NOT NULL,
+    PRIMARY KEY (doc_id, seq)
+  );
+  CREATE TABLE IF NOT EXISTS deleted_documents (
+    id text PRIMARY KEY,
+    deleted_at bigint NOT NULL
+  );
+  `,
+];
 
 /**
  * Takes the documents' tombstone locks until the transaction ends, in a
