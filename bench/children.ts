@@ -10,6 +10,8 @@ import path from "node:path";
 
 const children = new Set<ChildProcess>();
 const tempDirs = new Set<string>();
+/** Synchronous undo steps for what is not a tracked child (daemons such as PostgreSQL). */
+const cleanups = new Set<() => void>();
 
 /** Open-file limits of this process: soft (current) and hard (ceiling). */
 function readFdLimits(): { soft: number; hard: number } {
@@ -71,8 +73,26 @@ export function removeTempDir(dir: string): void {
   tempDirs.delete(dir);
 }
 
+/**
+ * Registers a synchronous last-resort step (kill a daemon by PID, remove
+ * its folder); returns the function that unregisters it once it was
+ * stopped the orderly way.
+ */
+export function onCleanup(step: () => void): () => void {
+  cleanups.add(step);
+  return () => cleanups.delete(step);
+}
+
 /** Last-resort cleanup: kill every child we started and remove temp dirs. */
 export function cleanupAll(): void {
+  for (const step of cleanups) {
+    try {
+      step();
+    } catch {
+      // best effort: the others must still run
+    }
+  }
+  cleanups.clear();
   for (const child of children) killChild(child);
   children.clear();
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });

@@ -4,7 +4,13 @@
  */
 import { writeFileSync } from "node:fs";
 import os from "node:os";
+import type { ClusterParams } from "./params.ts";
 import { fmt, markdownTable, type Row, type RunInfo } from "./report.ts";
+import {
+  type ClusterDetails,
+  type ClusterSetupResult,
+  deliveryLatency,
+} from "./scenarios/cluster.ts";
 import { levelLabel } from "./scenarios/idle.ts";
 import type { LadderStep } from "./scenarios/ladder.ts";
 import { SERVER_KINDS } from "./servers.ts";
@@ -32,6 +38,112 @@ function ladderTables(info: RunInfo): string {
     parts.push("");
   }
   return parts.join("\n");
+}
+
+/** Every setup the cluster scenario ran, Cowrite's first. */
+function clusterSetups(info: RunInfo): ClusterSetupResult[] {
+  return SERVER_KINDS.flatMap(
+    (kind) => (info.details.cluster?.[kind] as ClusterDetails | undefined)?.setups ?? [],
+  );
+}
+
+/**
+ * The cluster section: latency, CPU and convergence per setup, with ratios
+ * to single-node SQLite (Cowrite's default) and to the reference. Exported
+ * so a partial run (--only=cluster) can render it too.
+ */
+export function clusterSection(info: RunInfo): string {
+  const setups = clusterSetups(info);
+  if (setups.length === 0) return "";
+  const c: ClusterParams = info.parameters.cluster;
+  const sqlite = setups.find((r) => r.id === "sqlite-1");
+  const reference = setups.find((r) => r.id === "reference");
+  const ratio = (value: number, base: number | undefined) =>
+    base === undefined || !(base > 0) ? "n/a" : fmt(value / base);
+  const total = (r: ClusterSetupResult) =>
+    r.serverCpuPerDelivery +
+    (Number.isNaN(r.postgresCpuPerDelivery) ? 0 : r.postgresCpuPerDelivery) +
+    (Number.isNaN(r.redisCpuPerDelivery) ? 0 : r.redisCpuPerDelivery);
+  const latency = [
+    "| setup | deliveries | p50 (ms) | p95 (ms) | p99 (ms) | max (ms) | p50 / SQLite | p99 / SQLite | p50 / reference | p99 / reference | until all receivers p99 (ms) |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  const latencyRow = (label: string, l: ClusterSetupResult["crossNode"], allP99: string) => {
+    const base = sqlite ? deliveryLatency(sqlite) : undefined;
+    const ref = reference ? deliveryLatency(reference) : undefined;
+    latency.push(
+      `| ${label} | ${l.count} | ${fmt(l.p50)} | ${fmt(l.p95)} | ${fmt(l.p99)} | ${fmt(l.max)} | ${ratio(l.p50, base?.p50)} | ${ratio(l.p99, base?.p99)} | ${ratio(l.p50, ref?.p50)} | ${ratio(l.p99, ref?.p99)} | ${allP99} |`,
+    );
+  };
+  for (const r of setups) {
+    if (r.nodes > 1) {
+      latencyRow(`${r.label}: **cross-node**`, r.crossNode, fmt(r.allReceivers.p99));
+      latencyRow(`${r.label}: same node`, r.sameNode, "");
+    } else {
+      latencyRow(r.label, r.sameNode, fmt(r.allReceivers.p99));
+    }
+  }
+  const cpu = [
+    "| setup | deliveries/s | server CPU per delivery, all nodes (µs) | / SQLite | / reference | PostgreSQL CPU per delivery (µs) | Redis CPU per delivery (µs) | all of it (µs) | all / SQLite | all / reference | server CPU (% of a core, all nodes) | server RSS, all nodes (MB) | machine CPU busy (%) |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  for (const r of setups) {
+    cpu.push(
+      `| ${r.label} | ${fmt(r.deliveriesPerSecond)} | ${fmt(r.serverCpuPerDelivery)} | ${ratio(r.serverCpuPerDelivery, sqlite?.serverCpuPerDelivery)} | ${ratio(r.serverCpuPerDelivery, reference?.serverCpuPerDelivery)} | ${fmt(r.postgresCpuPerDelivery)} | ${fmt(r.redisCpuPerDelivery)} | ${fmt(total(r))} | ${ratio(total(r), sqlite ? total(sqlite) : undefined)} | ${ratio(total(r), reference ? total(reference) : undefined)} | ${fmt(r.serverCpuPercent)} | ${fmt(r.serverRssBytes / 2 ** 20)} | ${fmt(r.machineBusyPercent)} |`,
+    );
+  }
+  const convergence = [
+    "| setup | edits | deliveries | lost | divergent documents | fresh clients checked | mismatches | disconnected clients |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  for (const r of setups) {
+    convergence.push(
+      `| ${r.label} | ${r.edits} | ${r.deliveries} | ${r.lost} | ${r.divergentDocuments} | ${r.freshClients} | ${r.mismatches.length} | ${r.disconnectedClients} |`,
+    );
+  }
+  const mismatches = setups.flatMap((r) => r.mismatches.map((m) => `- ${r.label}: ${m}`));
+  return `## Cluster
+
+Cluster mode (\`DATABASE_URL\` + \`REDIS_URL\`): the fan-out load,
+${c.documents} documents × ${c.clientsPerDocument} clients × ${c.editsPerSecond} edits/s, on each setup below; in the
+three-node cluster each document's clients are spread over the nodes
+(client n on node n mod 3), so an edit typed on node A reaches the clients
+on nodes B and C through PostgreSQL and Redis. All setups run at once with
+their clients connected, measured in ${c.rounds} alternating windows of ${fmt(c.durationSeconds / c.rounds)} s each
+after ${c.warmupSeconds} s of unmeasured warm-up, only the measured setup's clients editing.
+PostgreSQL 15 and Redis are private servers the benchmark starts on free
+ports in temp folders and stops afterwards.
+
+**This machine has ${info.cpus} cores.** Three Cowrite nodes, PostgreSQL, Redis and
+the load generator's ${info.loadGenerator.workers} workers all share them, so these numbers say what
+the cluster costs per delivered update and whether it stays correct, not
+how far it scales: on ${info.cpus} cores three nodes can only be slower than one.
+Measure capacity on one machine per node.
+
+Latency per delivery (an edit applied by one receiving client), from the
+edit until that receiver applied it. For the three-node cluster,
+cross-node deliveries (sender and receiver on different nodes) and
+same-node ones are shown apart; single nodes have only same-node ones.
+"Until all receivers" is the fan-out scenario's measure (until every other
+client of the document has the edit).
+
+${latency.join("\n")}
+
+Server CPU is utime + stime of the setup's server processes (all nodes
+summed), over the windows including their drain, per delivery. PostgreSQL
+is the postmaster and every backend under it (exited ones through the
+postmaster's cutime), Redis its one process; they serve whichever setup is
+measuring, so their figure is charged to that window. "All of it" adds them.
+
+${cpu.join("\n")}
+
+Convergence: at the end every replica of a document (all ${c.clientsPerDocument} clients apply
+every update) must hold the same text and state vector, and so must a
+fresh client opened on every node of the setup. Any mismatch fails the run.
+
+${convergence.join("\n")}
+${mismatches.length > 0 ? `\n**DIVERGED:**\n\n${mismatches.join("\n")}\n` : ""}
+`;
 }
 
 function loadTable(info: RunInfo): string {
@@ -101,6 +213,7 @@ ${markdownTable(rows)}
 ## Ladder steps
 
 ${ladderTables(info)}
+${clusterSection(info)}
 ## Load generator
 
 Worst worker per phase. A worker counts as saturated (its timestamps include

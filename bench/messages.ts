@@ -12,6 +12,11 @@ export interface DocAssignment {
   clients: number;
   /** How many of them keep a Y.Doc replica (see FanoutParams); the rest read keys only. */
   replicas?: number;
+  /**
+   * The same document on several servers (cluster nodes): client n connects
+   * to urls[n % urls.length], its node. Replaces `url` when given.
+   */
+  urls?: string[];
 }
 
 export interface FanoutConnectArgs {
@@ -26,6 +31,8 @@ export interface FanoutRunArgs {
   editsPerSecond: number;
   durationMs: number;
   drainTimeoutMs: number;
+  /** Also time each delivery, split by whether sender and receiver share a node. */
+  perDelivery?: boolean;
 }
 
 export interface FanoutRunResult {
@@ -41,6 +48,26 @@ export interface FanoutRunResult {
   /** Edit window, as timed by this worker. */
   windowMs: number;
   load: LoadSample;
+  /**
+   * With perDelivery: ms from a local edit until one receiver applied it,
+   * per delivery, for receivers on another node than the sender's, and on
+   * the same node. Empty otherwise.
+   */
+  crossNodeLatencies: Float64Array;
+  sameNodeLatencies: Float64Array;
+}
+
+export interface FanoutVerifyArgs {
+  group: string;
+  timeoutMs: number;
+}
+
+export interface FanoutVerifyResult {
+  documents: number;
+  /** Fresh clients opened (one per document per node). */
+  freshClients: number;
+  /** One line per document whose replicas or fresh clients disagree. */
+  mismatches: string[];
 }
 
 export interface IdleOpenArgs {
@@ -143,6 +170,7 @@ export interface PresenceRunResult {
 export interface TaskMap {
   "fanout-connect": [FanoutConnectArgs, { clients: number }];
   "fanout-run": [FanoutRunArgs, FanoutRunResult];
+  "fanout-verify": [FanoutVerifyArgs, FanoutVerifyResult];
   "idle-open": [IdleOpenArgs, IdleOpenResult];
   "bigdoc-push": [BigDocPushArgs, { pushMs: number }];
   "bigdoc-receive": [BigDocReceiveArgs, BigDocReceiveResult];

@@ -88,6 +88,22 @@ export interface AcceptParams {
   seed: number;
 }
 
+/** The server setups the cluster scenario compares (see scenarios/cluster.ts). */
+export type ClusterSetupId = "sqlite-1" | "pg-1" | "pg-redis-1" | "pg-redis-3" | "reference";
+
+export interface ClusterParams {
+  /** Fan-out shape, as in FanoutParams; every client keeps a replica. */
+  documents: number;
+  clientsPerDocument: number;
+  editsPerSecond: number;
+  warmupSeconds: number;
+  /** Measured time per setup, split into `rounds` alternating windows. */
+  durationSeconds: number;
+  rounds: number;
+  drainTimeoutSeconds: number;
+  setups: ClusterSetupId[];
+}
+
 export interface BenchParams {
   workers: number;
   fanout: FanoutParams;
@@ -97,6 +113,7 @@ export interface BenchParams {
   idle: IdleParams;
   presence: PresenceParams;
   accept: AcceptParams;
+  cluster: ClusterParams;
   /** Hard ceiling on the whole run. */
   watchdogSeconds: number;
 }
@@ -147,7 +164,18 @@ export const FULL: BenchParams = {
     durationSeconds: 15,
   },
   accept: { baseCharacters: 100_000, updates: 20_000, rounds: 6, seed: 1 },
-  watchdogSeconds: 14 * 60 + 30,
+  cluster: {
+    // The fan-out shape above, so the single-node SQLite row compares with it.
+    documents: 20,
+    clientsPerDocument: 10,
+    editsPerSecond: 2,
+    warmupSeconds: 3,
+    durationSeconds: 18,
+    rounds: 3,
+    drainTimeoutSeconds: 15,
+    setups: ["sqlite-1", "pg-1", "pg-redis-1", "pg-redis-3", "reference"],
+  },
+  watchdogSeconds: 17 * 60,
 };
 
 export const SMOKE: BenchParams = {
@@ -194,5 +222,16 @@ export const SMOKE: BenchParams = {
     durationSeconds: 2,
   },
   accept: { baseCharacters: 2_000, updates: 500, rounds: 2, seed: 1 },
-  watchdogSeconds: 120,
+  cluster: {
+    // One client per node per document: every delivery crosses nodes.
+    documents: 2,
+    clientsPerDocument: 3,
+    editsPerSecond: 5,
+    warmupSeconds: 0,
+    durationSeconds: 1.5,
+    rounds: 1,
+    drainTimeoutSeconds: 5,
+    setups: ["pg-redis-3"],
+  },
+  watchdogSeconds: 150,
 };

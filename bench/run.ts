@@ -1,7 +1,7 @@
 /**
  * Entry point: `node --import tsx bench/run.ts [--smoke] [--only=fanout,idle]`.
  * `--only` runs some scenarios (names without spaces: fanout, ladder,
- * write-path, presence, bigdoc, idle, accept) and writes only bench/results/partial.json, for
+ * write-path, presence, bigdoc, idle, accept, cluster) and writes only bench/results/partial.json, for
  * working on one of them.
  * Starts the load-generator workers, runs every scenario against Cowrite and
  * the reference server, prints the comparison and the targets, and writes
@@ -25,6 +25,7 @@ import type {
 } from "./scenario.ts";
 import { runAcceptPaired } from "./scenarios/accept.ts";
 import { runBigDoc } from "./scenarios/bigdoc.ts";
+import { runClusterPaired } from "./scenarios/cluster.ts";
 import { runFanoutPaired } from "./scenarios/fanout.ts";
 import { connectionsFor, levelLabel, runIdlePaired } from "./scenarios/idle.ts";
 import { runLadder } from "./scenarios/ladder.ts";
@@ -105,6 +106,7 @@ async function main(): Promise<number> {
     ["bigdoc", (c) => runBigDoc(c, params.bigdoc, bigUpdate)],
     ["idle", { run: (lg, kinds) => runIdlePaired(lg, params.idle, kinds) }],
     ["accept", { run: (_lg, kinds) => runAcceptPaired(params.accept, kinds) }],
+    ["cluster", { run: (lg, kinds) => runClusterPaired(lg, params.cluster, kinds) }],
   ];
   const record = (name: string, kind: ServerKind, result: ScenarioResult) => {
     measurements[kind].push(...result.measurements);

@@ -77,7 +77,15 @@ export class ServerProcess {
     child.stderr?.on("data", keep);
   }
 
-  static async start(kind: ServerKind, dataDir: string): Promise<ServerProcess> {
+  /**
+   * `extraEnv` adds to Cowrite's environment: DATABASE_URL and REDIS_URL for
+   * the cluster scenario (the reference takes none).
+   */
+  static async start(
+    kind: ServerKind,
+    dataDir: string,
+    extraEnv: Record<string, string> = {},
+  ): Promise<ServerProcess> {
     const port = await freePort();
     const common = { ...process.env, HOST: "127.0.0.1", PORT: String(port) };
     const [args, env] =
@@ -96,6 +104,7 @@ export class ServerProcess {
               MAX_OPEN_DOCUMENTS: "100000",
               // The write path reads cowrite_update_durable_seconds from /metrics.
               METRICS: "true",
+              ...extraEnv,
             },
           ]
         : [

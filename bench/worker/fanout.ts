@@ -13,8 +13,16 @@
  * server spends delivering to it, so with 10 replicas per document the load
  * generator, not the server, bounded the ladder on 2 cores.
  */
+
+import * as Y from "yjs";
 import { runPool, signal, sleep, withTimeout } from "../async.ts";
-import type { FanoutConnectArgs, FanoutRunArgs, FanoutRunResult } from "../messages.ts";
+import type {
+  FanoutConnectArgs,
+  FanoutRunArgs,
+  FanoutRunResult,
+  FanoutVerifyArgs,
+  FanoutVerifyResult,
+} from "../messages.ts";
 import { BenchClient, REMOTE } from "./bench-client.ts";
 import { getSession, putSession, type Session } from "./groups.ts";
 import { runPeriodically } from "./periodic.ts";
@@ -26,6 +34,8 @@ interface PendingEdit {
   /** The run (warm-up or measured window) that made the edit. */
   run: number;
   sentAt: number;
+  /** The sender's node (index into its document's URLs). */
+  node: number;
   /** Receivers that have not applied it yet. */
   remaining: number;
 }
@@ -36,9 +46,21 @@ export class FanoutSession implements Session {
   deliveries = 0;
   /** Counts runs, so keys and measurements never mix two runs. */
   run = 0;
+  /** Per-delivery latencies of the current run, when it asked for them. */
+  perDelivery = false;
+  crossNode: number[] = [];
+  sameNode: number[] = [];
   private drained = signal();
 
-  constructor(readonly documents: BenchClient[][]) {
+  /**
+   * `urls[d]` are document d's servers; `nodes` maps each client to the
+   * index of the one it is connected to.
+   */
+  constructor(
+    readonly documents: BenchClient[][],
+    readonly urls: string[][],
+    readonly nodes: Map<BenchClient, number>,
+  ) {
     for (const group of documents) {
       for (const client of group) this.observe(client);
     }
@@ -63,12 +85,13 @@ export class FanoutSession implements Session {
   }
 
   private observe(client: BenchClient): void {
+    const node = this.nodes.get(client) ?? 0;
     if (!client.applyRemoteUpdates) {
       client.onUnappliedUpdate = (update) => {
         const now = performance.now();
         const text = Buffer.from(update.buffer, update.byteOffset, update.byteLength);
         for (const match of text.toString("latin1").matchAll(KEY_IN_TEXT)) {
-          this.arrived(match[1] as string, now);
+          this.arrived(match[1] as string, now, node);
         }
       };
       return;
@@ -76,17 +99,20 @@ export class FanoutSession implements Session {
     client.doc.getMap<number>("lat").observe((event) => {
       if (event.transaction.origin !== REMOTE) return;
       const now = performance.now();
-      for (const key of event.keysChanged) this.arrived(key, now);
+      for (const key of event.keysChanged) this.arrived(key, now, node);
     });
   }
 
-  private arrived(key: string, now: number): void {
+  private arrived(key: string, now: number, node: number): void {
     const entry = this.pending.get(key);
     if (!entry) return;
     // A late arrival from an earlier run is no longer lost, but its
     // latency and delivery belong to that run, not to this one.
     const current = entry.run === this.run;
     if (current) this.deliveries++;
+    if (current && this.perDelivery) {
+      (node === entry.node ? this.sameNode : this.crossNode).push(now - entry.sentAt);
+    }
     entry.remaining--;
     if (entry.remaining === 0) {
       if (current) this.latencies.push(now - entry.sentAt);
@@ -98,23 +124,31 @@ export class FanoutSession implements Session {
 
 export async function connectFanout(args: FanoutConnectArgs): Promise<{ clients: number }> {
   const documents: BenchClient[][] = args.docs.map(() => []);
+  const urls = args.docs.map((doc) => doc.urls ?? [doc.url]);
   const slots = args.docs.flatMap((doc, index) =>
-    Array.from({ length: doc.clients }, (_, n) => ({
-      index,
-      url: doc.url,
-      replica: n < (doc.replicas ?? doc.clients),
-    })),
+    Array.from({ length: doc.clients }, (_, n) => {
+      const docUrls = urls[index] ?? [];
+      const node = n % docUrls.length;
+      return {
+        index,
+        node,
+        url: docUrls[node] ?? doc.url,
+        replica: n < (doc.replicas ?? doc.clients),
+      };
+    }),
   );
   const opened: BenchClient[] = [];
+  const nodes = new Map<BenchClient, number>();
   let cancelled = false;
   try {
     // Sockets open at construction, so clients are created inside the pool:
     // at most connectConcurrency handshakes are in flight.
     await withTimeout(
-      runPool(slots, args.connectConcurrency, async ({ index, url, replica }) => {
+      runPool(slots, args.connectConcurrency, async ({ index, node, url, replica }) => {
         if (cancelled) return;
         const client = new BenchClient(url, { applyRemoteUpdates: replica });
         opened.push(client);
+        nodes.set(client, node);
         documents[index]?.push(client);
         await client.synced;
       }),
@@ -127,7 +161,7 @@ export async function connectFanout(args: FanoutConnectArgs): Promise<{ clients:
     await Promise.all(opened.map((c) => c.close()));
     throw error;
   }
-  putSession(args.group, new FanoutSession(documents));
+  putSession(args.group, new FanoutSession(documents, urls, nodes));
   return { clients: opened.length };
 }
 
@@ -137,6 +171,9 @@ export async function runFanout(args: FanoutRunArgs): Promise<FanoutRunResult> {
   const run = ++session.run;
   session.latencies = [];
   session.deliveries = 0;
+  session.perDelivery = args.perDelivery ?? false;
+  session.crossNode = [];
+  session.sameNode = [];
   const actions: Array<() => void> = [];
   let edits = 0;
   let clientIndex = 0;
@@ -144,6 +181,7 @@ export async function runFanout(args: FanoutRunArgs): Promise<FanoutRunResult> {
     const receivers = group.length - 1;
     for (const client of group) {
       const id = clientIndex++;
+      const node = session.nodes.get(client) ?? 0;
       const text = client.doc.getText("text");
       const map = client.doc.getMap<number>("lat");
       let seq = 0;
@@ -156,7 +194,7 @@ export async function runFanout(args: FanoutRunArgs): Promise<FanoutRunResult> {
         if (client.closed) return;
         const key = `${id}:${run}:${seq++}`;
         if (receivers > 0)
-          session.pending.set(key, { run, sentAt: performance.now(), remaining: receivers });
+          session.pending.set(key, { run, sentAt: performance.now(), node, remaining: receivers });
         edits++;
         // One transaction, so the text insert and the latency key travel in one update.
         client.edit(() => {
@@ -191,5 +229,60 @@ export async function runFanout(args: FanoutRunArgs): Promise<FanoutRunResult> {
     disconnectedClients: clients.filter((c) => c.closed).length,
     windowMs,
     load,
+    crossNodeLatencies: Float64Array.from(session.crossNode),
+    sameNodeLatencies: Float64Array.from(session.sameNode),
   };
+}
+
+/**
+ * Convergence, checked harder than at the end of a run: every replica of a
+ * document must hold the same state vector and text, and so must a fresh
+ * client opened on each of the document's servers (each node's own copy of
+ * the document, as a newcomer would load it). Call after a drained run.
+ */
+export async function verifyFanout(args: FanoutVerifyArgs): Promise<FanoutVerifyResult> {
+  const session = getSession(args.group, FanoutSession);
+  const mismatches: string[] = [];
+  let freshClients = 0;
+  const fresh: BenchClient[] = [];
+  try {
+    await withTimeout(
+      Promise.all(
+        session.documents.map(async (group, index) => {
+          const replicas = group.filter((c) => c.applyRemoteUpdates);
+          const first = replicas[0];
+          if (!first) return;
+          const expectedText = first.doc.getText("text").toString();
+          const expectedVector = Buffer.from(Y.encodeStateVector(first.doc)).toString("hex");
+          const describe = (who: string, doc: Y.Doc) => {
+            const text = doc.getText("text").toString();
+            const vector = Buffer.from(Y.encodeStateVector(doc)).toString("hex");
+            if (text === expectedText && vector === expectedVector) return;
+            mismatches.push(
+              `document ${index}: ${who} holds ${text.length} characters (state vector ${vector}), ` +
+                `the first replica ${expectedText.length} (state vector ${expectedVector})`,
+            );
+          };
+          replicas.slice(1).forEach((client, n) => {
+            describe(`replica ${n + 1} (node ${session.nodes.get(client) ?? 0})`, client.doc);
+          });
+          const urls = session.urls[index] ?? [];
+          await Promise.all(
+            urls.map(async (url, node) => {
+              const client = new BenchClient(url);
+              fresh.push(client);
+              freshClients++;
+              await client.synced;
+              describe(`a fresh client on node ${node}`, client.doc);
+            }),
+          );
+        }),
+      ),
+      args.timeoutMs,
+      "convergence check",
+    );
+  } finally {
+    await Promise.all(fresh.map((c) => c.close()));
+  }
+  return { documents: session.documents.length, freshClients, mismatches };
 }

@@ -6,7 +6,7 @@
  */
 import type { TaskArgs, TaskName, TaskRequest, TaskResponse, TaskResult } from "../messages.ts";
 import { pushBigDoc, receiveBigDoc, verifyBigDoc } from "./bigdoc.ts";
-import { connectFanout, runFanout } from "./fanout.ts";
+import { connectFanout, runFanout, verifyFanout } from "./fanout.ts";
 import { closeSession } from "./groups.ts";
 import { openIdle } from "./idle.ts";
 import { connectPresence, runPresence } from "./presence.ts";
@@ -19,6 +19,7 @@ type Handlers = {
 const handlers: Handlers = {
   "fanout-connect": connectFanout,
   "fanout-run": runFanout,
+  "fanout-verify": verifyFanout,
   "idle-open": openIdle,
   "bigdoc-push": pushBigDoc,
   "bigdoc-receive": receiveBigDoc,
