@@ -31,7 +31,20 @@ export const noMetrics: RoomMetrics = {
   broadcast: () => {},
 };
 
-export interface ServerMetrics extends RoomMetrics {
+/** What cluster mode reports (cluster/cluster.ts). */
+export interface ClusterMetrics {
+  /** Relaying a message to the other nodes failed. */
+  relayFailed(): void;
+  /** A document was read again from the store because relay messages may have been lost. */
+  caughtUp(): void;
+}
+
+export const noClusterMetrics: ClusterMetrics = {
+  relayFailed: () => {},
+  caughtUp: () => {},
+};
+
+export interface ServerMetrics extends RoomMetrics, ClusterMetrics {
   readonly registry: Registry;
   /** The text exposition format, with its content type. */
   render(): Promise<{ contentType: string; body: string }>;
@@ -40,6 +53,8 @@ export interface ServerMetrics extends RoomMetrics {
 export function createMetrics(gauges: {
   connections: () => number;
   documents: () => number;
+  /** Cluster mode: the nodes this one hears from, itself included. */
+  clusterNodes?: (() => number) | undefined;
 }): ServerMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -81,8 +96,31 @@ export function createMetrics(gauges: {
       this.set(gauges.documents());
     },
   });
+  const relayFailures = new Counter({
+    name: "cowrite_relay_failures_total",
+    help: "Messages this node could not relay to the other nodes (cluster mode; they catch up from storage)",
+    registers: [registry],
+  });
+  const catchUps = new Counter({
+    name: "cowrite_relay_catch_ups_total",
+    help: "Documents read again from storage because relay messages may have been lost (cluster mode)",
+    registers: [registry],
+  });
+  const clusterNodes = gauges.clusterNodes;
+  if (clusterNodes) {
+    new Gauge({
+      name: "cowrite_cluster_nodes",
+      help: "Nodes of the cluster this node hears from, itself included",
+      registers: [registry],
+      collect() {
+        this.set(clusterNodes());
+      },
+    });
+  }
   return {
     registry,
+    relayFailed: () => relayFailures.inc(),
+    caughtUp: () => catchUps.inc(),
     updateDurable: (seconds) => durable.observe(seconds),
     updateBroadcast: (seconds) => sent.observe(seconds),
     broadcast: (count, sent) => {

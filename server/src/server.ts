@@ -132,15 +132,20 @@ export function createServer(options: ServerOptions): CowriteServer {
   const metrics =
     options.metrics === false
       ? null
-      : createMetrics({ connections: () => connections.size, documents: () => rooms.size });
+      : createMetrics({
+          connections: () => connections.size,
+          documents: () => rooms.size,
+          clusterNodes: options.pubsub && ((): number => cluster?.nodeCount ?? 1),
+        });
 
-  const cluster = options.pubsub
+  const cluster: Cluster | null = options.pubsub
     ? new Cluster({
         pubsub: options.pubsub,
         logger,
         now,
         ...options.cluster,
         openRooms: () => rooms.openRooms(),
+        metrics: metrics ?? undefined,
         onDeleted: (docId) => {
           void rooms.deletedElsewhere(docId).catch((error: unknown) => {
             logger.error({ err: error, docId }, "closing a document deleted elsewhere failed");

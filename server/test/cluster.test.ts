@@ -112,6 +112,14 @@ describe("cluster", () => {
     const late = client(nodes[2] as Node, "shared");
     await whenSynced(late.provider);
     await converge([clients[0]?.doc as Y.Doc, late.doc], words);
+    await expect
+      .poll(async () =>
+        metricValue(
+          await (await fetch(`${nodes[0]?.url}/metrics`)).text(),
+          "cowrite_cluster_nodes",
+        ),
+      )
+      .toBe(3);
   });
 
   it("presence crosses nodes, and leaves when its client leaves", async () => {
@@ -192,6 +200,10 @@ describe("cluster", () => {
     a.doc.getText("t").insert(0, "four ");
     await converge([a.doc, b.doc], ["one", "two", "three", "four"]);
     await converge([lateA.doc, lateB.doc], ["alpha", "beta"]);
+    // Operators see it: relays that failed and catch-ups that made up for them.
+    const metrics = await (await fetch(`${nodes[1]?.url}/metrics`)).text();
+    expect(metricValue(metrics, "cowrite_relay_catch_ups_total")).toBeGreaterThan(0);
+    expect(metricValue(metrics, "cowrite_relay_failures_total")).toBeGreaterThan(0);
   });
 
   it("a document opened while its node cannot reach Redis catches up once subscribed", async () => {
@@ -287,3 +299,8 @@ describe("cluster", () => {
     await converge([a.doc, b.doc, c.doc], [...typed, "from-c"]);
   });
 });
+
+function metricValue(exposition: string, name: string): number {
+  const line = exposition.split("\n").find((entry) => entry.startsWith(`${name} `));
+  return line === undefined ? Number.NaN : Number(line.slice(name.length + 1));
+}

@@ -22,6 +22,7 @@
  */
 import { setTimeout as delay } from "node:timers/promises";
 import type { Logger } from "pino";
+import { type ClusterMetrics, noClusterMetrics } from "../metrics.ts";
 import type { PubSub, Unsubscribe } from "../pubsub/pubsub.ts";
 import type { Room, RoomRelay } from "../room.ts";
 import {
@@ -53,6 +54,7 @@ export interface ClusterOptions {
   openRooms: () => Iterable<Room>;
   /** Another node deleted a document this node may have open. */
   onDeleted: (docId: string) => void;
+  metrics?: ClusterMetrics | undefined;
 }
 
 /** Messages that arrive while a document loads and wait for it; past this, it catches up instead. */
@@ -75,6 +77,7 @@ export class Cluster {
   private unsubscribeNodes: Unsubscribe | null = null;
   private readonly links = new Set<RoomLink>();
   private closed = false;
+  readonly metrics: ClusterMetrics;
   /** Ends pending retry delays at close. */
   private readonly closing = new AbortController();
 
@@ -83,6 +86,7 @@ export class Cluster {
     this.nodeId = options.pubsub.nodeId;
     this.logger = options.logger.child({ node: this.nodeId });
     this.now = options.now ?? Date.now;
+    this.metrics = options.metrics ?? noClusterMetrics;
     this.settings = {
       heartbeatMs: options.heartbeatMs ?? 1000,
       nodeTimeoutMs: options.nodeTimeoutMs ?? 5000,
@@ -154,6 +158,7 @@ export class Cluster {
   /** Publishes; a failure makes the document owed a catch-up message. */
   publish(docId: string, message: RelayMessage): void {
     this.pubsub.publish(documentChannel(docId), encodeRelayMessage(message)).catch((error) => {
+      this.metrics.relayFailed();
       if (message.type !== RelayType.update && message.type !== RelayType.catchUp) return;
       this.logger.warn(
         { err: error, docId },
@@ -161,6 +166,11 @@ export class Cluster {
       );
       this.owe(docId);
     });
+  }
+
+  /** Nodes this one hears from, itself included. */
+  get nodeCount(): number {
+    return this.lastSeen.size + 1;
   }
 
   /** Any message from a node shows it is alive. */
@@ -420,6 +430,7 @@ class RoomLink implements RoomRelay {
   private async catchUp(room: Room): Promise<void> {
     do {
       this.catchUpAgain = false;
+      this.cluster.metrics.caughtUp();
       const done = await this.cluster.retrying(`catching up ${this.docId} from the store`, () =>
         this.closed ? Promise.resolve() : room.catchUp(),
       );
