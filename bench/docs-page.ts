@@ -189,10 +189,12 @@ Cowrite's sync server against the reference \`@y/websocket-server\` 0.1.1
 (LevelDB persistence), same scenarios, same machine, one invocation. Numbers
 are from one run on a shared machine; rerun before drawing fine conclusions.
 
-How to run: \`npm run bench\` (full, about 10 minutes; rewrites this file and
+How to run: \`npm run bench\` (full, about 12 minutes; rewrites this file and
 \`bench/results/latest.json\`) or \`npm run bench:smoke\` (every scenario at toy
 size in well under a minute, checks only that nothing is lost, diverges or
-crashes; writes only \`bench/results/smoke.json\`).
+crashes; writes only \`bench/results/smoke.json\`). One scenario alone:
+\`npm run build:server && node --import tsx bench/run.ts --only=cluster\`
+(writes only \`bench/results/partial.json\`).
 
 - Date: ${info.date}
 - Machine: ${info.cpus} cores (${info.cpuModel}), ${os.platform()} ${os.arch()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB
