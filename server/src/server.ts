@@ -15,7 +15,7 @@ import type { Logger } from "pino";
 import { type WebSocket, WebSocketServer } from "ws";
 import { type AdmissionOptions, admit, screenUpgrade, type Verdict } from "./admission.ts";
 import { type Authorize, openAccess } from "./auth.ts";
-import { Cluster } from "./cluster/cluster.ts";
+import { Cluster, type ClusterOptions } from "./cluster/cluster.ts";
 import { Connection, type ConnectionShared } from "./connection.ts";
 import { ConnectionSet } from "./connection-set.ts";
 import { checkReadiness, countLoad } from "./health.ts";
@@ -92,7 +92,10 @@ export interface ServerOptions {
    */
   pubsub?: PubSub | undefined;
   /** Cluster timing (tests shorten it). */
-  cluster?: { heartbeatMs?: number; nodeTimeoutMs?: number; subscribeTimeoutMs?: number };
+  cluster?: Pick<
+    ClusterOptions,
+    "heartbeatMs" | "nodeTimeoutMs" | "subscribeTimeoutMs" | "maxRelayedUpdateBytes"
+  >;
 }
 
 export interface CowriteServer {

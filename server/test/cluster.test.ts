@@ -35,7 +35,12 @@ async function startNode(databaseUrl: string, redisUrl = redis?.url): Promise<No
   const running = await startServer({
     store: new PostgresDocStore(databaseUrl),
     pubsub,
-    cluster: { heartbeatMs: 200, nodeTimeoutMs: 1000, subscribeTimeoutMs: 500 },
+    cluster: {
+      heartbeatMs: 200,
+      nodeTimeoutMs: 1000,
+      subscribeTimeoutMs: 500,
+      maxRelayedUpdateBytes: 4096,
+    },
   });
   let stopped = false;
   const node: Node = {
@@ -120,6 +125,18 @@ describe("cluster", () => {
         ),
       )
       .toBe(3);
+  });
+
+  it("an update too large to relay reaches the other nodes through the store", async () => {
+    const { nodes } = await startCluster(2);
+    const a = client(nodes[0] as Node, "big");
+    const b = client(nodes[1] as Node, "big");
+    await Promise.all([whenSynced(a.provider), whenSynced(b.provider)]);
+    const paste = `big-${"x".repeat(10_000)}`;
+    a.doc.getText("t").insert(0, paste);
+    await converge([a.doc, b.doc], [paste]);
+    const metrics = await (await fetch(`${nodes[1]?.url}/metrics`)).text();
+    expect(metricValue(metrics, "cowrite_relay_catch_ups_total")).toBe(1);
   });
 
   it("presence crosses nodes, and leaves when its client leaves", async () => {

@@ -50,6 +50,13 @@ export interface ClusterOptions {
   subscribeTimeoutMs?: number;
   /** Upper bound of the delay between retries (subscribing, catching up, announcing). */
   maxRetryDelayMs?: number;
+  /**
+   * Larger updates (a big paste) are not sent through Redis: the other
+   * nodes are told to catch up and read them from the store. Each stream
+   * keeps about a thousand messages, so this bounds Redis's memory per
+   * document.
+   */
+  maxRelayedUpdateBytes?: number;
   /** Every room open on this node (for presence cleanup). */
   openRooms: () => Iterable<Room>;
   /** Another node deleted a document this node may have open. */
@@ -66,7 +73,14 @@ export class Cluster {
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly settings: Required<
-    Pick<ClusterOptions, "heartbeatMs" | "nodeTimeoutMs" | "subscribeTimeoutMs" | "maxRetryDelayMs">
+    Pick<
+      ClusterOptions,
+      | "heartbeatMs"
+      | "nodeTimeoutMs"
+      | "subscribeTimeoutMs"
+      | "maxRetryDelayMs"
+      | "maxRelayedUpdateBytes"
+    >
   >;
   /** Other nodes, with when each was last heard from. */
   private readonly lastSeen = new Map<string, number>();
@@ -92,6 +106,7 @@ export class Cluster {
       nodeTimeoutMs: options.nodeTimeoutMs ?? 5000,
       subscribeTimeoutMs: options.subscribeTimeoutMs ?? 2000,
       maxRetryDelayMs: options.maxRetryDelayMs ?? 5000,
+      maxRelayedUpdateBytes: options.maxRelayedUpdateBytes ?? 256 * 1024,
     };
     this.heartbeat = setInterval(() => this.beat(), this.settings.heartbeatMs);
     this.heartbeat.unref();
@@ -184,6 +199,10 @@ export class Cluster {
 
   get subscribeTimeoutMs(): number {
     return this.settings.subscribeTimeoutMs;
+  }
+
+  get maxRelayedUpdateBytes(): number {
+    return this.settings.maxRelayedUpdateBytes;
   }
 
   get pubsubSeam(): PubSub {
@@ -335,7 +354,12 @@ class RoomLink implements RoomRelay {
   }
 
   publishUpdate(update: Uint8Array): void {
-    this.cluster.publish(this.docId, { type: RelayType.update, payload: update });
+    this.cluster.publish(
+      this.docId,
+      update.length > this.cluster.maxRelayedUpdateBytes
+        ? { type: RelayType.catchUp }
+        : { type: RelayType.update, payload: update },
+    );
   }
 
   publishPresence(update: Uint8Array): void {
