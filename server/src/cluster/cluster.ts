@@ -66,6 +66,8 @@ export interface ClusterOptions {
 
 /** Messages that arrive while a document loads and wait for it; past this, it catches up instead. */
 const maxEarlyMessages = 10_000;
+/** Relay messages waiting for Redis's answer; past this, documents are owed a catch-up instead. */
+const maxPublishesInFlight = 10_000;
 
 export class Cluster {
   readonly nodeId: string;
@@ -87,6 +89,8 @@ export class Cluster {
   /** Documents whose other nodes must catch up, because a publish failed. */
   private readonly owed = new Set<string>();
   private owedRetry: Promise<void> | null = null;
+  /** Relay messages sent and not yet answered by the pub/sub. */
+  private publishing = 0;
   private readonly heartbeat: NodeJS.Timeout;
   private unsubscribeNodes: Unsubscribe | null = null;
   private readonly links = new Set<RoomLink>();
@@ -172,7 +176,7 @@ export class Cluster {
 
   /** Publishes; a failure makes the document owed a catch-up message. */
   publish(docId: string, message: RelayMessage): void {
-    this.pubsub.publish(documentChannel(docId), encodeRelayMessage(message)).catch((error) => {
+    const fail = (error: unknown) => {
       this.metrics.relayFailed();
       if (message.type !== RelayType.update && message.type !== RelayType.catchUp) return;
       this.logger.warn(
@@ -180,7 +184,20 @@ export class Cluster {
         "relaying an update failed; will ask nodes to catch up",
       );
       this.owe(docId);
-    });
+    };
+    // A Redis that accepts connections but stops answering would otherwise
+    // collect every message in flight.
+    if (this.publishing >= maxPublishesInFlight) {
+      fail(new Error(`${maxPublishesInFlight} relay messages already waiting for Redis`));
+      return;
+    }
+    this.publishing++;
+    this.pubsub
+      .publish(documentChannel(docId), encodeRelayMessage(message))
+      .catch(fail)
+      .finally(() => {
+        this.publishing--;
+      });
   }
 
   /** Nodes this one hears from, itself included. */
