@@ -1,7 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { WebsocketProvider } from "y-websocket";
 import * as Y from "yjs";
-import { connectProvider, whenDoc, whenSynced } from "./helpers.ts";
+import type { PubSub } from "../src/pubsub/pubsub.ts";
+import { RedisPubSub } from "../src/pubsub/redis.ts";
+import { PostgresDocStore } from "../src/storage/postgres.ts";
+import { connectProvider, startServer, whenDoc, whenSynced } from "./helpers.ts";
 import { type PostgresServer, startPostgres } from "./postgres-server.ts";
 import { type ServerProcess, startServerProcess } from "./process.ts";
 import { type RedisServer, startRedisServer } from "./redis-server.ts";
@@ -218,4 +221,108 @@ describe("cluster crashes", () => {
     expect(missingFrom(fresh.doc)).toEqual([]);
     expect(sortedStateVector(fresh.doc)).toEqual(sortedStateVector(first.doc));
   }, 90_000);
+});
+
+/**
+ * An in-process node whose pub/sub can be cut at a chosen moment: from then
+ * on nothing it publishes reaches Redis (not even heartbeats), as if the
+ * process died right after its store committed.
+ */
+async function startCuttableNode(databaseUrl: string) {
+  if (!redis) throw new Error("the test Redis is not running");
+  const real = await RedisPubSub.connect({ url: redis.url, blockMs: 1000 });
+  let cut = false;
+  const pubsub: PubSub = {
+    nodeId: real.nodeId,
+    publish: (channel, message) =>
+      cut ? new Promise<void>(() => {}) : real.publish(channel, message),
+    subscribe: (channel, onMessage, onGap) => real.subscribe(channel, onMessage, onGap),
+    close: () => real.close(),
+  };
+  const running = await startServer({
+    store: new PostgresDocStore(databaseUrl),
+    pubsub,
+    cluster: { heartbeatMs: 200, nodeTimeoutMs: 1000, subscribeTimeoutMs: 500 },
+  });
+  cleanups.push(async () => {
+    await running.stop();
+    await real.close();
+  });
+  return {
+    ...running,
+    cut() {
+      cut = true;
+    },
+  };
+}
+
+function presenceNames(provider: WebsocketProvider): unknown[] {
+  return [...provider.awareness.getStates().values()].map((state) => state.name);
+}
+
+function whenPresence(provider: WebsocketProvider, check: (names: unknown[]) => boolean) {
+  return new Promise<void>((resolve) => {
+    const onChange = () => {
+      if (!check(presenceNames(provider))) return;
+      provider.awareness.off("change", onChange);
+      resolve();
+    };
+    provider.awareness.on("change", onChange);
+    onChange();
+  });
+}
+
+describe("cluster crashes, reproductions", () => {
+  // KNOWN BUG (found by the test above with clients that vanish with their
+  // node): a node that dies after PostgreSQL committed an update but before
+  // it published it to Redis leaves that update in the store only. Rooms
+  // already open on other nodes never get it: Cluster.nodeGone
+  // (server/src/cluster/cluster.ts) drops the dead node's presence but does
+  // not make open rooms catch up from the store, and no later relay message
+  // reports a gap. Their clients diverge for good from clients of rooms
+  // opened later (which read the store). `it.fails` keeps the suite green
+  // while the bug stands; make it `it` once open rooms catch up when a node
+  // leaves.
+  it.fails("an update a node committed but never published before it died reaches rooms open on other nodes", async () => {
+    if (!postgres) throw new Error("the test PostgreSQL is not running");
+    const databaseUrl = await postgres.createDatabase();
+    const doomed = await startCuttableNode(databaseUrl);
+    const survivor = await startCuttableNode(databaseUrl);
+    const connect = (wsUrl: string) => {
+      const connected = connectProvider(wsUrl, "committed-not-published");
+      cleanups.push(() => connected.provider.destroy());
+      return connected;
+    };
+    const writer = connect(doomed.wsUrl);
+    const witness = connect(doomed.wsUrl);
+    const reader = connect(survivor.wsUrl);
+    await Promise.all([writer, witness, reader].map((c) => whenSynced(c.provider)));
+    writer.provider.awareness.setLocalStateField("name", "Writer");
+    await whenPresence(reader.provider, (names) => names.includes("Writer"));
+
+    // The node "dies" between its commit and its publish.
+    doomed.cut();
+    log(writer.doc).set("committed", 1);
+    // Its own peers get an update only once it is durable.
+    await whenDoc(witness.doc, (doc) => log(doc).has("committed"));
+    writer.provider.destroy();
+    witness.provider.destroy();
+    // The survivor notices the node is gone: the writer's presence leaves.
+    await whenPresence(reader.provider, (names) => !names.includes("Writer"));
+
+    // The update is in the store: a node opening the document now has it.
+    const later = await startCuttableNode(databaseUrl);
+    const fresh = connect(later.wsUrl);
+    await whenSynced(fresh.provider);
+    expect(log(fresh.doc).has("committed")).toBe(true);
+    // Relaying works: the fresh client's next edit reaches the reader...
+    log(fresh.doc).set("after", 1);
+    await whenDoc(reader.doc, (doc) => log(doc).has("after"));
+    // ...but the committed update never does.
+    await waitAtMost(
+      3000,
+      whenDoc(reader.doc, (doc) => log(doc).has("committed")),
+    );
+    expect(log(reader.doc).toJSON()).toEqual(log(fresh.doc).toJSON());
+  });
 });
