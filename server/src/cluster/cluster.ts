@@ -295,6 +295,11 @@ export class Cluster {
     }
   }
 
+  /**
+   * Another node is gone: its clients' presence leaves, and every document
+   * open here catches up from the store, since the node may have died
+   * between committing an update and publishing it.
+   */
   private nodeGone(node: string, why: string): void {
     this.lastSeen.delete(node);
     let rooms = 0;
@@ -302,6 +307,7 @@ export class Cluster {
       room.presence.removeNode(node);
       rooms++;
     }
+    for (const link of this.links) link.catchUpAfterNodeLoss();
     this.logger.info({ gone: node, why, rooms }, "a node left the cluster");
   }
 }
@@ -381,6 +387,11 @@ class RoomLink implements RoomRelay {
 
   publishPresence(update: Uint8Array): void {
     this.cluster.publish(this.docId, { type: RelayType.awareness, payload: update });
+  }
+
+  /** A node died, perhaps between committing an update and relaying it. */
+  catchUpAfterNodeLoss(): void {
+    this.gap();
   }
 
   async close(): Promise<void> {
