@@ -101,6 +101,13 @@ export interface ClusterParams {
   durationSeconds: number;
   rounds: number;
   drainTimeoutSeconds: number;
+  /**
+   * Afterwards, one window per setup at this edit rate, for latency alone:
+   * at the full rate three nodes, PostgreSQL, Redis and the load generator
+   * saturate two cores, and latency is then mostly waiting for a core.
+   */
+  lightEditsPerSecond: number;
+  lightSeconds: number;
   setups: ClusterSetupId[];
 }
 
@@ -173,6 +180,8 @@ export const FULL: BenchParams = {
     durationSeconds: 18,
     rounds: 3,
     drainTimeoutSeconds: 15,
+    lightEditsPerSecond: 0.25,
+    lightSeconds: 8,
     setups: ["sqlite-1", "pg-1", "pg-redis-1", "pg-redis-3", "reference"],
   },
   watchdogSeconds: 17 * 60,
@@ -231,6 +240,8 @@ export const SMOKE: BenchParams = {
     durationSeconds: 1.5,
     rounds: 1,
     drainTimeoutSeconds: 5,
+    lightEditsPerSecond: 0,
+    lightSeconds: 0,
     setups: ["pg-redis-3"],
   },
   watchdogSeconds: 150,

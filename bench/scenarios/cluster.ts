@@ -82,6 +82,13 @@ export interface ClusterSetupResult {
   sameNode: Summary;
   /** Per edit, until every other client of the document applied it. */
   allReceivers: Summary;
+  /** The same per-delivery latencies from the light-load window (empty when not run). */
+  light: {
+    crossNode: Summary;
+    sameNode: Summary;
+    editsPerSecond: number;
+    machineBusyPercent: number;
+  };
   edits: number;
   deliveries: number;
   deliveriesPerSecond: number;
@@ -115,6 +122,7 @@ interface Setup {
   dataDirs: string[];
   group: string;
   windows: Window[];
+  lightWindows: Window[];
 }
 
 interface Window {
@@ -145,7 +153,15 @@ async function startSetup(
     if (!backing) throw new Error("no Redis");
     env.REDIS_URL = backing.redisUrl(spec.redisDb);
   }
-  const setup: Setup = { id, spec, nodes: [], dataDirs: [], group: `cluster-${id}`, windows: [] };
+  const setup: Setup = {
+    id,
+    spec,
+    nodes: [],
+    dataDirs: [],
+    group: `cluster-${id}`,
+    windows: [],
+    lightWindows: [],
+  };
   // Pushed before the nodes start, so the caller stops whichever did start.
   setups.push(setup);
   // In parallel: a node's start (connecting to PostgreSQL and Redis) takes seconds on a busy machine.
@@ -194,6 +210,7 @@ async function runWindow(
   params: ClusterParams,
   backing: BackingServices | null,
   seconds: number,
+  editsPerSecond = params.editsPerSecond,
 ): Promise<Window> {
   const serverCpu = () => sum(setup.nodes.map((node) => node.stats().cpuMicros));
   const backingCpu = () => backing?.cpuMicros() ?? { postgres: 0, redis: 0 };
@@ -204,7 +221,7 @@ async function runWindow(
     "fanout-run",
     () => ({
       group: setup.group,
-      editsPerSecond: params.editsPerSecond,
+      editsPerSecond,
       durationMs: seconds * 1000,
       drainTimeoutMs: params.drainTimeoutSeconds * 1000,
       perDelivery: true,
@@ -231,7 +248,9 @@ function aggregate(
   verify: { freshClients: number; mismatches: string[] },
 ): ClusterSetupResult {
   const all = setup.windows.flatMap((w) => w.results);
-  const last = setup.windows.at(-1)?.results ?? [];
+  const light = setup.lightWindows.flatMap((w) => w.results);
+  // Lost and divergent are cumulative: read them after the very last window.
+  const last = [...setup.windows, ...setup.lightWindows].at(-1)?.results ?? [];
   const seconds = sum(
     setup.windows.map((w) => Math.max(...w.results.map((r) => r.windowMs)) / 1000),
   );
@@ -249,6 +268,12 @@ function aggregate(
     crossNode: summarize(all.map((r) => r.crossNodeLatencies)),
     sameNode: summarize(all.map((r) => r.sameNodeLatencies)),
     allReceivers: summarize(all.map((r) => r.latencies)),
+    light: {
+      crossNode: summarize(light.map((r) => r.crossNodeLatencies)),
+      sameNode: summarize(light.map((r) => r.sameNodeLatencies)),
+      editsPerSecond: params.lightEditsPerSecond,
+      machineBusyPercent: mean(setup.lightWindows.map((w) => w.machineBusyPercent)),
+    },
     edits,
     deliveries,
     deliveriesPerSecond: deliveries / seconds,
@@ -276,6 +301,11 @@ function aggregate(
 /** The figure a setup's latency row shows: cross-node when there are several nodes. */
 export function deliveryLatency(result: ClusterSetupResult): Summary {
   return result.nodes > 1 ? result.crossNode : result.sameNode;
+}
+
+/** The same at light load. */
+export function lightDeliveryLatency(result: ClusterSetupResult): Summary {
+  return result.nodes > 1 ? result.light.crossNode : result.light.sameNode;
 }
 
 export async function runClusterPaired(
@@ -306,6 +336,20 @@ export async function runClusterPaired(
       const order = round % 2 === 0 ? setups : [...setups].reverse();
       for (const setup of order) {
         setup.windows.push(await runWindow(setup, loadGenerator, params, backing, windowSeconds));
+      }
+    }
+    if (params.lightSeconds > 0) {
+      for (const setup of setups) {
+        setup.lightWindows.push(
+          await runWindow(
+            setup,
+            loadGenerator,
+            params,
+            backing,
+            params.lightSeconds,
+            params.lightEditsPerSecond,
+          ),
+        );
       }
     }
     for (const setup of setups) {
