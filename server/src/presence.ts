@@ -233,10 +233,20 @@ export class Presence {
     this.forgetRemoved();
   }
 
-  /** The states of this node's peers, for a node that asks (null if none). */
-  encodeLocalStates(): Uint8Array | null {
+  /**
+   * The states of this node's peers, for a node that asks (null if none).
+   * `renewed`: each with its clock moved on by one, for nodes that removed
+   * them (they keep a removed state's clock and take only newer ones). The
+   * state's own next change then reaches them one change late.
+   */
+  encodeLocalStates(options: { renewed?: boolean } = {}): Uint8Array | null {
     const ids = [...this.owners.keys()].filter((id) => this.awareness.states.has(id));
-    return ids.length > 0 ? awarenessProtocol.encodeAwarenessUpdate(this.awareness, ids) : null;
+    if (ids.length === 0) return null;
+    const update = awarenessProtocol.encodeAwarenessUpdate(this.awareness, ids);
+    if (!options.renewed) return update;
+    return encodeAwarenessUpdate(
+      decodeAwarenessUpdate(update).map((entry) => ({ ...entry, clock: entry.clock + 1 })),
+    );
   }
 
   /** Applies entries `peer` may apply (`update`: the same, still encoded, if at hand). */
@@ -289,14 +299,33 @@ export class Presence {
     this.applyEntries(claim.peer, null, [claim.entry]);
   }
 
-  /**
-   * Sends the changes of the current window now, e.g. the removals of the
-   * last peer to leave before the room closes: other nodes must hear of them.
-   */
+  /** Sends the changes of the current window now. */
   flush(): void {
     if (!this.timer) return;
     clearTimeout(this.timer);
     this.broadcast();
+  }
+
+  /**
+   * Publishes this node's pending changes to the other nodes now, and sends
+   * nothing more to peers: the room is closing, and other nodes must still
+   * hear that its last peers left.
+   */
+  publishPending(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const here = [...this.changedHere];
+    this.changedHere = new Set();
+    if (here.length === 0 || !this.options.publish) return;
+    try {
+      this.options.publish(awarenessProtocol.encodeAwarenessUpdate(this.awareness, here));
+    } catch (error) {
+      this.options.logger.error(
+        { err: error, docId: this.options.docId },
+        "presence publish failed",
+      );
+    }
   }
 
   /** Stops the batching timer and frees the awareness. */
@@ -380,7 +409,14 @@ export class Presence {
     const published = [...changes.added, ...changes.updated];
     const node = this.applyingFrom;
     // Removed, by their node or by timing out: no node speaks for them now.
-    for (const id of changes.removed) this.releaseRemote(id);
+    // Their clocks are kept a while, as for a peer that left here.
+    const at = this.options.now();
+    for (const id of changes.removed) {
+      if (!this.remoteOwnerOf.has(id)) continue;
+      this.releaseRemote(id);
+      this.removed.delete(id);
+      this.removed.set(id, at);
+    }
     if (node !== null) {
       for (const id of published) this.ownRemotely(id, node);
     } else if (published.length > 0 && isPeer(origin)) {

@@ -145,6 +145,11 @@ export class Room {
   private stepOneFrame: Uint8Array | null = null;
   private fullStateFrame: Uint8Array | null = null;
   private readonly metrics: RoomMetrics;
+  /**
+   * When the stored document was created: a document deleted and created
+   * again under the same id is another document, with another time.
+   */
+  private createdAt = 0;
 
   static async load(options: RoomOptions): Promise<Room> {
     const { docId, store, now } = options;
@@ -158,6 +163,7 @@ export class Room {
       bytes: storedBytes,
       title: meta.title,
     });
+    room.createdAt = meta.createdAt;
     if (only) {
       // A compacted document is stored as one update holding the whole
       // state: that is already the answer for a fresh client.
@@ -482,20 +488,27 @@ export class Room {
 
   /**
    * Catches up with the store after relay messages may have been lost:
-   * applies what it holds (a no-op for what is here already).
+   * applies what it holds (a no-op for what is here already). Resolves
+   * "deleted" when the document is gone from the store, or is another one
+   * created since under the same id: its deletion was missed.
    */
-  async catchUp(): Promise<void> {
+  async catchUp(): Promise<"caught-up" | "deleted"> {
     const updates = await this.options.store.load(this.docId);
-    if (updates.length === 0) return;
+    // Read after the log: if the document is still the one loaded, the log
+    // read before was its log too (nothing of a re-created one gets in).
+    const meta = await this.options.store.get(this.docId);
+    if (!meta || meta.createdAt !== this.createdAt) return "deleted";
+    if (updates.length === 0) return "caught-up";
     this.applyRemoteUpdate(
       updates.length === 1 ? (updates[0] as Uint8Array) : Y.mergeUpdates(updates),
     );
+    return "caught-up";
   }
 
   /** Saves what is pending, merges the log and frees memory. */
   async close(): Promise<void> {
     // The last peers' departures, for the other nodes.
-    this.presence.flush();
+    this.presence.publishPending();
     await this.saves.close();
     await this.options.relay?.close();
     this.outbox.close();

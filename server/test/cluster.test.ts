@@ -194,6 +194,35 @@ describe("cluster", () => {
     expect(await closed).toBe(4404);
   });
 
+  it("a node that missed a delete while cut off from Redis finds out when it catches up", async () => {
+    const { nodes, databaseUrl } = await startCluster(1);
+    const proxy = await startRedisProxy(redis?.port ?? 0);
+    cleanups.push(() => proxy.close());
+    const far = await startNode(databaseUrl, proxy.url);
+    const created = await fetch(`${nodes[0]?.url}/api/documents`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ id: "missed-delete", title: "Secret" }),
+    });
+    expect(created.status).toBe(201);
+    const reader = client(far, "missed-delete");
+    await whenSynced(reader.provider);
+    const closed = new Promise<number>((resolve) => {
+      reader.provider.on("connection-close", (event: CloseEvent | null) =>
+        resolve(event?.code ?? 0),
+      );
+    });
+    proxy.cut();
+    const deleted = await fetch(`${nodes[0]?.url}/api/documents/missed-delete`, {
+      method: "DELETE",
+    });
+    expect(deleted.status).toBe(204);
+    proxy.restore();
+    // The announcement is long gone; the catch-up after the gap sees the
+    // document missing from the store and closes its clients as deleted.
+    expect(await closed).toBe(4404);
+  });
+
   it("a node that missed relay messages catches up from the store", async () => {
     const { nodes } = await startCluster(2);
     const a = client(nodes[0] as Node, "gap");

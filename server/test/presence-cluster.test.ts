@@ -17,14 +17,14 @@ afterEach(() => {
   for (const presence of presences.splice(0)) presence.close();
 });
 
-function setup() {
+function setup(options: { now?: () => number } = {}) {
   const broadcasts: AwarenessEntry[][] = [];
   const published: AwarenessEntry[][] = [];
   const presence = new Presence({
     doc: new Y.Doc(),
     docId: "d",
     logger: silentLogger,
-    now: Date.now,
+    now: options.now ?? Date.now,
     maxStateBytes: 1024,
     broadcast: (frame) => {
       const decoded = decodeFrame(frame);
@@ -104,6 +104,19 @@ describe("presence across nodes", () => {
     presence.flush();
     expect(ids(broadcasts).at(-1)).toEqual([2, 4, { name: "Bob" }]);
     expect(presence.size.states).toBe(1);
+  });
+
+  it("forgets the clocks of other nodes' clients that left, as of its own", () => {
+    let now = 0;
+    const { presence } = setup({ now: () => now });
+    for (let id = 1; id <= 3000; id++) {
+      presence.applyRemote("node-b", update(entry(id, 1, { name: `c${id}` })));
+      presence.applyRemote("node-b", update(entry(id, 1, null)));
+      now += 100;
+    }
+    // Kept: the last 30 s of departures at most, and never over 1,024.
+    expect(presence.size.states).toBe(0);
+    expect(presence.size.clients).toBeLessThanOrEqual(301);
   });
 
   it("answers another node's query with this node's peers' states only", () => {

@@ -82,6 +82,23 @@ describe("RedisPubSub", () => {
     expect(inbox.gaps).toBe(1);
   });
 
+  it("a publish on a connection that died silently fails once the reader notices", async () => {
+    const redis = await server();
+    const proxy = await startRedisProxy(redis.port);
+    cleanups.push(() => proxy.close());
+    const a = await node({ url: proxy.url, nodeId: "a", blockMs: 200, silenceTimeoutMs: 1000 });
+    await a.subscribe(
+      "doc",
+      () => {},
+      () => {},
+    );
+    await a.publish("doc", bytes("before"));
+    // No reset, no answer: without help the publish would wait for TCP to
+    // give up (minutes), and its caller could not make up for it.
+    proxy.freeze();
+    await expect(a.publish("doc", bytes("lost"))).rejects.toThrow();
+  });
+
   it("close completes while Redis is unreachable", async () => {
     const redis = await server();
     const a = await RedisPubSub.connect({ url: redis.url, nodeId: "a", onError: () => {} });

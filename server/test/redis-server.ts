@@ -101,6 +101,11 @@ export interface RedisProxy {
   /** Holds every reply from Redis until `resume`. */
   pause(): void;
   resume(): void;
+  /**
+   * Silently drops everything either way, on every connection, new ones
+   * included: a dead host or a partition, where no reset ever comes.
+   */
+  freeze(): void;
   /** Drops every connection and refuses new ones until `restore`: Redis unreachable. */
   cut(): void;
   restore(): void;
@@ -110,6 +115,7 @@ export interface RedisProxy {
 export async function startRedisProxy(target: number): Promise<RedisProxy> {
   let paused = false;
   let refusing = false;
+  let frozen = false;
   const sockets = new Set<net.Socket>();
   const upstreams = new Set<net.Socket>();
   const server = net.createServer((client) => {
@@ -121,8 +127,12 @@ export async function startRedisProxy(target: number): Promise<RedisProxy> {
     sockets.add(client);
     upstreams.add(upstream);
     if (paused) upstream.pause();
-    client.pipe(upstream);
-    upstream.on("data", (chunk) => client.write(chunk));
+    client.on("data", (chunk) => {
+      if (!frozen) upstream.write(chunk);
+    });
+    upstream.on("data", (chunk) => {
+      if (!frozen) client.write(chunk);
+    });
     const end = () => {
       client.destroy();
       upstream.destroy();
@@ -146,6 +156,9 @@ export async function startRedisProxy(target: number): Promise<RedisProxy> {
     resume() {
       paused = false;
       for (const upstream of upstreams) upstream.resume();
+    },
+    freeze() {
+      frozen = true;
     },
     cut() {
       refusing = true;

@@ -66,8 +66,20 @@ export interface ClusterOptions {
 
 /** Messages that arrive while a document loads and wait for it; past this, it catches up instead. */
 const maxEarlyMessages = 10_000;
+/** Bytes of those messages. */
+const maxEarlyBytes = 64 * 1024 * 1024;
 /** Relay messages waiting for Redis's answer; past this, documents are owed a catch-up instead. */
 const maxPublishesInFlight = 10_000;
+/**
+ * A publish not answered within this long counts as failed (the documents
+ * are owed a catch-up): a connection that died silently, with no reset,
+ * would otherwise hold it for as long as TCP takes to give up.
+ */
+const publishTimeoutMs = 5000;
+/** Documents reading the store at once to catch up (after a Redis restart, all of them want to). */
+const maxConcurrentCatchUps = 4;
+/** Nodes remembered as gone, so that one coming back is noticed. */
+const maxGoneNodes = 1024;
 
 export class Cluster {
   readonly nodeId: string;
@@ -86,8 +98,17 @@ export class Cluster {
   >;
   /** Other nodes, with when each was last heard from. */
   private readonly lastSeen = new Map<string, number>();
-  /** Documents whose other nodes must catch up, because a publish failed. */
-  private readonly owed = new Set<string>();
+  /**
+   * Documents whose other nodes must catch up, because a publish failed,
+   * each with a count of failures, so that one failing while its catch-up
+   * message is on its way is not forgotten.
+   */
+  private readonly owed = new Map<string, number>();
+  /** Nodes declared gone (most recent last). */
+  private readonly gone = new Set<string>();
+  /** Catch-ups running, and those waiting for a turn. */
+  private catchUps = 0;
+  private readonly catchUpQueue: (() => void)[] = [];
   private owedRetry: Promise<void> | null = null;
   /** Relay messages sent and not yet answered by the pub/sub. */
   private publishing = 0;
@@ -159,7 +180,7 @@ export class Cluster {
     this.closing.abort();
     if (this.owed.size > 0) {
       this.logger.warn(
-        { documents: [...this.owed] },
+        { documents: [...this.owed.keys()] },
         "closing before other nodes were told to catch up; they will when their relay next reports a gap",
       );
     }
@@ -192,12 +213,28 @@ export class Cluster {
       return;
     }
     this.publishing++;
-    this.pubsub
-      .publish(documentChannel(docId), encodeRelayMessage(message))
-      .catch(fail)
-      .finally(() => {
-        this.publishing--;
-      });
+    const published = this.pubsub.publish(documentChannel(docId), encodeRelayMessage(message));
+    void published.finally(() => {
+      this.publishing--;
+    });
+    withTimeout(published, publishTimeoutMs, "Redis did not answer a publish").catch(fail);
+  }
+
+  /** Waits for a turn among the catch-ups (they read whole documents from the store). */
+  async catchUpTurn<T>(work: () => Promise<T>): Promise<T> {
+    if (this.catchUps >= maxConcurrentCatchUps) {
+      await new Promise<void>((resolve) => this.catchUpQueue.push(resolve));
+    } else {
+      this.catchUps++;
+    }
+    try {
+      return await work();
+    } finally {
+      const next = this.catchUpQueue.shift();
+      // The turn passes on directly: the count stays.
+      if (next) next();
+      else this.catchUps--;
+    }
   }
 
   /** Nodes this one hears from, itself included. */
@@ -205,8 +242,16 @@ export class Cluster {
     return this.lastSeen.size + 1;
   }
 
-  /** Any message from a node shows it is alive. */
+  /**
+   * Any message from a node shows it is alive. One that was declared gone
+   * and speaks again was only cut off (a network partition, a stall): what
+   * it saved meanwhile was never relayed, so every open document catches up.
+   */
   saw(node: string): void {
+    if (!this.lastSeen.has(node) && this.gone.delete(node)) {
+      this.logger.info({ node }, "a node thought gone is back; catching up");
+      for (const link of this.links) link.catchUpAfterNodeLoss();
+    }
     this.lastSeen.set(node, this.now());
   }
 
@@ -258,19 +303,21 @@ export class Cluster {
   }
 
   private owe(docId: string): void {
-    this.owed.add(docId);
+    this.owed.set(docId, (this.owed.get(docId) ?? 0) + 1);
     if (this.owedRetry) return;
     this.owedRetry = this.retrying("asking nodes to catch up", async () => {
-      for (const id of [...this.owed]) {
-        await this.pubsub.publish(
-          documentChannel(id),
-          encodeRelayMessage({ type: RelayType.catchUp }),
+      for (const [id, failures] of [...this.owed]) {
+        await withTimeout(
+          this.pubsub.publish(documentChannel(id), encodeRelayMessage({ type: RelayType.catchUp })),
+          publishTimeoutMs,
+          "Redis did not answer a publish",
         );
-        this.owed.delete(id);
+        // Failures that came while this was on its way need another one.
+        if (this.owed.get(id) === failures) this.owed.delete(id);
       }
+      if (this.owed.size > 0) throw new Error("more relay failures meanwhile");
     }).then(() => {
       this.owedRetry = null;
-      if (this.owed.size > 0 && !this.closed) this.owe([...this.owed][0] as string);
     });
   }
 
@@ -302,6 +349,8 @@ export class Cluster {
    */
   private nodeGone(node: string, why: string): void {
     this.lastSeen.delete(node);
+    this.gone.add(node);
+    if (this.gone.size > maxGoneNodes) this.gone.delete(this.gone.values().next().value as string);
     let rooms = 0;
     for (const room of this.options.openRooms()) {
       room.presence.removeNode(node);
@@ -318,12 +367,15 @@ export class Cluster {
  */
 class RoomLink implements RoomRelay {
   private room: Room | null = null;
-  /** Messages that arrived before the room loaded. */
+  /** Messages that arrived before the room loaded, and their bytes. */
   private early: { message: RelayMessage; from: string }[] = [];
+  private earlyBytes = 0;
   /** The room must catch up from the store once it is there. */
   private owesCatchUp = false;
   private catchingUp: Promise<void> | null = null;
   private catchUpAgain = false;
+  /** Presence may have been lost with relay messages: exchange it after catching up. */
+  private presenceLost = false;
   /** Set when catching up left changes missing (a damaged log): no loop of reloads. */
   private stuck = false;
   private started = false;
@@ -345,7 +397,7 @@ class RoomLink implements RoomRelay {
       const unsubscribe = await this.cluster.pubsubSeam.subscribe(
         this.channel,
         (bytes, from) => this.onMessage(bytes, from),
-        () => this.gap(),
+        () => this.gap({ presence: true }),
       );
       if (this.closed) {
         await unsubscribe();
@@ -354,7 +406,7 @@ class RoomLink implements RoomRelay {
       this.unsubscribe = unsubscribe;
       // Opened without the subscription: whatever was published before it
       // went live is in the store.
-      if (this.started) this.gap();
+      if (this.started) this.gap({ presence: true });
     });
     await Promise.race([subscribed, delay(this.cluster.subscribeTimeoutMs)]);
     this.started = true;
@@ -370,6 +422,7 @@ class RoomLink implements RoomRelay {
     this.room = room;
     const early = this.early;
     this.early = [];
+    this.earlyBytes = 0;
     for (const { message, from } of early) this.dispatch(room, message, from);
     if (this.owesCatchUp) this.gap();
     // Who is already here, on other nodes?
@@ -412,10 +465,13 @@ class RoomLink implements RoomRelay {
       this.dispatch(room, message, from);
       return;
     }
-    if (this.early.length < maxEarlyMessages) {
+    if (this.early.length < maxEarlyMessages && this.earlyBytes + bytes.length <= maxEarlyBytes) {
       this.early.push({ message, from });
+      this.earlyBytes += bytes.length;
     } else {
+      // The store has it all: read it once loaded instead.
       this.early = [];
+      this.earlyBytes = 0;
       this.owesCatchUp = true;
     }
   }
@@ -461,9 +517,12 @@ class RoomLink implements RoomRelay {
 
   /**
    * Messages may have been lost: read the document from the store (again,
-   * if a gap comes while reading), and exchange presence afresh.
+   * if a gap comes while reading). `presence`: this node's relay was down,
+   * so presence may have been lost too (and other nodes may have taken this
+   * node for gone): exchange it afresh.
    */
-  private gap(): void {
+  private gap(options: { presence?: boolean } = {}): void {
+    if (options.presence) this.presenceLost = true;
     const room = this.room;
     if (!room) {
       this.owesCatchUp = true;
@@ -483,10 +542,20 @@ class RoomLink implements RoomRelay {
     do {
       this.catchUpAgain = false;
       this.cluster.metrics.caughtUp();
+      let outcome = "caught-up" as "caught-up" | "deleted";
       const done = await this.cluster.retrying(`catching up ${this.docId} from the store`, () =>
-        this.closed ? Promise.resolve() : room.catchUp(),
+        this.closed
+          ? Promise.resolve()
+          : this.cluster.catchUpTurn(async () => {
+              outcome = this.closed ? "caught-up" : await room.catchUp();
+            }),
       );
       if (!done || this.closed) return;
+      if (outcome === "deleted") {
+        // Its deletion was announced while this node could not hear it.
+        this.cluster.deleted(this.docId);
+        return;
+      }
     } while (this.catchUpAgain);
     this.stuck = room.hasMissingChanges;
     if (this.stuck) {
@@ -495,10 +564,24 @@ class RoomLink implements RoomRelay {
         "the stored document itself lacks changes some of its updates build on",
       );
     }
-    const states = room.presence.encodeLocalStates();
+    if (!this.presenceLost) return;
+    this.presenceLost = false;
+    // Other nodes may have dropped this node's presence meanwhile (it
+    // seemed gone): send it again, with clocks they take.
+    const states = room.presence.encodeLocalStates({ renewed: true });
     if (states) this.publishPresence(states);
     this.cluster.publish(this.docId, { type: RelayType.queryAwareness });
   }
+}
+
+/** `promise`, or a rejection after `ms` if it has not settled by then. */
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+    timer.unref();
+  });
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
 }
 
 function safeDecode(bytes: Uint8Array, logger: Logger): RelayMessage | null {

@@ -41,6 +41,11 @@ export interface RedisPubSubOptions {
   idleTtlMs?: number;
   /** How long one XREAD blocks; also bounds how late a missed wake-up is. */
   blockMs?: number;
+  /**
+   * A reading connection silent for this long is dead (it answers every
+   * read within blockMs when alive); default blockMs + 10 s.
+   */
+  silenceTimeoutMs?: number;
   /** Most entries taken per stream per read, so a backlog is read in bounded bites. */
   readCount?: number;
   /** Connection errors (each is followed by a reconnect). Default: ignored. */
@@ -106,6 +111,7 @@ export class RedisPubSub implements PubSub {
       maxLength: options.maxLength ?? 1000,
       idleTtlMs: options.idleTtlMs ?? 24 * 60 * 60 * 1000,
       blockMs: options.blockMs ?? 5000,
+      silenceTimeoutMs: options.silenceTimeoutMs ?? (options.blockMs ?? 5000) + 10_000,
       readCount: options.readCount ?? 256,
       onError: options.onError ?? (() => {}),
     };
@@ -128,7 +134,7 @@ export class RedisPubSub implements PubSub {
     const reader = createClient({
       url: options.url,
       maintNotifications,
-      socket: { reconnectStrategy, socketTimeout: settings.blockMs + 10_000 },
+      socket: { reconnectStrategy, socketTimeout: settings.silenceTimeoutMs },
     }).withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer }) as unknown as Client;
     client.on("error", settings.onError);
     reader.on("error", settings.onError);
@@ -203,6 +209,21 @@ export class RedisPubSub implements PubSub {
     this.client.destroy();
   }
 
+  /**
+   * The reader found Redis unreachable, so the publishing connection most
+   * likely is too, even if it has not noticed: a connection that died
+   * without a reset (a partition, a dead host) looks fine until TCP gives
+   * up, minutes later, and holds every publish until then. Reconnecting it
+   * fails those publishes now, so their callers can make up for them.
+   */
+  private resetPublisher(): void {
+    if (this.closed || !this.client.isReady) return;
+    this.client.destroy();
+    this.client.connect().catch((error: Error) => {
+      if (!this.closed) this.options.onError(error);
+    });
+  }
+
   private async wake(): Promise<void> {
     await this.client.xAdd(
       wakeKey(this.nodeId),
@@ -248,6 +269,7 @@ export class RedisPubSub implements PubSub {
         // command on the reader waits for it.
         failures += 1;
         this.options.onError(error as Error);
+        this.resetPublisher();
       }
     }
   }
