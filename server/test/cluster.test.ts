@@ -223,6 +223,34 @@ describe("cluster", () => {
     expect(await closed).toBe(4404);
   });
 
+  it("a node cut off from Redis for longer than the node timeout comes back whole", async () => {
+    const { nodes, databaseUrl } = await startCluster(1);
+    const proxy = await startRedisProxy(redis?.port ?? 0);
+    cleanups.push(() => proxy.close());
+    const far = await startNode(databaseUrl, proxy.url);
+    const a = client(nodes[0] as Node, "partition");
+    const b = client(far, "partition");
+    await Promise.all([whenSynced(a.provider), whenSynced(b.provider)]);
+    a.provider.awareness.setLocalStateField("name", "Alice");
+    b.provider.awareness.setLocalStateField("name", "Bob");
+    await whenPresence(a.provider, (states) => names(states).includes("Bob"));
+    await whenPresence(b.provider, (states) => names(states).includes("Alice"));
+    const since = performance.now();
+    proxy.cut();
+    // Each node takes the other for gone (1 s here): presence leaves.
+    await whenPresence(a.provider, (states) => !names(states).includes("Bob"));
+    await whenPresence(b.provider, (states) => !names(states).includes("Alice"));
+    a.doc.getText("t").insert(0, "left ");
+    b.doc.getText("t").insert(0, "right ");
+    proxy.restore();
+    await converge([a.doc, b.doc], ["left", "right"]);
+    // Presence is back both ways, re-sent by the nodes, not by the clients'
+    // renewals (y-websocket renews every 15 s).
+    await whenPresence(a.provider, (states) => names(states).includes("Bob"));
+    await whenPresence(b.provider, (states) => names(states).includes("Alice"));
+    expect(performance.now() - since).toBeLessThan(14_000);
+  });
+
   it("a node that missed relay messages catches up from the store", async () => {
     const { nodes } = await startCluster(2);
     const a = client(nodes[0] as Node, "gap");

@@ -250,7 +250,8 @@ export class Cluster {
   saw(node: string): void {
     if (!this.lastSeen.has(node) && this.gone.delete(node)) {
       this.logger.info({ node }, "a node thought gone is back; catching up");
-      for (const link of this.links) link.catchUpAfterNodeLoss();
+      // Both sides took the other for gone and dropped its presence.
+      for (const link of this.links) link.catchUpAfterNodeLoss({ presence: true });
     }
     this.lastSeen.set(node, this.now());
   }
@@ -356,7 +357,7 @@ export class Cluster {
       room.presence.removeNode(node);
       rooms++;
     }
-    for (const link of this.links) link.catchUpAfterNodeLoss();
+    for (const link of this.links) link.catchUpAfterNodeLoss({ presence: false });
     this.logger.info({ gone: node, why, rooms }, "a node left the cluster");
   }
 }
@@ -442,9 +443,12 @@ class RoomLink implements RoomRelay {
     this.cluster.publish(this.docId, { type: RelayType.awareness, payload: update });
   }
 
-  /** A node died, perhaps between committing an update and relaying it. */
-  catchUpAfterNodeLoss(): void {
-    this.gap();
+  /**
+   * A node died, perhaps between committing an update and relaying it; or
+   * one thought dead is back (`presence`: presence was dropped both ways).
+   */
+  catchUpAfterNodeLoss(options: { presence: boolean }): void {
+    this.gap(options);
   }
 
   async close(): Promise<void> {
@@ -568,9 +572,22 @@ class RoomLink implements RoomRelay {
     this.presenceLost = false;
     // Other nodes may have dropped this node's presence meanwhile (it
     // seemed gone): send it again, with clocks they take.
+    // The relay may only just be back: retried until it takes them.
     const states = room.presence.encodeLocalStates({ renewed: true });
-    if (states) this.publishPresence(states);
-    this.cluster.publish(this.docId, { type: RelayType.queryAwareness });
+    const messages = [
+      ...(states ? [encodeRelayMessage({ type: RelayType.awareness, payload: states })] : []),
+      encodeRelayMessage({ type: RelayType.queryAwareness }),
+    ];
+    void this.cluster.retrying(`re-sending presence of ${this.docId}`, async () => {
+      if (this.closed) return;
+      for (const message of messages) {
+        await withTimeout(
+          this.cluster.pubsubSeam.publish(this.channel, message),
+          publishTimeoutMs,
+          "Redis did not answer a publish",
+        );
+      }
+    });
   }
 }
 
