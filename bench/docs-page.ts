@@ -122,9 +122,9 @@ ${c.documents} documents × ${c.clientsPerDocument} clients × ${c.editsPerSecon
 three-node cluster each document's clients are spread over the nodes
 (client n on node n mod 3), so an edit typed on node A reaches the clients
 on nodes B and C through PostgreSQL and Redis. All setups run at once with
-their clients connected, measured in ${c.rounds} alternating windows of ${fmt(c.durationSeconds / c.rounds)} s each
+their clients connected, measured in ${c.rounds} alternating windows of ${c.durationSeconds / c.rounds} s each
 after ${c.warmupSeconds} s of unmeasured warm-up, only the measured setup's clients editing.
-PostgreSQL 15 and Redis are private servers the benchmark starts on free
+PostgreSQL and Redis are private servers the benchmark starts on free
 ports in temp folders and stops afterwards.
 
 **This machine has ${info.cpus} cores.** Three Cowrite nodes, PostgreSQL, Redis and
