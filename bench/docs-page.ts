@@ -140,7 +140,7 @@ same-node ones are shown apart; single nodes have only same-node ones.
 "Until all receivers" is the fan-out scenario's measure (until every other
 client of the document has the edit). "Light load" is one more window of
 ${c.lightSeconds} s per setup on the same clients at ${c.lightEditsPerSecond} edits/s per client
-(${fmt(c.documents * c.clientsPerDocument * c.lightEditsPerSecond)} edits/s in all): at the full rate the three-node setup and
+(${c.documents * c.clientsPerDocument * c.lightEditsPerSecond} edits/s in all): at the full rate the three-node setup and
 its PostgreSQL and Redis keep both cores busy, so its full-rate latency is
 largely waiting for a core; the light-load figure is closer to the cost of
 the extra hop itself.
