@@ -356,11 +356,14 @@ export class CowriteProvider {
     this.setConnection({ status: "connected" });
     this.events.emit("status", { status: "connected" });
     this.sendSyncStep1();
-    if (this.awareness.getLocalState() !== null) {
-      this.send({
-        type: "awareness",
-        update: encodeAwarenessUpdate(this.awareness, [this.awareness.clientID]),
-      });
+    const state = this.awareness.getLocalState();
+    if (state !== null) {
+      // Announced with its clock moved on (setLocalState does that, and our
+      // update listener sends it): a server, or another node of a cluster,
+      // that removed our state when the last socket went keeps its clock and
+      // takes only a newer one, so the same clock would leave us invisible
+      // until the next renewal, 15 s later.
+      this.awareness.setLocalState(state);
     }
     this.updateSavedState();
   }

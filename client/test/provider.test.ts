@@ -85,6 +85,19 @@ function readAwareness(update: Uint8Array): { clientId: number; state: unknown }
   return entries;
 }
 
+/** The clocks in an awareness update. */
+function readClocks(update: Uint8Array): number[] {
+  const decoder = decoding.createDecoder(update);
+  const count = decoding.readVarUint(decoder);
+  const clocks = [];
+  for (let i = 0; i < count; i++) {
+    decoding.readVarUint(decoder);
+    clocks.push(decoding.readVarUint(decoder));
+    decoding.readVarString(decoder);
+  }
+  return clocks;
+}
+
 function ofType<T extends Frame["type"]>(frames: Frame[], type: T): Extract<Frame, { type: T }>[] {
   return frames.filter((frame): frame is Extract<Frame, { type: T }> => frame.type === type);
 }
@@ -294,6 +307,21 @@ describe("CowriteProvider", () => {
     );
     expect(cleared).toEqual([[{ clientId: provider.awareness.clientID, state: null }]]);
     expect(provider.awareness.getLocalState()).toBeNull();
+  });
+
+  it("announces its presence with a newer clock after a reconnect", () => {
+    const { provider, sockets } = setup();
+    provider.awareness.setLocalState({ name: "Alice" });
+    const clocks = (socket: FakeSocket) =>
+      ofType(socket.takeFrames(), "awareness").flatMap((frame) => readClocks(frame.update));
+    handshake(lastSocket(sockets));
+    const before = Math.max(...clocks(lastSocket(sockets)));
+    lastSocket(sockets).serverClose(1006);
+    vi.advanceTimersByTime(250);
+    handshake(lastSocket(sockets));
+    // The server removed our state when the socket went, keeping its clock;
+    // only a newer one brings us back before the 15 s renewal.
+    expect(Math.max(...clocks(lastSocket(sockets)))).toBeGreaterThan(before);
   });
 
   it("tells peers it left and removes every listener and timer on destroy", () => {
