@@ -214,9 +214,11 @@ export class Cluster {
     }
     this.publishing++;
     const published = this.pubsub.publish(documentChannel(docId), encodeRelayMessage(message));
-    void published.finally(() => {
+    const settled = () => {
       this.publishing--;
-    });
+    };
+    // Its failure is handled below; this only counts.
+    published.then(settled, settled);
     withTimeout(published, publishTimeoutMs, "Redis did not answer a publish").catch(fail);
   }
 
@@ -537,9 +539,13 @@ class RoomLink implements RoomRelay {
       this.catchUpAgain = true;
       return;
     }
-    this.catchingUp = this.catchUp(room).finally(() => {
-      this.catchingUp = null;
-    });
+    this.catchingUp = this.catchUp(room)
+      .catch((error: unknown) => {
+        this.cluster.log.error({ err: error, docId: this.docId }, "catching up failed");
+      })
+      .finally(() => {
+        this.catchingUp = null;
+      });
   }
 
   private async catchUp(room: Room): Promise<void> {
