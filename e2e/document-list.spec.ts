@@ -49,3 +49,12 @@ test("the document list shows the newest document first", async ({ page, request
   await expect(ours.first()).toContainText("Newer document");
   await expect(ours.last()).toContainText("Older document");
 });
+
+test("an unknown address shows a page that leads back to the documents", async ({ page }) => {
+  const response = await page.goto("/no/such/page");
+  expect(response?.status()).toBe(404);
+  await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
+  await page.getByRole("link", { name: "Go to all documents" }).click();
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByTestId("new-document")).toBeVisible();
+});

@@ -223,7 +223,13 @@ export function createServer(options: ServerOptions): CowriteServer {
     throw new HttpError(426, "upgrade_required", "this endpoint speaks WebSocket");
   });
   if (options.clientDir) mountClient(app, options.clientDir);
-  app.use((req) => {
+  app.use((req, res) => {
+    // A person who followed a bad link gets a page; API clients get JSON.
+    const isPage = req.method === "GET" || req.method === "HEAD";
+    if (isPage && !req.path.startsWith("/api/") && req.accepts(["json", "html"]) === "html") {
+      res.status(404).type("html").send(notFoundPage);
+      return;
+    }
     throw new HttpError(404, "not_found", `no route ${req.method} ${req.path}`);
   });
   app.use(jsonErrorHandler(logger));
@@ -364,6 +370,27 @@ export function createServer(options: ServerOptions): CowriteServer {
     },
   };
 }
+
+/** What a browser gets for an unknown address (static: it echoes nothing from the request). */
+const notFoundPage = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<title>Page not found · Cowrite</title>
+<style>
+body { font: 16px/1.5 system-ui, sans-serif; max-width: 32rem; margin: 15vh auto; padding: 0 1.5rem; }
+a { color: #1a73e8; }
+</style>
+</head>
+<body>
+<h1>Page not found</h1>
+<p>There is nothing at this address. The link may be mistyped, or what it pointed to has moved.</p>
+<p><a href="/">Go to all documents</a></p>
+</body>
+</html>
+`;
 
 function rejectUpgrade(socket: Duplex, status: number, text: string): void {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);

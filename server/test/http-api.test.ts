@@ -79,6 +79,18 @@ describe("HTTP API", () => {
     expect(a.body.createdAt).toBe(new Date(1000).toISOString());
   });
 
+  it("answers a browser's request for an unknown page with a page, and API clients with JSON", async () => {
+    running = await startServer();
+    const html = { headers: { accept: "text/html,application/xhtml+xml,*/*;q=0.8" } };
+    const page = await fetch(`${running.url}/no/such/page`, html);
+    expect(page.status).toBe(404);
+    expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(await page.text()).toContain("Page not found");
+    const apiRoute = await fetch(`${running.url}/api/nothing`, html);
+    expect(apiRoute.status).toBe(404);
+    expect((await apiRoute.json()).error.code).toBe("not_found");
+  });
+
   it.each([
     ["an invalid id", "/api/documents/bad%20id", {}, 400, "bad_request"],
     ["an unknown document", "/api/documents/unknown", {}, 404, "not_found"],
