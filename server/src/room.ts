@@ -54,7 +54,7 @@ export interface Peer {
 }
 
 /**
- * How a room reaches the other nodes of a cluster (cluster/room-link.ts).
+ * How a room reaches the other nodes of a cluster (RoomLink in cluster/cluster.ts).
  * Publishing never fails towards the room: the relay makes up for what it
  * could not send.
  */
