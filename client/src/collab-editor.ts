@@ -146,6 +146,9 @@ export function createCollabEditor(options: CollabEditorOptions): CollabEditor {
 
   // ---- provider events ----
   const onConnection = (state: ConnectionState): void => {
+    // Stopped for good (document deleted, access revoked...): nothing typed
+    // from now on could reach the server, so take no more typing.
+    if (state.status === "stopped") editor.setEditable(false);
     events.emit("status", state);
   };
   const onSync = (isSynced: boolean): void => {

@@ -10,6 +10,7 @@
  */
 import {
   CLOSE_FORBIDDEN,
+  CLOSE_NO_DOCUMENT,
   CLOSE_NORMAL,
   CLOSE_UNAUTHENTICATED,
   describeCloseCode,
@@ -153,15 +154,22 @@ export function mountDocumentPage(container: HTMLElement, options: DocumentPageO
       banner.replaceChildren(
         ...(isAccessError
           ? [el("strong", { text: describeAccessError(state.code, state.reason) })]
-          : [
-              el("strong", { text: "This document is not available. " }),
-              el("span", { text: capitalize(state.reason) }),
-            ]),
+          : state.code === CLOSE_NO_DOCUMENT
+            ? [
+                el("strong", { text: "This document was deleted. " }),
+                el("span", { text: "It can no longer be edited." }),
+              ]
+            : [
+                el("strong", { text: "This document is not available. " }),
+                el("span", { text: capitalize(state.reason) }),
+              ]),
         el("span", { text: " " }),
         el("a", { href: "/", text: "Back to all documents" }),
       );
     }
     titleInput.readOnly = readOnly || state.status === "stopped";
+    // A deleted document saves nothing any more: "Unsaved changes" would wait forever.
+    saved.hidden = state.status === "stopped" && state.code === CLOSE_NO_DOCUMENT;
   };
   const renderSaved = (state: SavedState): void => {
     saved.dataset.state = state;
