@@ -58,3 +58,28 @@ test("an unknown address shows a page that leads back to the documents", async (
   await expect(page).toHaveURL(/\/$/);
   await expect(page.getByTestId("new-document")).toBeVisible();
 });
+
+test("a new document shows its placeholder at once and takes typing in its title", async ({
+  page,
+}) => {
+  await page.goto("/");
+  await page.getByTestId("new-document").click();
+  await expect(page.getByTestId("editor")).toHaveAttribute("contenteditable", "true");
+
+  await expect(page.getByText("Start writing…")).toBeVisible();
+  await expect(page.getByTestId("title")).toBeFocused();
+  await page.keyboard.type("My title");
+  await page.keyboard.press("Enter");
+  await page.keyboard.type("First line");
+
+  await expect(page.getByTestId("title")).toHaveValue("My title");
+  await expect(page.getByTestId("editor")).toHaveText("First line");
+  await expect(page.getByText("Start writing…")).toBeHidden();
+});
+
+test("an existing empty document shows its placeholder when opened", async ({ page, request }) => {
+  const { id } = await createDocument(request, "Named but empty");
+  await page.goto(`/d/${id}`);
+  await expect(page.getByTestId("editor")).toHaveAttribute("contenteditable", "true");
+  await expect(page.getByText("Start writing…")).toBeVisible();
+});

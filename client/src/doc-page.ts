@@ -17,6 +17,7 @@ import {
   TITLE_FIELD,
   TITLE_MAX_LENGTH,
 } from "@cowrite/shared";
+import { $getRoot } from "lexical";
 import { createCollabEditor } from "./collab-editor.ts";
 import { el } from "./dom.ts";
 import { type Identity, type KeyValueStore, NAME_MAX_LENGTH, saveDisplayName } from "./identity.ts";
@@ -142,6 +143,21 @@ export function mountDocumentPage(container: HTMLElement, options: DocumentPageO
     }
   }
 
+  // ---- focus: a fresh document is ready to type into ----
+  // Once editable (first sync done), an empty document takes the caret: in
+  // the title when it has none, else in the body. A document with content,
+  // or a page where the user already put the focus elsewhere, is left alone.
+  const offFirstEditable = editor.registerEditableListener((editable) => {
+    if (!editable) return;
+    offFirstEditable();
+    const active = document.activeElement;
+    if (active !== null && active !== document.body) return;
+    const bodyIsEmpty = editor.getEditorState().read(() => $getRoot().getTextContent() === "");
+    if (!bodyIsEmpty) return;
+    if (doc.getText(TITLE_FIELD).length === 0) titleInput.focus();
+    else editor.focus();
+  });
+
   // ---- status ----
   const renderConnection = (state: ConnectionState): void => {
     status.dataset.state = state.status;
@@ -207,6 +223,7 @@ export function mountDocumentPage(container: HTMLElement, options: DocumentPageO
       nameInput.removeEventListener("change", commitName);
       nameInput.removeEventListener("keydown", onNameKeyDown);
       titleInput.removeEventListener("keydown", onTitleKeyDown);
+      offFirstEditable();
       offConnection();
       provider.off("saved", renderSaved);
       unbindTitle();
