@@ -83,3 +83,15 @@ test("an existing empty document shows its placeholder when opened", async ({ pa
   await expect(page.getByTestId("editor")).toHaveAttribute("contenteditable", "true");
   await expect(page.getByText("Start writing…")).toBeVisible();
 });
+
+test("a list entry's accessible name starts with the document's title, not an icon", async ({
+  page,
+  request,
+}) => {
+  const { id } = await createDocument(request, "Accessible name check");
+  await page.goto("/");
+  const link = page.locator(`a[href="/d/${id}"]`);
+  await expect(link).toBeVisible();
+  // Playwright computes the accessible name as a screen reader would.
+  await expect(page.getByRole("link", { name: /^Accessible name check/ })).toHaveCount(1);
+});

@@ -5,6 +5,8 @@ export interface ElementProps {
   text?: string;
   testid?: string;
   ariaLabel?: string;
+  /** Decoration only: hidden from assistive technology. */
+  ariaHidden?: boolean;
   role?: string;
   title?: string;
   hidden?: boolean;
@@ -25,6 +27,7 @@ export function el<K extends keyof HTMLElementTagNameMap>(
   if (props.text !== undefined) element.textContent = props.text;
   if (props.testid !== undefined) element.dataset.testid = props.testid;
   if (props.ariaLabel !== undefined) element.setAttribute("aria-label", props.ariaLabel);
+  if (props.ariaHidden === true) element.setAttribute("aria-hidden", "true");
   if (props.role !== undefined) element.setAttribute("role", props.role);
   if (props.title !== undefined) element.title = props.title;
   if (props.hidden !== undefined) element.hidden = props.hidden;

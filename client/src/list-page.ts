@@ -80,7 +80,7 @@ export function mountListPage(
       time.dateTime = meta.updatedAt;
       return el("li", { className: "document-item", testid: "document-item" }, [
         el("a", { className: "document-link", href: documentPath(meta.id) }, [
-          el("span", { className: "document-icon", text: "¶" }),
+          el("span", { className: "document-icon", text: "¶", ariaHidden: true }),
           el("span", {
             className: meta.title.trim() ? "document-title" : "document-title is-untitled",
             text: title,
