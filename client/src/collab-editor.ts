@@ -14,6 +14,7 @@
  *   parts' DOM. It is idempotent.
  */
 import "./editor.css";
+import { CLOSE_NORMAL } from "@cowrite/shared";
 import type { Provider } from "@lexical/yjs";
 import { $getRoot, $isParagraphNode, type LexicalEditor } from "lexical";
 import * as Y from "yjs";
@@ -146,9 +147,10 @@ export function createCollabEditor(options: CollabEditorOptions): CollabEditor {
 
   // ---- provider events ----
   const onConnection = (state: ConnectionState): void => {
-    // Stopped for good (document deleted, access revoked...): nothing typed
-    // from now on could reach the server, so take no more typing.
-    if (state.status === "stopped") editor.setEditable(false);
+    // Stopped by the server (document deleted, access revoked...): nothing
+    // typed from now on could reach it, so take no more typing. A disconnect
+    // asked for here (CLOSE_NORMAL) keeps the editor: edits sync on connect().
+    if (state.status === "stopped" && state.code !== CLOSE_NORMAL) editor.setEditable(false);
     events.emit("status", state);
   };
   const onSync = (isSynced: boolean): void => {
