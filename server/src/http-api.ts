@@ -219,6 +219,26 @@ const apiPeer: Peer = {
  * client has), so it is saved and broadcast like any peer's edit. Resolves
  * once it is durable.
  */
+/**
+ * Creates document `id` titled `title` unless it exists (or is being
+ * created by a concurrent call). For a document the server itself offers,
+ * such as the embedding demo's.
+ */
+export async function ensureTitledDocument(
+  deps: { store: DocStore; rooms: RoomRegistry; now: () => number },
+  id: string,
+  title: string,
+): Promise<void> {
+  if (await deps.store.get(id)) return;
+  try {
+    await deps.store.create({ id, title, at: deps.now() });
+  } catch (error) {
+    if (error instanceof DocumentExistsError) return;
+    throw error;
+  }
+  await applyThroughRoom(deps.rooms, id, encodeTitle(title));
+}
+
 async function applyThroughRoom(rooms: RoomRegistry, docId: string, update: Uint8Array) {
   const room = await rooms.acquire(docId);
   try {

@@ -20,13 +20,17 @@ import { Connection, type ConnectionShared } from "./connection.ts";
 import { ConnectionSet } from "./connection-set.ts";
 import { checkReadiness, countLoad } from "./health.ts";
 import { type HostPattern, isHostAllowed } from "./host-allowlist.ts";
-import { createApiRouter, HttpError, jsonErrorHandler } from "./http-api.ts";
+import { createApiRouter, ensureTitledDocument, HttpError, jsonErrorHandler } from "./http-api.ts";
 import { MemoryReclaimer } from "./memory-reclaim.ts";
 import { createMetrics, noMetrics } from "./metrics.ts";
 import type { PubSub } from "./pubsub/pubsub.ts";
 import { Room, type RoomRelay } from "./room.ts";
 import { RoomRegistry } from "./rooms.ts";
 import { mountClient } from "./static-client.ts";
+
+/** The one document /embed-demo opens when the link names none. */
+const DEMO_DOCUMENT_ID = "embedding-demo";
+
 import type { DocStore } from "./storage/doc-store.ts";
 
 export interface ServerLimits {
@@ -222,7 +226,19 @@ export function createServer(options: ServerOptions): CowriteServer {
   app.get("/ws/{*rest}", () => {
     throw new HttpError(426, "upgrade_required", "this endpoint speaks WebSocket");
   });
-  if (options.clientDir) mountClient(app, options.clientDir);
+  if (options.clientDir) {
+    mountClient(app, options.clientDir, {
+      // With auth on, a visitor without a token may not create documents:
+      // the demo then needs ?doc= (and a token) like any embedding page.
+      demoDocument:
+        authorize === openAccess
+          ? async () => {
+              await ensureTitledDocument({ store, rooms, now }, DEMO_DOCUMENT_ID, "Embedding demo");
+              return DEMO_DOCUMENT_ID;
+            }
+          : null,
+    });
+  }
   app.use((req, res) => {
     // A person who followed a bad link gets a page; API clients get JSON.
     const isPage = req.method === "GET" || req.method === "HEAD";
@@ -379,6 +395,7 @@ const notFoundPage = `<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
 <title>Page not found · Cowrite</title>
+<link rel="icon" href="/favicon.svg" type="image/svg+xml">
 <style>
 body { font: 16px/1.5 system-ui, sans-serif; max-width: 32rem; margin: 15vh auto; padding: 0 1.5rem; }
 a { color: #1a73e8; }

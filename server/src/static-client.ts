@@ -9,7 +9,20 @@ import path from "node:path";
 import express from "express";
 import { HttpError } from "./http-api.ts";
 
-export function mountClient(app: express.Express, clientDir: string): void {
+export interface ClientOptions {
+  /**
+   * The document /embed-demo shows when its link names none (?doc=): makes
+   * sure it exists and returns its id, so every visit shares one document.
+   * Null: the demo needs ?doc=.
+   */
+  demoDocument: (() => Promise<string>) | null;
+}
+
+export function mountClient(
+  app: express.Express,
+  clientDir: string,
+  { demoDocument }: ClientOptions = { demoDocument: null },
+): void {
   const indexFile = path.join(clientDir, "index.html");
   app.use(
     express.static(clientDir, {
@@ -34,6 +47,11 @@ export function mountClient(app: express.Express, clientDir: string): void {
     res.sendFile(indexFile);
   };
   app.get("/", sendIndex);
+  // Pages link /favicon.svg; browsers and crawlers still ask for /favicon.ico.
+  app.get("/favicon.ico", (_req, res) => {
+    res.setHeader("Cache-Control", "public, max-age=86400");
+    res.type("image/svg+xml").sendFile(path.join(clientDir, "favicon.svg"));
+  });
   app.get("/d/:docId", sendIndex);
   // The embedding library (client/dist-lib, built next to client/dist) and its demo page.
   // Module scripts from other origins are fetched in CORS mode; the library is
@@ -47,7 +65,11 @@ export function mountClient(app: express.Express, clientDir: string): void {
       },
     }),
   );
-  app.get("/embed-demo", (_req, res) => {
+  app.get("/embed-demo", async (req, res) => {
+    if (demoDocument !== null && req.query.doc === undefined) {
+      res.redirect(302, `/embed-demo?doc=${encodeURIComponent(await demoDocument())}`);
+      return;
+    }
     res.setHeader("Cache-Control", "no-cache");
     res.sendFile(path.join(clientDir, "embed-demo.html"));
   });
