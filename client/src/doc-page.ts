@@ -26,6 +26,7 @@ import type { ConnectionState, SavedState } from "./provider.ts";
 import type { Page } from "./router.ts";
 import { bindTitle } from "./title-binding.ts";
 import { decodeTokenClaims, describeAccessError } from "./token.ts";
+import { countText, describeCounts } from "./word-count.ts";
 
 export interface DocumentPageOptions {
   docId: string;
@@ -82,6 +83,7 @@ export function mountDocumentPage(container: HTMLElement, options: DocumentPageO
     nameInput.readOnly = true;
     nameInput.title = "Your name, from your access link";
   }
+  const wordCount = el("span", { className: "word-count", testid: "word-count" });
   const viewOnly = el("span", {
     className: "view-only-badge",
     testid: "view-only",
@@ -106,7 +108,7 @@ export function mountDocumentPage(container: HTMLElement, options: DocumentPageO
       ),
       el("div", { className: "doc-title-block" }, [
         titleInput,
-        el("div", { className: "doc-meta" }, [status, saved, viewOnly]),
+        el("div", { className: "doc-meta" }, [status, saved, wordCount, viewOnly]),
       ]),
       el("div", { className: "doc-people" }, [
         presence.element,
@@ -157,6 +159,21 @@ export function mountDocumentPage(container: HTMLElement, options: DocumentPageO
     if (doc.getText(TITLE_FIELD).length === 0) titleInput.focus();
     else editor.focus();
   });
+
+  // ---- word and character count ----
+  // Counted at most once a frame, however fast people type.
+  let countFrame: number | null = null;
+  const renderCount = (): void => {
+    countFrame = null;
+    const text = editor.getEditorState().read(() => $getRoot().getTextContent());
+    const described = describeCounts(countText(text));
+    wordCount.textContent = described.words;
+    wordCount.title = described.characters;
+  };
+  const offChange = collab.on("change", () => {
+    countFrame ??= requestAnimationFrame(renderCount);
+  });
+  renderCount();
 
   // ---- status ----
   const renderConnection = (state: ConnectionState): void => {
@@ -224,6 +241,8 @@ export function mountDocumentPage(container: HTMLElement, options: DocumentPageO
       nameInput.removeEventListener("keydown", onNameKeyDown);
       titleInput.removeEventListener("keydown", onTitleKeyDown);
       offFirstEditable();
+      offChange();
+      if (countFrame !== null) cancelAnimationFrame(countFrame);
       offConnection();
       provider.off("saved", renderSaved);
       unbindTitle();
