@@ -24,6 +24,7 @@
  * The provider's lifetime belongs to the caller: `destroy()` unbinds but
  * does not disconnect it.
  */
+import { CONTENT_FIELD } from "@cowrite/shared";
 import {
   type Binding,
   CONNECTED_COMMAND,
@@ -57,7 +58,7 @@ import * as Y from "yjs";
 /** Yjs client id used for the deterministic first paragraph (see `bootstrapEmptyDocument`). */
 export const BOOTSTRAP_CLIENT_ID = 0;
 /** The binding id and the name of the top-level Y.XmlText holding the content. */
-export const CONTENT_ROOT = "root";
+export const CONTENT_ROOT = CONTENT_FIELD;
 
 export interface CollabUser {
   name: string;

@@ -51,7 +51,12 @@ const createBodySchema = z
   .strict();
 const listQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
+  q: z.string().max(TITLE_MAX_LENGTH).optional(),
+  cursor: z.string().max(200).optional(),
 });
+const updateBodySchema = z.object({ title: z.string().max(TITLE_MAX_LENGTH) }).strict();
+/** A list cursor: the last entry of a page, as base64url JSON (opaque to clients). */
+const cursorSchema = z.object({ u: z.number().int().nonnegative(), id: docIdSchema }).strict();
 
 export function createApiRouter(options: ApiOptions): express.Router {
   const { store, rooms, now } = options;
@@ -79,12 +84,32 @@ export function createApiRouter(options: ApiOptions): express.Router {
   router.use(express.json({ limit: "16kb", strict: true }));
 
   router.get("/documents", async (req, res) => {
-    const { limit } = parse(listQuerySchema, req.query, "query");
+    const { limit, q, cursor } = parse(listQuerySchema, req.query, "query");
+    const after = cursor === undefined ? undefined : decodeCursor(cursor);
+    const query = q?.trim() ?? "";
     const { docPattern } = await access(req, null, "read");
-    const visible = docPattern.endsWith("*")
-      ? await store.list({ limit, prefix: docPattern.slice(0, -1) })
-      : [await store.get(docPattern)].filter((meta): meta is DocMeta => meta !== null);
-    const body: DocumentList = { documents: visible.map(toApi) };
+    let page: DocMeta[];
+    let more = false;
+    if (docPattern.endsWith("*")) {
+      // One more than asked: whether there is a next page.
+      const found = await store.list({
+        limit: limit + 1,
+        prefix: docPattern.slice(0, -1),
+        query,
+        after,
+      });
+      more = found.length > limit;
+      page = found.slice(0, limit);
+    } else {
+      // A token for one document sees that one, listed or not, on page one.
+      const meta = after ? null : await store.get(docPattern);
+      page = meta?.title.toLowerCase().includes(query.toLowerCase()) ? [meta] : [];
+    }
+    const last = page.at(-1);
+    const body: DocumentList = {
+      documents: page.map(toApi),
+      nextCursor: more && last ? encodeCursor(last) : null,
+    };
     res.json(body);
   });
 
@@ -124,7 +149,7 @@ export function createApiRouter(options: ApiOptions): express.Router {
     // straight into the store: a client may have opened the document since
     // the row was created, and its room would never see a stored-only write.
     if (title) {
-      await applyThroughRoom(rooms, id, encodeTitle(title));
+      await applyThroughRoom(rooms, id, () => encodeTitle(title));
       // The room saved it at its own time: answer with the row as it is now.
       meta = (await store.get(id)) ?? meta;
     }
@@ -140,6 +165,22 @@ export function createApiRouter(options: ApiOptions): express.Router {
   router.get("/documents/:id", async (req, res) => {
     const id = parse(docIdSchema, req.params.id, "id");
     await access(req, id, "read");
+    const meta = await store.get(id);
+    if (!meta) throw new HttpError(404, "not_found", `document ${id} not found`);
+    res.json(toApi(meta));
+  });
+
+  router.patch("/documents/:id", async (req, res) => {
+    if (!req.is("application/json")) {
+      throw new HttpError(415, "unsupported_media_type", "send a JSON body (application/json)");
+    }
+    const id = parse(docIdSchema, req.params.id, "id");
+    const { title } = parse(updateBodySchema, req.body ?? {}, "body");
+    await access(req, id, "write");
+    if (!(await store.get(id))) throw new HttpError(404, "not_found", `document ${id} not found`);
+    // The title is shared text in the document: rename as an edit to it,
+    // which everyone with the document open sees at once.
+    await applyThroughRoom(rooms, id, (doc) => retitle(doc, title.trim()));
     const meta = await store.get(id);
     if (!meta) throw new HttpError(404, "not_found", `document ${id} not found`);
     res.json(toApi(meta));
@@ -215,11 +256,6 @@ const apiPeer: Peer = {
 };
 
 /**
- * Applies an update as an edit to the document's room (opening it if no
- * client has), so it is saved and broadcast like any peer's edit. Resolves
- * once it is durable.
- */
-/**
  * Creates document `id` titled `title` unless it exists (or is being
  * created by a concurrent call). For a document the server itself offers,
  * such as the embedding demo's.
@@ -236,10 +272,20 @@ export async function ensureTitledDocument(
     if (error instanceof DocumentExistsError) return;
     throw error;
   }
-  await applyThroughRoom(deps.rooms, id, encodeTitle(title));
+  await applyThroughRoom(deps.rooms, id, () => encodeTitle(title));
 }
 
-async function applyThroughRoom(rooms: RoomRegistry, docId: string, update: Uint8Array) {
+/**
+ * Applies an edit to the document's room (opening it if no client has), so
+ * it is saved and broadcast like any peer's edit. `edit` gets the room's
+ * document as it is now and returns the update to apply. Resolves once the
+ * edit is durable.
+ */
+async function applyThroughRoom(
+  rooms: RoomRegistry,
+  docId: string,
+  edit: (doc: Y.Doc) => Uint8Array,
+) {
   const room = await rooms.acquire(docId);
   try {
     // Refused (deleted meanwhile, or saves failing): the edit would not be
@@ -249,7 +295,7 @@ async function applyThroughRoom(rooms: RoomRegistry, docId: string, update: Uint
       if (refusal) throw new HttpError(503, "unavailable", `document ${docId}: ${refusal.reason}`);
     };
     refused();
-    await room.handle(apiPeer, { type: "update", update });
+    await room.handle(apiPeer, { type: "update", update: edit(room.doc) });
     refused();
   } finally {
     await rooms.release(docId, room);
@@ -263,6 +309,38 @@ function toApi(meta: DocMeta): DocumentMeta {
     createdAt: new Date(meta.createdAt).toISOString(),
     updatedAt: new Date(meta.updatedAt).toISOString(),
   };
+}
+
+/** The update that makes `doc`'s title `title`, replacing what it was. */
+function retitle(doc: Y.Doc, title: string): Uint8Array {
+  const copy = new Y.Doc();
+  Y.applyUpdate(copy, Y.encodeStateAsUpdate(doc));
+  const before = Y.encodeStateVector(copy);
+  const text = copy.getText(TITLE_FIELD);
+  if (text.toString() !== title) {
+    copy.transact(() => {
+      text.delete(0, text.length);
+      text.insert(0, title);
+    });
+  }
+  const update = Y.encodeStateAsUpdate(copy, before);
+  copy.destroy();
+  return update;
+}
+
+function encodeCursor(meta: DocMeta): string {
+  return Buffer.from(JSON.stringify({ u: meta.updatedAt, id: meta.id })).toString("base64url");
+}
+
+function decodeCursor(cursor: string): { updatedAt: number; id: string } {
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+  } catch {
+    throw new HttpError(400, "bad_request", "query.cursor: not a cursor from this API");
+  }
+  const { u, id } = parse(cursorSchema, decoded, "query.cursor");
+  return { updatedAt: u, id };
 }
 
 function encodeTitle(title: string): Uint8Array {

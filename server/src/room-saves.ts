@@ -14,7 +14,7 @@
  *   costs as much as the whole document, so it is amortised over its growth).
  */
 import type { Logger } from "pino";
-import { type DocStore, DocumentDeletedError } from "./storage/doc-store.ts";
+import { type AppendInfo, type DocStore, DocumentDeletedError } from "./storage/doc-store.ts";
 
 export interface RoomSavesOptions {
   docId: string;
@@ -26,7 +26,7 @@ export interface RoomSavesOptions {
   /** Upper bound of the delay between retries of a failed save. */
   maxRetryDelayMs?: number;
   /** What the store held when the room loaded. */
-  stored: { updates: number; bytes: number; title: string };
+  stored: { updates: number; bytes: number; title: string; listed: boolean };
   /** The store refused a save because the document was deleted meanwhile. */
   onDeleted: () => void;
 }
@@ -51,6 +51,9 @@ export class RoomSaves {
   private compacting: Promise<void> | null = null;
   /** The title as stored, so an append writes it only when it changed. */
   private title: string;
+  /** Whether the store lists the document; and whether a save asked it to. */
+  private listedStored: boolean;
+  private listing = false;
   private error: Error | null = null;
   /** Set while any save keeps failing; later saves wait until none does. */
   private recovering: Promise<void> | null = null;
@@ -67,6 +70,7 @@ export class RoomSaves {
     this.appendsSinceCompact = options.stored.updates;
     this.bytesSinceCompact = options.stored.bytes;
     this.title = options.stored.title;
+    this.listedStored = options.stored.listed;
     if (options.stored.updates >= options.compactEvery) this.compactInBackground();
   }
 
@@ -75,10 +79,19 @@ export class RoomSaves {
     return this.error;
   }
 
-  /** Appends `update` (with the document's title after it); see the contract. */
-  save(update: Uint8Array, title: string): Promise<boolean> {
+  /** Whether the document is listed, or a save already asked for it. */
+  get listed(): boolean {
+    return this.listedStored || this.listing;
+  }
+
+  /**
+   * Appends `update` (with the document's title after it, and whether it
+   * now has writing, which lists it); see the contract.
+   */
+  save(update: Uint8Array, title: string, listed: boolean): Promise<boolean> {
     if (this.deleted) return Promise.resolve(false);
-    const saving = this.saveWithRetry(update, title);
+    if (listed) this.listing = true;
+    const saving = this.saveWithRetry(update, title, listed);
     this.inflight.add(saving);
     return saving.finally(() => this.inflight.delete(saving));
   }
@@ -135,14 +148,19 @@ export class RoomSaves {
     for (const timer of this.retryTimers.keys()) clearTimeout(timer);
   }
 
-  private async saveWithRetry(update: Uint8Array, title: string): Promise<boolean> {
+  private async saveWithRetry(
+    update: Uint8Array,
+    title: string,
+    listed: boolean,
+  ): Promise<boolean> {
     const { docId, store, logger } = this.options;
     // While an earlier save is failing, later ones wait for it, so the store
     // never holds a change without the changes it builds on.
     while (this.recovering) await this.recovering;
     if (this.deleted) return false;
-    const info =
-      title === this.title ? { at: this.options.now() } : { at: this.options.now(), title };
+    const info: AppendInfo = { at: this.options.now() };
+    if (title !== this.title) info.title = title;
+    if (listed && !this.listedStored) info.listed = true;
     let recovered: (() => void) | null = null;
     for (let attempt = 0; ; attempt++) {
       try {
@@ -180,6 +198,7 @@ export class RoomSaves {
     recovered?.();
     if (this.failingSaves === 0) this.error = null;
     this.title = info.title ?? this.title;
+    if (info.listed) this.listedStored = true;
     this.appendsSinceCompact++;
     this.bytesSinceCompact += update.length;
     if (

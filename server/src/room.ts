@@ -30,6 +30,7 @@ import {
 } from "@cowrite/shared";
 import type { Logger } from "pino";
 import * as Y from "yjs";
+import { hasWriting } from "./document-content.ts";
 import { noMetrics, type RoomMetrics } from "./metrics.ts";
 import { Presence } from "./presence.ts";
 import { RoomOutbox } from "./room-outbox.ts";
@@ -162,6 +163,7 @@ export class Room {
       updates: updates.length,
       bytes: storedBytes,
       title: meta.title,
+      listed: meta.listed,
     });
     room.createdAt = meta.createdAt;
     if (only) {
@@ -582,7 +584,9 @@ export class Room {
     receivedAt: number,
   ): Promise<void> {
     const change = changes.length === 1 ? (changes[0] as Uint8Array) : Y.mergeUpdates(changes);
-    return this.saves.save(change, this.readTitle()).then((saved) => {
+    // Listed in the document list once someone wrote in it (checked until then).
+    const listed = this.saves.listed || hasWriting(this.doc);
+    return this.saves.save(change, this.readTitle(), listed).then((saved) => {
       if (!saved) return;
       this.metrics.updateDurable((performance.now() - receivedAt) / 1000);
       this.options.relay?.publishUpdate(change);

@@ -392,6 +392,14 @@ describe("HTTP API access control", () => {
       headers: { authorization: `Bearer ${reader}` },
     });
     expect(del.status).toBe(403);
+    const rename = (tokenValue: string, docId = id) =>
+      fetch(`${url}/api/documents/${docId}`, {
+        ...json({ title: "Renamed" }, tokenValue),
+        method: "PATCH",
+      });
+    expect((await rename(reader)).status).toBe(403);
+    expect((await rename(writer, "elsewhere")).status).toBe(403);
+    expect((await rename(writer)).status).toBe(200);
   });
 
   it.each([

@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import Database from "better-sqlite3";
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import * as Y from "yjs";
 import {
@@ -95,10 +96,16 @@ describe.each(implementations)("%s fulfils the DocStore contract", (_name, place
     await store.append("d", a, { at: 10 });
     await store.append("d", b, { at: 20, title: "Hello" });
     expect(await store.load("d")).toEqual([a, b]);
-    expect(await store.get("d")).toEqual({ id: "d", title: "Hello", createdAt: 10, updatedAt: 20 });
+    expect(await store.get("d")).toEqual({
+      id: "d",
+      title: "Hello",
+      createdAt: 10,
+      updatedAt: 20,
+      listed: false,
+    });
     // Without a title, an append moves only the time of the last change.
     await store.append("d", edit("c", 3), { at: 30 });
-    expect(await store.get("d")).toEqual({ id: "d", title: "Hello", createdAt: 10, updatedAt: 30 });
+    expect(await store.get("d")).toMatchObject({ title: "Hello", createdAt: 10, updatedAt: 30 });
   });
 
   it("an update is durable once its append resolves: a store reopened on the same data has it", async () => {
@@ -172,9 +179,15 @@ describe.each(implementations)("%s fulfils the DocStore contract", (_name, place
   it("ensure creates once and keeps existing metadata", async () => {
     const store = await open();
     const first = await store.ensure("d", 5);
-    expect(first).toEqual({ id: "d", title: "", createdAt: 5, updatedAt: 5 });
-    await store.append("d", edit("x", 1), { at: 7, title: "T" });
-    expect(await store.ensure("d", 9)).toEqual({ id: "d", title: "T", createdAt: 5, updatedAt: 7 });
+    expect(first).toEqual({ id: "d", title: "", createdAt: 5, updatedAt: 5, listed: false });
+    await store.append("d", edit("x", 1), { at: 7, title: "T", listed: true });
+    expect(await store.ensure("d", 9)).toEqual({
+      id: "d",
+      title: "T",
+      createdAt: 5,
+      updatedAt: 7,
+      listed: true,
+    });
   });
 
   it("create refuses an existing id with DocumentExistsError", async () => {
@@ -207,6 +220,58 @@ describe.each(implementations)("%s fulfils the DocStore contract", (_name, place
       "team/a",
     ]);
     expect(await store.list({ limit: 10, prefix: "none/" })).toEqual([]);
+  });
+
+  it("lists a document opened or appended to only once an append says it has writing", async () => {
+    const store = await open();
+    await store.ensure("opened", 1);
+    await store.append("appended", edit("x", 1), { at: 2 });
+    await store.create({ id: "created", title: "", at: 3 });
+    expect((await store.list({ limit: 10 })).map((d) => d.id)).toEqual(["created"]);
+    await store.append("opened", edit("y", 2), { at: 4, listed: true });
+    // Listed for good: later appends without the flag keep it listed.
+    await store.append("opened", edit("z", 3), { at: 5 });
+    expect((await store.list({ limit: 10 })).map((d) => d.id)).toEqual(["opened", "created"]);
+    expect((await store.get("appended"))?.listed).toBe(false);
+  });
+
+  it("lists only titles containing the query, ignoring case", async () => {
+    const store = await open();
+    await store.create({ id: "a", title: "Quarterly Plans", at: 1 });
+    await store.create({ id: "b", title: "Holiday plan", at: 2 });
+    await store.create({ id: "c", title: "Notes", at: 3 });
+    await store.create({ id: "d", title: "", at: 4 });
+    expect((await store.list({ limit: 10, query: "PLAN" })).map((d) => d.id)).toEqual(["b", "a"]);
+    expect((await store.list({ limit: 10, query: "nothing" })).map((d) => d.id)).toEqual([]);
+    // Characters that are wildcards in SQL patterns match only themselves.
+    await store.create({ id: "e", title: "100% done_now", at: 5 });
+    expect((await store.list({ limit: 10, query: "%" })).map((d) => d.id)).toEqual(["e"]);
+    expect((await store.list({ limit: 10, query: "_" })).map((d) => d.id)).toEqual(["e"]);
+  });
+
+  it("pages through the list after a given entry, ties ordered by id", async () => {
+    const store = await open();
+    for (const [id, at] of [
+      ["b", 5],
+      ["a", 5],
+      ["c", 5],
+      ["old", 1],
+      ["new", 9],
+    ] as const) {
+      await store.create({ id, title: "", at });
+    }
+    const all = (await store.list({ limit: 10 })).map((d) => d.id);
+    expect(all).toEqual(["new", "a", "b", "c", "old"]);
+    const seen: string[] = [];
+    let after: { updatedAt: number; id: string } | undefined;
+    for (;;) {
+      const page = await store.list({ limit: 2, after });
+      if (page.length === 0) break;
+      seen.push(...page.map((d) => d.id));
+      const last = page.at(-1);
+      after = last && { updatedAt: last.updatedAt, id: last.id };
+    }
+    expect(seen).toEqual(all);
   });
 
   it("delete removes metadata and updates", async () => {
@@ -259,6 +324,25 @@ describe.each(implementations)("%s fulfils the DocStore contract", (_name, place
 });
 
 describe("SqliteDocStore on disk", () => {
+  it("keeps documents stored before the list flag existed in the list", async () => {
+    const file = path.join(tempDir(), "old.db");
+    const old = new Database(file);
+    old.exec(`
+      CREATE TABLE documents (id TEXT PRIMARY KEY, title TEXT NOT NULL DEFAULT '',
+        created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+      INSERT INTO documents VALUES ('kept', 'Kept', 1, 2);
+    `);
+    old.close();
+    const store = new SqliteDocStore(file);
+    try {
+      expect((await store.list({ limit: 10 })).map((d) => d.id)).toEqual(["kept"]);
+      await store.ensure("opened", 3);
+      expect((await store.get("opened"))?.listed).toBe(false);
+    } finally {
+      await store.close();
+    }
+  });
+
   it("answers a read after the writes requested before it, without awaiting them", async () => {
     const store = new SqliteDocStore(path.join(tempDir(), "order.db"));
     const appends = [1, 2, 3].map((n) => store.append("d", edit(`w${n}`, n), { at: n }));

@@ -10,6 +10,23 @@ export interface DocumentMeta {
 
 export interface DocumentList {
   documents: DocumentMeta[];
+  /** Pass as `?cursor=` for the next page; null on the last page. */
+  nextCursor: string | null;
+}
+
+/** Query of `GET /api/documents`. */
+export interface ListDocumentsQuery {
+  /** Page size, 1-1000 (default 100). */
+  limit?: number;
+  /** Only titles containing this, ignoring case. */
+  q?: string;
+  /** The previous page's `nextCursor`. */
+  cursor?: string;
+}
+
+/** Body of `PATCH /api/documents/:id`. */
+export interface UpdateDocumentBody {
+  title: string;
 }
 
 export interface CreateDocumentBody {
@@ -23,5 +40,7 @@ export interface ApiError {
 
 /** Name of the shared Y.Text holding a document's title. */
 export const TITLE_FIELD = "title";
+/** Name of the top-level Y.XmlText holding a document's content (Lexical's root). */
+export const CONTENT_FIELD = "root";
 /** Maximum title length the server stores in its index. */
 export const TITLE_MAX_LENGTH = 200;

@@ -22,8 +22,15 @@
  *   it merged (0 for a log of fewer than two) and the log's size afterwards.
  * - `ensure` creates a document's metadata if absent and returns existing
  *   metadata unchanged; `create` fails with `DocumentExistsError` instead.
- * - `list` returns the most recently changed documents first, at most
- *   `limit`, only ids starting with `prefix` when given.
+ * - A document is *listed* once someone meant it to exist: `create` makes a
+ *   listed document; `ensure` and a first `append` make an unlisted one
+ *   (someone opened a link), which an append with `info.listed` lists for
+ *   good. Documents stored before this flag existed are listed.
+ * - `list` returns listed documents only, most recently changed first (ties
+ *   by id, in byte order), at most `limit`; only ids starting with `prefix`
+ *   when given; only titles containing `query` (case-insensitive) when
+ *   given; only those after the `after` entry of that order when given, so
+ *   that pages follow on.
  * - `delete` removes metadata and every update, resolves whether the document
  *   existed, and leaves a tombstone: afterwards `ensure` and `append` fail
  *   with `DocumentDeletedError` (so a client that reconnects after the delete
@@ -40,6 +47,17 @@ export interface DocMeta {
   /** Milliseconds since the epoch. */
   createdAt: number;
   updatedAt: number;
+  /** Whether the document list shows it (see the contract). */
+  listed: boolean;
+}
+
+export interface ListOptions {
+  limit: number;
+  prefix?: string;
+  /** Only titles containing this, ignoring case. */
+  query?: string;
+  /** Continue after this entry: the last of the previous page. */
+  after?: { updatedAt: number; id: string };
 }
 
 export interface AppendInfo {
@@ -47,6 +65,8 @@ export interface AppendInfo {
   at: number;
   /** The document's title after this update, when it changed. */
   title?: string;
+  /** Set when the document has writing (title or text) and is not yet listed. */
+  listed?: true;
 }
 
 export interface CompactResult {
@@ -64,7 +84,7 @@ export interface DocStore {
   ensure(docId: string, at: number): Promise<DocMeta>;
   create(meta: { id: string; title: string; at: number }): Promise<DocMeta>;
   get(docId: string): Promise<DocMeta | null>;
-  list(options: { limit: number; prefix?: string }): Promise<DocMeta[]>;
+  list(options: ListOptions): Promise<DocMeta[]>;
   delete(docId: string): Promise<boolean>;
   ping(): Promise<void>;
   /** Finishes what was requested, then releases the backing store. */

@@ -5,6 +5,7 @@ import {
   type DocStore,
   DocumentDeletedError,
   DocumentExistsError,
+  type ListOptions,
 } from "./doc-store.ts";
 import { mergeUpdateLog } from "./merge.ts";
 
@@ -26,6 +27,7 @@ export class MemoryDocStore implements DocStore {
     entry.updates.push(update.slice());
     entry.meta.updatedAt = info.at;
     if (info.title !== undefined) entry.meta.title = info.title;
+    if (info.listed) entry.meta.listed = true;
   }
 
   async compact(docId: string): Promise<CompactResult> {
@@ -47,6 +49,7 @@ export class MemoryDocStore implements DocStore {
     this.tombstones.delete(meta.id);
     const entry = this.entry(meta.id, meta.at);
     entry.meta.title = meta.title;
+    entry.meta.listed = true;
     return { ...entry.meta };
   }
 
@@ -55,12 +58,22 @@ export class MemoryDocStore implements DocStore {
     return entry ? { ...entry.meta } : null;
   }
 
-  async list(options: { limit: number; prefix?: string }): Promise<DocMeta[]> {
+  async list(options: ListOptions): Promise<DocMeta[]> {
     const prefix = options.prefix ?? "";
+    const query = options.query?.toLowerCase() ?? "";
+    const { after } = options;
     return [...this.docs.values()]
       .map((entry) => ({ ...entry.meta }))
-      .filter((meta) => meta.id.startsWith(prefix))
-      .sort((a, b) => b.updatedAt - a.updatedAt || a.id.localeCompare(b.id))
+      .filter(
+        (meta) =>
+          meta.listed &&
+          meta.id.startsWith(prefix) &&
+          meta.title.toLowerCase().includes(query) &&
+          (!after ||
+            meta.updatedAt < after.updatedAt ||
+            (meta.updatedAt === after.updatedAt && meta.id > after.id)),
+      )
+      .sort((a, b) => b.updatedAt - a.updatedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
       .slice(0, options.limit);
   }
 
@@ -81,7 +94,10 @@ export class MemoryDocStore implements DocStore {
   private entry(docId: string, at: number) {
     let entry = this.docs.get(docId);
     if (!entry) {
-      entry = { meta: { id: docId, title: "", createdAt: at, updatedAt: at }, updates: [] };
+      entry = {
+        meta: { id: docId, title: "", createdAt: at, updatedAt: at, listed: false },
+        updates: [],
+      };
       this.docs.set(docId, entry);
     }
     return entry;

@@ -29,6 +29,7 @@ import {
   type DocStore,
   DocumentDeletedError,
   DocumentExistsError,
+  type ListOptions,
 } from "./doc-store.ts";
 import { mergeUpdateLog } from "./merge.ts";
 
@@ -60,6 +61,7 @@ interface Row {
   title: string;
   created_at: string;
   updated_at: string;
+  listed: boolean;
 }
 
 export class PostgresDocStore implements DocStore {
@@ -167,7 +169,7 @@ export class PostgresDocStore implements DocStore {
       // Separate statements: the SELECT's snapshot must see a row another
       // server inserted while this INSERT waited on it.
       await client.query(
-        "INSERT INTO documents (id, created_at, updated_at) VALUES ($1, $2, $2) ON CONFLICT (id) DO NOTHING",
+        "INSERT INTO documents (id, created_at, updated_at, listed) VALUES ($1, $2, $2, false) ON CONFLICT (id) DO NOTHING",
         [docId, at],
       );
       const { rows } = await client.query<Row>("SELECT * FROM documents WHERE id = $1", [docId]);
@@ -191,7 +193,7 @@ export class PostgresDocStore implements DocStore {
       if ((error as { code?: string }).code === "23505") throw new DocumentExistsError(meta.id);
       throw error;
     }
-    return { id: meta.id, title: meta.title, createdAt: meta.at, updatedAt: meta.at };
+    return { id: meta.id, title: meta.title, createdAt: meta.at, updatedAt: meta.at, listed: true };
   }
 
   async get(docId: string): Promise<DocMeta | null> {
@@ -199,11 +201,21 @@ export class PostgresDocStore implements DocStore {
     return rows[0] ? toMeta(rows[0]) : null;
   }
 
-  async list(options: { limit: number; prefix?: string }): Promise<DocMeta[]> {
+  async list(options: ListOptions): Promise<DocMeta[]> {
     const { rows } = await this.query<Row>(
-      `SELECT * FROM documents WHERE starts_with(id, $1)
-       ORDER BY updated_at DESC, id COLLATE "C" LIMIT $2`,
-      [options.prefix ?? "", options.limit],
+      `SELECT * FROM documents
+       WHERE listed AND starts_with(id, $1)
+         AND ($2 = '' OR strpos(lower(title), lower($2)) > 0)
+         AND ($3::bigint IS NULL OR updated_at < $3
+              OR (updated_at = $3 AND id COLLATE "C" > $4))
+       ORDER BY updated_at DESC, id COLLATE "C" LIMIT $5`,
+      [
+        options.prefix ?? "",
+        options.query ?? "",
+        options.after?.updatedAt ?? null,
+        options.after?.id ?? "",
+        options.limit,
+      ],
     );
     return rows.map(toMeta);
   }
@@ -289,7 +301,10 @@ export class PostgresDocStore implements DocStore {
   private async commitBatch(batch: AppendJob[]): Promise<void> {
     // Per document: created at its first append, changed at its latest, and
     // titled by its last append that gave a title.
-    const docs = new Map<string, { created: number; updated: number; title: string | null }>();
+    const docs = new Map<
+      string,
+      { created: number; updated: number; title: string | null; listed: boolean }
+    >();
     for (const { docId, info } of batch) {
       const doc = docs.get(docId);
       const title = info.title ?? doc?.title ?? null;
@@ -297,6 +312,7 @@ export class PostgresDocStore implements DocStore {
         created: doc?.created ?? info.at,
         updated: Math.max(doc?.updated ?? info.at, info.at),
         title,
+        listed: (doc?.listed ?? false) || info.listed === true,
       });
     }
     // Sorted: batches from several servers lock document rows in one order,
@@ -313,18 +329,20 @@ export class PostgresDocStore implements DocStore {
           // (created_at only for new ones; updated_at never moves back; the
           // title only when one was given), insert the updates in order.
           `WITH batch_docs AS (
-             SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[])
-               AS d (id, created, updated, title)
+             SELECT * FROM unnest(
+               $1::text[], $2::bigint[], $3::bigint[], $4::text[], $7::boolean[]
+             ) AS d (id, created, updated, title, listed)
            ),
            refused AS (
              SELECT id FROM deleted_documents WHERE id = ANY ($1::text[])
            ),
            touched AS (
-             INSERT INTO documents (id, title, created_at, updated_at)
-             SELECT id, coalesce(title, ''), created, updated FROM batch_docs
+             INSERT INTO documents (id, title, created_at, updated_at, listed)
+             SELECT id, coalesce(title, ''), created, updated, listed FROM batch_docs
              WHERE id NOT IN (SELECT id FROM refused)
              ON CONFLICT (id) DO UPDATE SET
                updated_at = greatest(documents.updated_at, excluded.updated_at),
+               listed = documents.listed OR excluded.listed,
                title = coalesce(
                  (SELECT title FROM batch_docs WHERE batch_docs.id = excluded.id),
                  documents.title
@@ -345,6 +363,7 @@ export class PostgresDocStore implements DocStore {
             docIds.map((id) => docs.get(id)?.title ?? null),
             batch.map((job) => job.docId),
             batch.map((job) => job.update),
+            docIds.map((id) => docs.get(id)?.listed ?? false),
           ],
         );
         return new Set(rows.map((row) => row.id));
@@ -444,6 +463,10 @@ const schemaMigrations: readonly string[] = [
     deleted_at bigint NOT NULL
   );
   `,
+  // Documents stored before this step were all listed; see DocMeta.listed.
+  `
+  ALTER TABLE documents ADD COLUMN listed boolean NOT NULL DEFAULT true;
+  `,
 ];
 
 /**
@@ -473,6 +496,7 @@ function toMeta(row: Row): DocMeta {
     title: row.title,
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
+    listed: row.listed,
   };
 }
 

@@ -7,6 +7,7 @@ import {
   type DocMeta,
   DocumentDeletedError,
   DocumentExistsError,
+  type ListOptions,
 } from "./doc-store.ts";
 import { mergeUpdateLog } from "./merge.ts";
 
@@ -77,7 +78,7 @@ export class SqliteDatabase {
         "DELETE FROM updates WHERE doc_id = ? AND seq <= ?",
       ),
       ensure: db.prepare<[string, number, number]>(
-        "INSERT INTO documents (id, created_at, updated_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
+        "INSERT INTO documents (id, created_at, updated_at, listed) VALUES (?, ?, ?, 0) ON CONFLICT (id) DO NOTHING",
       ),
       insertDoc: db.prepare<[string, string, number, number]>(
         "INSERT INTO documents (id, title, created_at, updated_at) VALUES (?, ?, ?, ?)",
@@ -88,9 +89,15 @@ export class SqliteDatabase {
       touchWithTitle: db.prepare<[number, string, string]>(
         "UPDATE documents SET updated_at = max(updated_at, ?), title = ? WHERE id = ?",
       ),
+      markListed: db.prepare<[string]>("UPDATE documents SET listed = 1 WHERE id = ?"),
       get: db.prepare<[string], Row>("SELECT * FROM documents WHERE id = ?"),
-      list: db.prepare<[string, string, number], Row>(
-        "SELECT * FROM documents WHERE substr(id, 1, length(?)) = ? ORDER BY updated_at DESC, id LIMIT ?",
+      list: db.prepare<[ListParams], Row>(
+        `SELECT * FROM documents
+         WHERE listed = 1 AND substr(id, 1, length(@prefix)) = @prefix
+           AND (@query = '' OR instr(lower(title), lower(@query)) > 0)
+           AND (@afterAt IS NULL OR updated_at < @afterAt
+                OR (updated_at = @afterAt AND id > @afterId))
+         ORDER BY updated_at DESC, id LIMIT @limit`,
       ),
       deleteUpdates: db.prepare<[string]>("DELETE FROM updates WHERE doc_id = ?"),
       deleteDoc: db.prepare<[string]>("DELETE FROM documents WHERE id = ?"),
@@ -116,6 +123,7 @@ export class SqliteDatabase {
             ensured.push(docId);
           }
           statements.insertUpdate.run(docId, update);
+          if (info.listed) statements.markListed.run(docId);
           if (info.title === undefined) {
             this.pendingTouches.set(docId, Math.max(info.at, this.pendingTouches.get(docId) ?? 0));
           } else {
@@ -249,7 +257,7 @@ export class SqliteDatabase {
       }
       throw error;
     }
-    return { id: meta.id, title: meta.title, createdAt: meta.at, updatedAt: meta.at };
+    return { id: meta.id, title: meta.title, createdAt: meta.at, updatedAt: meta.at, listed: true };
   }
 
   get(docId: string): DocMeta | null {
@@ -258,10 +266,17 @@ export class SqliteDatabase {
     return row ? toMeta(row) : null;
   }
 
-  list(options: { limit: number; prefix?: string }): DocMeta[] {
+  list(options: ListOptions): DocMeta[] {
     this.flushTouches();
-    const prefix = options.prefix ?? "";
-    return this.statements.list.all(prefix, prefix, options.limit).map(toMeta);
+    return this.statements.list
+      .all({
+        prefix: options.prefix ?? "",
+        query: options.query ?? "",
+        afterAt: options.after?.updatedAt ?? null,
+        afterId: options.after?.id ?? "",
+        limit: options.limit,
+      })
+      .map(toMeta);
   }
 
   delete(docId: string): boolean {
@@ -327,6 +342,14 @@ function configure(db: Database.Database, busyTimeoutMs: number): void {
       deleted_at INTEGER NOT NULL
     );
   `);
+  // Added later: documents stored before it were all listed. Under the write
+  // lock, as the other connection may be adding it at the same moment.
+  db.transaction(() => {
+    const columns = db.prepare<[], { name: string }>("PRAGMA table_info(documents)").all();
+    if (!columns.some((column) => column.name === "listed")) {
+      db.exec("ALTER TABLE documents ADD COLUMN listed INTEGER NOT NULL DEFAULT 1");
+    }
+  }).immediate();
 }
 
 const touchIntervalMs = 1000;
@@ -351,8 +374,23 @@ interface Row {
   title: string;
   created_at: number;
   updated_at: number;
+  listed: number;
+}
+
+interface ListParams {
+  prefix: string;
+  query: string;
+  afterAt: number | null;
+  afterId: string;
+  limit: number;
 }
 
 function toMeta(row: Row): DocMeta {
-  return { id: row.id, title: row.title, createdAt: row.created_at, updatedAt: row.updated_at };
+  return {
+    id: row.id,
+    title: row.title,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    listed: row.listed === 1,
+  };
 }

@@ -14,7 +14,12 @@
  * Compactions (which decode a whole document) and background checkpoints
  * stay on the maintenance worker (sqlite-maintenance.ts).
  */
-import { type AppendInfo, type DocMeta, DocumentDeletedError } from "./doc-store.ts";
+import {
+  type AppendInfo,
+  type DocMeta,
+  DocumentDeletedError,
+  type ListOptions,
+} from "./doc-store.ts";
 import { type AppendItem, type Durability, SqliteDatabase } from "./sqlite-db.ts";
 
 /**
@@ -78,7 +83,7 @@ export class SqliteWriter {
     return this.call((db) => db.get(docId));
   }
 
-  list(options: { limit: number; prefix?: string }): Promise<DocMeta[]> {
+  list(options: ListOptions): Promise<DocMeta[]> {
     return this.call((db) => db.list(options));
   }
 

@@ -16,7 +16,7 @@
  * Requests to the writer run and resolve in the order they were made, reads
  * included, so a read always sees every write requested before it.
  */
-import type { AppendInfo, CompactResult, DocMeta, DocStore } from "./doc-store.ts";
+import type { AppendInfo, CompactResult, DocMeta, DocStore, ListOptions } from "./doc-store.ts";
 import type { Durability } from "./sqlite-db.ts";
 import { SqliteMaintenance } from "./sqlite-maintenance.ts";
 import { SqliteWriter } from "./sqlite-writer.ts";
@@ -65,7 +65,7 @@ export class SqliteDocStore implements DocStore {
     return this.write((writer) => writer.get(docId));
   }
 
-  list(options: { limit: number; prefix?: string }): Promise<DocMeta[]> {
+  list(options: ListOptions): Promise<DocMeta[]> {
     return this.write((writer) => writer.list(options));
   }
 
