@@ -145,3 +145,15 @@ test("a page from another origin cannot open a socket with a valid token, while 
   const own = await openWithToken(null, "/");
   expect(await probeSocket(own, url)).toMatchObject({ received: true });
 });
+
+test("a view-only token lists the document without offering to rename or delete it", async ({
+  docId,
+  openWithToken,
+}) => {
+  const reader = await openWithToken(await mint({ doc: docId, permission: "read" }), "/");
+  const item = reader.getByTestId("document-item");
+  await expect(item).toHaveCount(1);
+  await expect(item.getByRole("link")).toBeVisible();
+  await expect(item.getByRole("button")).toHaveCount(0);
+  await expect(reader.getByTestId("new-document")).toBeDisabled();
+});

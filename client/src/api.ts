@@ -1,5 +1,11 @@
 /** The HTTP API under /api (see shared/src/api.ts for the shapes). */
-import type { ApiError, DocumentList, DocumentMeta } from "@cowrite/shared";
+import type {
+  ApiError,
+  DocumentList,
+  DocumentMeta,
+  ListDocumentsQuery,
+  UpdateDocumentBody,
+} from "@cowrite/shared";
 
 export class ApiRequestError extends Error {
   override name = "ApiRequestError";
@@ -13,10 +19,13 @@ export class ApiRequestError extends Error {
 }
 
 export interface DocumentsApi {
-  listDocuments(): Promise<DocumentMeta[]>;
+  /** One page of the list, newest change first; pass `nextCursor` back for the next. */
+  listDocuments(query?: ListDocumentsQuery): Promise<DocumentList>;
   createDocument(title?: string): Promise<DocumentMeta>;
   getDocument(id: string): Promise<DocumentMeta>;
-  deleteDocument(id: string): Promise<void>;
+  renameDocument(id: string, title: string): Promise<DocumentMeta>;
+  /** `keepalive` lets the request finish while the page is being closed. */
+  deleteDocument(id: string, options?: { keepalive?: boolean }): Promise<void>;
 }
 
 export interface DocumentsApiOptions {
@@ -61,9 +70,13 @@ export function createDocumentsApi(options: DocumentsApiOptions = {}): Documents
   }
 
   return {
-    async listDocuments() {
-      const list = await request<DocumentList>("/documents");
-      return list.documents;
+    listDocuments(query = {}) {
+      const params = new URLSearchParams();
+      if (query.limit !== undefined) params.set("limit", String(query.limit));
+      if (query.q) params.set("q", query.q);
+      if (query.cursor) params.set("cursor", query.cursor);
+      const search = params.toString();
+      return request<DocumentList>(`/documents${search ? `?${search}` : ""}`);
     },
     createDocument(title) {
       return request<DocumentMeta>("/documents", {
@@ -74,8 +87,18 @@ export function createDocumentsApi(options: DocumentsApiOptions = {}): Documents
     getDocument(id) {
       return request<DocumentMeta>(`/documents/${encodeURIComponent(id)}`);
     },
-    deleteDocument(id) {
-      return request<void>(`/documents/${encodeURIComponent(id)}`, { method: "DELETE" });
+    renameDocument(id, title) {
+      const body: UpdateDocumentBody = { title };
+      return request<DocumentMeta>(`/documents/${encodeURIComponent(id)}`, {
+        method: "PATCH",
+        body: JSON.stringify(body),
+      });
+    },
+    deleteDocument(id, options = {}) {
+      return request<void>(`/documents/${encodeURIComponent(id)}`, {
+        method: "DELETE",
+        keepalive: options.keepalive === true,
+      });
     },
   };
 }

@@ -1,5 +1,13 @@
-/** The document list at `/`: create a document, open one, see when each last changed. */
-import type { DocumentMeta } from "@cowrite/shared";
+/**
+ * The document list at `/`: create a document, open one, see when each last
+ * changed; search by title, load more in pages, rename and delete.
+ *
+ * Deleting asks first, then hides the entry and offers Undo for
+ * `undoWindowMs`; only then is the document deleted on the server (at once
+ * if the page goes away meanwhile). Until then nothing has happened that
+ * Undo would have to repair.
+ */
+import { type DocumentMeta, TITLE_MAX_LENGTH } from "@cowrite/shared";
 import { ApiRequestError, type DocumentsApi } from "./api.ts";
 import { el } from "./dom.ts";
 import { formatDateTime, formatRelativeTime } from "./format.ts";
@@ -11,23 +19,36 @@ export interface ListPageOptions {
   navigate: (path: string) => void;
   /** The access token the app was opened with; only its claims are read here (the api sends it). */
   token?: string | null;
+  /** Entries per page (default 50). */
+  pageSize?: number;
+  /** How long a deletion can be undone (default 8 s). */
+  undoWindowMs?: number;
 }
 
 /** How often relative times ("5 minutes ago") are refreshed. */
 const refreshTimesMs = 30_000;
+/** Typing in the search box waits this long for the next key before asking. */
+const searchDelayMs = 200;
+
+interface PendingDelete {
+  meta: DocumentMeta;
+  timer: ReturnType<typeof setTimeout>;
+  toast: HTMLElement;
+}
 
 export function mountListPage(
   container: HTMLElement,
-  { api, navigate, token = null }: ListPageOptions,
+  { api, navigate, token = null, pageSize = 50, undoWindowMs = 8000 }: ListPageOptions,
 ): Page {
   let destroyed = false;
+  const canWrite = decodeTokenClaims(token)?.permission !== "read";
   const newButton = el("button", {
     className: "button button-primary",
     type: "button",
     testid: "new-document",
     text: "New document",
   });
-  if (decodeTokenClaims(token)?.permission === "read") {
+  if (!canWrite) {
     // The server would refuse with 403; say so before the click.
     newButton.disabled = true;
     newButton.title = "Your access is view-only";
@@ -38,16 +59,50 @@ export function mountListPage(
     hidden: true,
     testid: "list-error",
   });
+  const search = el("input", {
+    className: "list-search",
+    type: "search",
+    placeholder: "Search by title",
+    ariaLabel: "Search documents by title",
+    testid: "search",
+    maxLength: TITLE_MAX_LENGTH,
+    spellcheck: false,
+  });
   const list = el("ul", {
     className: "document-list",
     testid: "document-list",
     ariaLabel: "Documents",
   });
+  const emptyTitle = el("p", { className: "empty-title", text: "No documents yet" });
+  const emptyHint = el("p", { text: "Create one and share its link to write together." });
   const empty = el("div", { className: "empty-state", hidden: true, testid: "empty-state" }, [
-    el("p", { className: "empty-title", text: "No documents yet" }),
-    el("p", { text: "Create one and share its link to write together." }),
+    emptyTitle,
+    emptyHint,
   ]);
   const loading = el("p", { className: "list-loading", text: "Loading documents…" });
+  const moreButton = el("button", {
+    className: "button list-more",
+    type: "button",
+    testid: "load-more",
+    text: "Show more",
+    hidden: true,
+  });
+  const toasts = el("div", { className: "toasts", role: "status", testid: "toasts" });
+  const dialogMessage = el("p", { className: "dialog-message" });
+  const confirmButton = el("button", {
+    className: "button button-danger",
+    type: "button",
+    text: "Delete",
+    testid: "confirm-delete",
+  });
+  const cancelButton = el("button", { className: "button", type: "button", text: "Cancel" });
+  const dialog = el("dialog", { className: "dialog", testid: "delete-dialog" }, [
+    el("h2", { className: "dialog-title", text: "Delete this document?" }),
+    dialogMessage,
+    el("div", { className: "dialog-actions" }, [cancelButton, confirmButton]),
+  ]);
+  dialog.setAttribute("aria-labelledby", "delete-dialog-title");
+  dialog.querySelector("h2")?.setAttribute("id", "delete-dialog-title");
 
   const page = el("div", { className: "list-page" }, [
     el("header", { className: "list-header" }, [
@@ -58,39 +113,148 @@ export function mountListPage(
       newButton,
     ]),
     el("main", { className: "list-main" }, [
-      el("h2", { className: "list-heading", text: "Documents" }),
+      el("div", { className: "list-toolbar" }, [
+        el("h2", { className: "list-heading", text: "Documents" }),
+        search,
+      ]),
       error,
       loading,
       list,
       empty,
+      moreButton,
     ]),
+    toasts,
+    dialog,
   ]);
   container.replaceChildren(page);
   document.title = "Documents – Cowrite";
 
   let documents: DocumentMeta[] = [];
-  const renderList = (): void => {
-    const items = documents.map((meta) => {
-      const title = meta.title.trim() || "Untitled";
-      const time = el("time", {
-        className: "document-time",
-        text: `Edited ${formatRelativeTime(meta.updatedAt)}`,
-        title: formatDateTime(meta.updatedAt),
-      });
-      time.dateTime = meta.updatedAt;
-      return el("li", { className: "document-item", testid: "document-item" }, [
-        el("a", { className: "document-link", href: documentPath(meta.id) }, [
-          el("span", { className: "document-icon", text: "¶", ariaHidden: true }),
-          el("span", {
-            className: meta.title.trim() ? "document-title" : "document-title is-untitled",
-            text: title,
-          }),
-          time,
-        ]),
-      ]);
+  let nextCursor: string | null = null;
+  /** Bumped by every fresh load, so an older answer arriving late is dropped. */
+  let generation = 0;
+  const pendingDeletes = new Map<string, PendingDelete>();
+  /** The entry being renamed, if any: a refresh must not throw its input away. */
+  let renaming: string | null = null;
+
+  const visible = (): DocumentMeta[] => documents.filter((meta) => !pendingDeletes.has(meta.id));
+
+  const renderItem = (meta: DocumentMeta): HTMLLIElement => {
+    const titled = meta.title.trim() !== "";
+    const title = titled ? meta.title.trim() : "Untitled";
+    const time = el("time", {
+      className: "document-time",
+      text: `Edited ${formatRelativeTime(meta.updatedAt)}`,
+      title: formatDateTime(meta.updatedAt),
     });
-    list.replaceChildren(...items);
-    empty.hidden = documents.length > 0;
+    time.dateTime = meta.updatedAt;
+    const item = el("li", { className: "document-item", testid: "document-item" });
+    item.dataset.id = meta.id;
+    if (renaming === meta.id) {
+      item.append(renderRenameForm(meta));
+      return item;
+    }
+    item.append(
+      el("a", { className: "document-link", href: documentPath(meta.id) }, [
+        el("span", { className: "document-icon", text: "¶", ariaHidden: true }),
+        el("span", {
+          className: titled ? "document-title" : "document-title is-untitled",
+          text: title,
+        }),
+        time,
+      ]),
+    );
+    if (canWrite) {
+      const rename = el("button", {
+        className: "icon-button",
+        type: "button",
+        ariaLabel: `Rename ${title}`,
+        title: "Rename",
+        testid: "rename",
+      });
+      rename.append(el("span", { text: "✎", ariaHidden: true }));
+      rename.addEventListener("click", () => startRename(meta.id));
+      const remove = el("button", {
+        className: "icon-button icon-button-danger",
+        type: "button",
+        ariaLabel: `Delete ${title}`,
+        title: "Delete",
+        testid: "delete",
+      });
+      remove.append(el("span", { text: "🗑", ariaHidden: true }));
+      remove.addEventListener("click", () => void askToDelete(meta));
+      item.append(el("div", { className: "document-actions" }, [rename, remove]));
+    }
+    return item;
+  };
+
+  const renderRenameForm = (meta: DocumentMeta): HTMLFormElement => {
+    const input = el("input", {
+      className: "rename-input",
+      type: "text",
+      ariaLabel: "New title",
+      testid: "rename-input",
+      maxLength: TITLE_MAX_LENGTH,
+      placeholder: "Untitled",
+    });
+    input.value = meta.title;
+    const save = el("button", { className: "button button-primary", type: "submit", text: "Save" });
+    const cancel = el("button", { className: "button", type: "button", text: "Cancel" });
+    const form = el("form", { className: "rename-form" }, [input, save, cancel]);
+    const stop = (): void => {
+      renaming = null;
+      renderList();
+      list.querySelector<HTMLElement>(`[data-id="${meta.id}"] [data-testid="rename"]`)?.focus();
+    };
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const title = input.value.trim();
+      if (title === meta.title.trim()) return stop();
+      save.disabled = true;
+      api.renameDocument(meta.id, title).then(
+        (renamed) => {
+          if (destroyed) return;
+          documents = documents.map((d) => (d.id === renamed.id ? renamed : d));
+          stop();
+        },
+        (reason: unknown) => {
+          if (destroyed) return;
+          save.disabled = false;
+          showError(describeFailure("Could not rename the document", reason));
+        },
+      );
+    });
+    cancel.addEventListener("click", stop);
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") {
+        event.preventDefault();
+        stop();
+      }
+    });
+    queueMicrotask(() => {
+      input.focus();
+      input.select();
+    });
+    return form;
+  };
+
+  const startRename = (id: string): void => {
+    renaming = id;
+    renderList();
+  };
+
+  const renderList = (): void => {
+    const shown = visible();
+    list.replaceChildren(...shown.map(renderItem));
+    const searching = search.value.trim() !== "";
+    emptyTitle.textContent = searching
+      ? `No documents match “${search.value.trim()}”`
+      : "No documents yet";
+    emptyHint.textContent = searching
+      ? "Try another part of the title."
+      : "Create one and share its link to write together.";
+    empty.hidden = shown.length > 0 || !loading.hidden;
+    moreButton.hidden = nextCursor === null;
   };
 
   const showError = (message: string): void => {
@@ -98,22 +262,126 @@ export function mountListPage(
     error.hidden = false;
   };
 
+  /** Loads the first page again (for a new search, or on coming back to the tab). */
   const load = async (): Promise<void> => {
+    const mine = ++generation;
+    list.setAttribute("aria-busy", "true");
     try {
-      const result = await api.listDocuments();
-      if (destroyed) return;
-      // The server sends newest first; sort anyway so the order never depends on it.
-      documents = [...result].sort((a, b) => Date.parse(b.updatedAt) - Date.parse(a.updatedAt));
+      const result = await api.listDocuments({ q: search.value.trim(), limit: pageSize });
+      if (destroyed || mine !== generation) return;
+      documents = result.documents;
+      nextCursor = result.nextCursor;
       error.hidden = true;
-      renderList();
     } catch (reason) {
-      if (destroyed) return;
+      if (destroyed || mine !== generation) return;
       showError(describeFailure("Could not load documents", reason));
     } finally {
-      if (!destroyed) loading.hidden = true;
+      if (!destroyed && mine === generation) {
+        loading.hidden = true;
+        list.setAttribute("aria-busy", "false");
+        renderList();
+      }
     }
   };
 
+  const loadMore = async (): Promise<void> => {
+    if (nextCursor === null) return;
+    const mine = generation;
+    moreButton.disabled = true;
+    try {
+      const result = await api.listDocuments({
+        q: search.value.trim(),
+        limit: pageSize,
+        cursor: nextCursor,
+      });
+      if (destroyed || mine !== generation) return;
+      // A document edited since the first page moved up: keep one entry.
+      const known = new Set(documents.map((d) => d.id));
+      documents = [...documents, ...result.documents.filter((d) => !known.has(d.id))];
+      nextCursor = result.nextCursor;
+      renderList();
+    } catch (reason) {
+      if (!destroyed) showError(describeFailure("Could not load more documents", reason));
+    } finally {
+      moreButton.disabled = false;
+    }
+  };
+
+  // ---- delete, with a confirmation and a window to undo ----
+  let confirming: ((confirmed: boolean) => void) | null = null;
+  const confirmDelete = (meta: DocumentMeta): Promise<boolean> => {
+    const title = meta.title.trim() || "Untitled";
+    dialogMessage.textContent =
+      `“${title}” will be deleted for everyone, and people who have it open ` +
+      "will no longer be able to edit it.";
+    dialog.showModal();
+    cancelButton.focus();
+    return new Promise((resolve) => {
+      confirming = resolve;
+    });
+  };
+  const answer = (confirmed: boolean): void => {
+    const resolve = confirming;
+    confirming = null;
+    if (dialog.open) dialog.close();
+    resolve?.(confirmed);
+  };
+  confirmButton.addEventListener("click", () => answer(true));
+  cancelButton.addEventListener("click", () => answer(false));
+  // Escape closes the dialog by itself.
+  dialog.addEventListener("close", () => answer(false));
+
+  const askToDelete = async (meta: DocumentMeta): Promise<void> => {
+    if (!(await confirmDelete(meta)) || destroyed) return;
+    const title = meta.title.trim() || "Untitled";
+    const undo = el("button", { className: "toast-action", type: "button", text: "Undo" });
+    const toast = el("div", { className: "toast", testid: "toast" }, [
+      el("span", { text: `Deleted “${title}”.` }),
+      undo,
+    ]);
+    const timer = setTimeout(() => void commitDelete(meta.id), undoWindowMs);
+    pendingDeletes.set(meta.id, { meta, timer, toast });
+    toasts.append(toast);
+    undo.addEventListener("click", () => {
+      const pending = pendingDeletes.get(meta.id);
+      if (!pending) return;
+      clearTimeout(pending.timer);
+      pendingDeletes.delete(meta.id);
+      toast.remove();
+      renderList();
+    });
+    undo.focus();
+    renderList();
+  };
+
+  const commitDelete = async (id: string, keepalive = false): Promise<void> => {
+    const pending = pendingDeletes.get(id);
+    if (!pending) return;
+    clearTimeout(pending.timer);
+    pending.toast.remove();
+    try {
+      await api.deleteDocument(id, { keepalive });
+      pendingDeletes.delete(id);
+      documents = documents.filter((d) => d.id !== id);
+    } catch (reason) {
+      pendingDeletes.delete(id);
+      // Already gone is what was asked for.
+      if (reason instanceof ApiRequestError && reason.status === 404) {
+        documents = documents.filter((d) => d.id !== id);
+      } else if (!destroyed) {
+        showError(describeFailure("Could not delete the document", reason));
+      }
+    }
+    if (!destroyed) renderList();
+  };
+  const commitAllDeletes = (keepalive: boolean): void => {
+    for (const id of [...pendingDeletes.keys()]) void commitDelete(id, keepalive);
+  };
+  // Closing the tab within the window still deletes what was deleted.
+  const onPageHide = (): void => commitAllDeletes(true);
+  window.addEventListener("pagehide", onPageHide);
+
+  // ---- events ----
   const onNew = async (): Promise<void> => {
     newButton.disabled = true;
     try {
@@ -129,21 +397,40 @@ export function mountListPage(
     void onNew();
   };
   newButton.addEventListener("click", onNewClick);
+  moreButton.addEventListener("click", () => void loadMore());
 
-  const refreshTimer = setInterval(renderList, refreshTimesMs);
+  let searchTimer: ReturnType<typeof setTimeout> | null = null;
+  search.addEventListener("input", () => {
+    // Busy from the first key: what is shown is not yet the answer to it.
+    list.setAttribute("aria-busy", "true");
+    if (searchTimer !== null) clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => {
+      searchTimer = null;
+      void load();
+    }, searchDelayMs);
+  });
+
+  const refreshTimer = setInterval(() => {
+    if (renaming === null) renderList();
+  }, refreshTimesMs);
   // Coming back to the tab: other people may have edited or created documents.
   const onVisible = (): void => {
-    if (document.visibilityState === "visible") void load();
+    if (document.visibilityState === "visible" && renaming === null) void load();
   };
   document.addEventListener("visibilitychange", onVisible);
   void load();
 
   return {
     destroy() {
+      // Leaving the page ends the undo window: what was deleted is deleted.
+      commitAllDeletes(false);
       destroyed = true;
       clearInterval(refreshTimer);
+      if (searchTimer !== null) clearTimeout(searchTimer);
+      window.removeEventListener("pagehide", onPageHide);
       document.removeEventListener("visibilitychange", onVisible);
       newButton.removeEventListener("click", onNewClick);
+      if (dialog.open) dialog.close();
       page.remove();
     },
   };

@@ -35,4 +35,25 @@ describe("createDocumentsApi", () => {
       message: "invalid token",
     });
   });
+
+  it("asks for a page of the list with the search and cursor given", async () => {
+    const fetch = vi.fn(async () => jsonResponse(200, { documents: [], nextCursor: null }));
+    const api = createDocumentsApi({ fetch });
+    await api.listDocuments({ q: "plans & notes", cursor: "abc", limit: 20 });
+    await api.listDocuments();
+    const urls = fetch.mock.calls.map((call) => (call as unknown as [string])[0]);
+    expect(urls).toEqual([
+      "/api/documents?limit=20&q=plans+%26+notes&cursor=abc",
+      "/api/documents",
+    ]);
+  });
+
+  it("renames with a PATCH of the title", async () => {
+    const fetch = vi.fn(async () => jsonResponse(200, { id: "d", title: "New" }));
+    await createDocumentsApi({ fetch }).renameDocument("d", "New");
+    const [url, init] = fetch.mock.calls[0] as unknown as [string, RequestInit];
+    expect(url).toBe("/api/documents/d");
+    expect(init.method).toBe("PATCH");
+    expect(JSON.parse(String(init.body))).toEqual({ title: "New" });
+  });
 });
