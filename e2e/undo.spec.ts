@@ -44,3 +44,34 @@ test("Ctrl+Z undoes the user's own typing while the other user's text stays", as
   await expect(paragraphsOf(bob)).toHaveText(["Bob first."]);
   await expect(alice.getByTestId("toolbar-undo")).toBeDisabled();
 });
+
+test("undoing a paragraph one created keeps the text someone else typed into it", async ({
+  alice,
+  bob,
+}) => {
+  await placeCaretAtEnd(alice, paragraphsOf(alice).first());
+  await alice.keyboard.type("Alice's line");
+  await alice.keyboard.press("Enter");
+  await expect(paragraphsOf(bob)).toHaveText(["Alice's line", ""]);
+
+  // Bob writes into the empty paragraph Alice's Enter made.
+  await placeCaretAtEnd(bob, paragraphsOf(bob).nth(1));
+  await bob.keyboard.type("Bob's sentence.");
+  await expect(paragraphsOf(alice)).toHaveText(["Alice's line", "Bob's sentence."]);
+
+  await alice.keyboard.press("Control+z");
+  await expect(alice.getByTestId("toolbar-undo")).toBeDisabled();
+  // Alice's own typing is gone; Bob's words are not, for either of them.
+  await expect(paragraphsOf(alice)).toContainText(["Bob's sentence."]);
+  await expect(paragraphsOf(alice).filter({ hasText: "Alice" })).toHaveCount(0);
+  await expect(paragraphsOf(bob)).toContainText(["Bob's sentence."]);
+  const afterUndo = await paragraphsOf(alice).allTextContents();
+  await expect(paragraphsOf(bob)).toHaveText(afterUndo);
+
+  // Redo brings Alice's line back, and both still agree.
+  await alice.keyboard.press("Control+Shift+z");
+  await expect(paragraphsOf(alice).filter({ hasText: "Alice's line" })).toHaveCount(1);
+  await expect(paragraphsOf(alice).filter({ hasText: "Bob's sentence." })).toHaveCount(1);
+  const afterRedo = await paragraphsOf(alice).allTextContents();
+  await expect(paragraphsOf(bob)).toHaveText(afterRedo);
+});

@@ -12,7 +12,8 @@
  * - Presence: awareness local state (name, colour, focus, caret), remote
  *   carets rendered into `cursorsContainer`.
  * - Undo: a Yjs UndoManager scoped to the shared root that tracks only this
- *   binding's transactions, so undo never reverts other people's edits.
+ *   binding's transactions, so undo never reverts other people's edits, and
+ *   never deletes a paragraph we made that someone else has written in.
  * - Bootstrap: an empty document gets its first paragraph (or the caller's
  *   initial content) deterministically, so concurrent first visitors do not
  *   produce two copies.
@@ -28,7 +29,6 @@ import { CONTENT_FIELD } from "@cowrite/shared";
 import {
   type Binding,
   CONNECTED_COMMAND,
-  createUndoManager,
   createYjsBinding,
   initLocalState,
   type Provider,
@@ -124,7 +124,15 @@ export function bindEditor(options: BindEditorOptions): EditorBinding {
   });
   binding.cursorsContainer = options.cursorsContainer ?? null;
   const sharedRoot = binding.root.getSharedType();
-  const undoManager = createUndoManager(binding, sharedRoot);
+  // As @lexical/yjs's createUndoManager, plus a delete filter: undoing an
+  // insertion never deletes a container (a paragraph, a list item...) that
+  // others have written into since, so undo takes back only our own text.
+  const undoManager = new Y.UndoManager(sharedRoot, {
+    // Bootstrapping the first paragraph is not a user's edit.
+    captureTransaction: () => !binding.isBootstrapping,
+    trackedOrigins: new Set([binding, null]),
+    deleteFilter: (item) => !holdsOthersContent(item, doc.clientID),
+  });
 
   // --- content sync, both directions ---
   // biome-ignore lint/suspicious/noExplicitAny: Yjs types observeDeep events as YEvent<any>
@@ -342,4 +350,17 @@ export function bootstrapEmptyDocument(binding: Binding, initial?: InitialConten
     binding.isBootstrapping = false;
   }
   return doc.store.clients.has(clientId);
+}
+
+/**
+ * Whether `item` is a shared type (an element) holding visible content that
+ * another client wrote: undoing our insertion of it would delete their work.
+ */
+function holdsOthersContent(item: Y.Item, ownClientId: number): boolean {
+  if (!(item.content instanceof Y.ContentType)) return false;
+  for (let child = item.content.type._start; child !== null; child = child.right) {
+    if (child.deleted) continue;
+    if (child.id.client !== ownClientId || holdsOthersContent(child, ownClientId)) return true;
+  }
+  return false;
 }
