@@ -37,6 +37,7 @@ import {
   syncLexicalUpdateToYjs,
   syncYjsChangesToLexical,
   TOGGLE_CONNECT_COMMAND,
+  type UserState,
 } from "@lexical/yjs";
 import {
   $createParagraphNode,
@@ -135,10 +136,13 @@ export function bindEditor(options: BindEditorOptions): EditorBinding {
   });
 
   // --- content sync, both directions ---
+  // Both directions publish the local caret; see leftAnchoredCaret.
+  const caretProvider = leftAnchoredCaret(provider, doc);
   // biome-ignore lint/suspicious/noExplicitAny: Yjs types observeDeep events as YEvent<any>
   const onYjsTreeChanges = (events: Y.YEvent<any>[], transaction: Y.Transaction): void => {
     if (transaction.origin === binding) return;
-    syncYjsChangesToLexical(binding, provider, events, transaction.origin instanceof Y.UndoManager);
+    const fromUndo = transaction.origin instanceof Y.UndoManager;
+    syncYjsChangesToLexical(binding, caretProvider, events, fromUndo);
   };
   sharedRoot.observeDeep(onYjsTreeChanges);
 
@@ -147,7 +151,7 @@ export function bindEditor(options: BindEditorOptions): EditorBinding {
       if (tags.has(SKIP_COLLAB_TAG)) return;
       syncLexicalUpdateToYjs(
         binding,
-        provider,
+        caretProvider,
         prevEditorState,
         editorState,
         dirtyElements,
@@ -363,4 +367,78 @@ function holdsOthersContent(item: Y.Item, ownClientId: number): boolean {
     if (child.id.client !== ownClientId || holdsOthersContent(child, ownClientId)) return true;
   }
   return false;
+}
+
+/**
+ * The provider as `syncLexicalUpdateToYjs` sees it, publishing a collapsed
+ * caret anchored to the character on its left (Yjs `assoc` -1) rather than
+ * to the one on its right, which @lexical/yjs does.
+ *
+ * The published position is also where the local caret is put back after
+ * every remote change. Anchored to the right, a caret at the spot where
+ * someone else is typing jumps past each character they insert there, so
+ * two people typing at one spot interleave their letters ("tqhuei cqk").
+ * Anchored to the left, it stays after the writer's own last character:
+ * each person's words stay together, one sentence followed by the other.
+ */
+function leftAnchoredCaret(provider: Provider, doc: Y.Doc): Provider {
+  const awareness = provider.awareness;
+  const anchorLeft = (position: Y.RelativePosition | null): Y.RelativePosition | null => {
+    if (position === null || position.assoc < 0) return position;
+    const absolute = Y.createAbsolutePositionFromRelativePosition(position, doc);
+    if (absolute === null) return position;
+    return Y.createRelativePositionFromTypeIndex(absolute.type, absolute.index, -1);
+  };
+  return {
+    ...bindProvider(provider),
+    awareness: {
+      getLocalState: () => awareness.getLocalState(),
+      getStates: () => awareness.getStates(),
+      on: (type, listener) => awareness.on(type, listener),
+      off: (type, listener) => awareness.off(type, listener),
+      setLocalStateField: (field, value) => awareness.setLocalStateField(field, value),
+      setLocalState(state) {
+        // Only a collapsed caret: a range's ends already stick to the
+        // characters they select.
+        if (state === null || !samePosition(state.anchorPos, state.focusPos)) {
+          awareness.setLocalState(state);
+          return;
+        }
+        const caret = anchorLeft(state.anchorPos);
+        const next = { ...state, anchorPos: caret, focusPos: caret };
+        // Lexical compares against what it published (anchored right), so it
+        // asks again for a caret that did not move: publish only changes.
+        const current = awareness.getLocalState();
+        if (current !== null && sameUserState(current, next)) return;
+        awareness.setLocalState(next);
+      },
+    },
+  };
+}
+
+function samePosition(a: Y.RelativePosition | null, b: Y.RelativePosition | null): boolean {
+  return a !== null && b !== null && Y.compareRelativePositions(a, b);
+}
+
+function sameUserState(a: UserState, b: UserState): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof UserState>;
+  for (const key of keys) {
+    if (key === "anchorPos" || key === "focusPos") {
+      if (!samePosition(a[key], b[key])) return false;
+    } else if (a[key] !== b[key]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** The provider's own methods, bound, for an object that overrides only its awareness. */
+function bindProvider(provider: Provider): Provider {
+  return {
+    awareness: provider.awareness,
+    connect: () => provider.connect(),
+    disconnect: () => provider.disconnect(),
+    on: provider.on.bind(provider),
+    off: provider.off.bind(provider),
+  };
 }
