@@ -397,8 +397,12 @@ const notFoundPage = `<!doctype html>
 <title>Page not found · Cowrite</title>
 <link rel="icon" href="/favicon.svg" type="image/svg+xml">
 <style>
-body { font: 16px/1.5 system-ui, sans-serif; max-width: 32rem; margin: 15vh auto; padding: 0 1.5rem; }
+body { font: 16px/1.5 system-ui, sans-serif; max-width: 32rem; margin: 15vh auto; padding: 0 1.5rem; background: #f1f3f4; color: #202124; }
 a { color: #1a73e8; }
+@media (prefers-color-scheme: dark) {
+  body { background: #131314; color: #e3e3e3; }
+  a { color: #8ab4f8; }
+}
 </style>
 </head>
 <body>
