@@ -252,6 +252,12 @@ export function createToolbar(editor: LexicalEditor, options: ToolbarOptions = {
   element.setAttribute("role", "toolbar");
   element.setAttribute("aria-label", "Formatting");
 
+  // The groups wrap inside a box of their own, which clips the separator of a
+  // group that starts a row (see editor.css).
+  const groupsElement = document.createElement("div");
+  groupsElement.className = "toolbar-groups";
+  element.append(groupsElement);
+
   let format: SelectionFormat = { marks: new Set(), block: "paragraph", isLink: false };
   const buttons = new Map<string, { spec: ButtonSpec; button: HTMLButtonElement }>();
 
@@ -277,7 +283,7 @@ export function createToolbar(editor: LexicalEditor, options: ToolbarOptions = {
       groupElement.append(button);
       buttons.set(spec.name, { spec, button });
     }
-    element.append(groupElement);
+    groupsElement.append(groupElement);
   }
 
   const undoButton = buttons.get("undo")?.button;
