@@ -12,6 +12,8 @@
  *   no status or first sync is missed.
  * - `destroy()` frees what it made: socket, doc, editor, listeners and the
  *   parts' DOM. It is idempotent.
+ * - The user's colour is a preference: when someone present shows the same
+ *   or a similar one, the rule in user-color.ts may publish another.
  */
 import "./editor.css";
 import { CLOSE_NORMAL } from "@cowrite/shared";
@@ -24,6 +26,7 @@ import { Emitter } from "./emitter.ts";
 import { listPresentUsers, type PresenceUser } from "./presence.ts";
 import { type ConnectionState, CowriteProvider, type TokenSource } from "./provider.ts";
 import { createToolbar, type ToolbarButtonName } from "./toolbar.ts";
+import { type ColorHolder, pickDistinctColor } from "./user-color.ts";
 
 export interface CollabEditorOptions {
   /** WebSocket base URL, e.g. "wss://docs.example.com/ws". */
@@ -177,6 +180,29 @@ export function createCollabEditor(options: CollabEditorOptions): CollabEditor {
     ...(options.initialContent === undefined ? {} : { initialContent: options.initialContent }),
   });
 
+  // ---- distinct colours among the people present ----
+  let preferredUser = options.user;
+  let publishedColor = options.user.color;
+  const publishDistinctColor = (): void => {
+    const { awareness } = provider;
+    const others: ColorHolder[] = [];
+    for (const [clientId, state] of awareness.getStates()) {
+      if (clientId !== awareness.clientID && typeof state.color === "string") {
+        others.push({ clientId, color: state.color });
+      }
+    }
+    const color = pickDistinctColor({
+      current: publishedColor,
+      preferred: preferredUser.color,
+      selfId: awareness.clientID,
+      others,
+    });
+    if (color === publishedColor) return;
+    publishedColor = color;
+    collab.setUser({ ...preferredUser, color });
+  };
+  provider.awareness.on("change", publishDistinctColor);
+
   let destroyed = false;
   return {
     doc,
@@ -196,7 +222,11 @@ export function createCollabEditor(options: CollabEditorOptions): CollabEditor {
       return () => events.off(event, listener);
     },
     setUser(user) {
-      collab.setUser(user);
+      // A new name keeps the colour published for this document; a new colour replaces it.
+      if (user.color !== preferredUser.color) publishedColor = user.color;
+      preferredUser = user;
+      collab.setUser({ ...user, color: publishedColor });
+      publishDistinctColor();
     },
     destroy() {
       if (destroyed) return;
@@ -204,6 +234,7 @@ export function createCollabEditor(options: CollabEditorOptions): CollabEditor {
       provider.off("connection", onConnection);
       provider.off("sync", onSync);
       provider.awareness.off("change", onPresence);
+      provider.awareness.off("change", publishDistinctColor);
       collab.destroy();
       unregisterEditable();
       unregisterUpdates();
