@@ -87,7 +87,7 @@ test("theme variables and host CSS restyle the embedded editor", async ({ page, 
   const toolbar = page.getByTestId("embed-element").locator(".toolbar");
   await expect(toolbar).toHaveCSS("background-color", "rgb(251, 234, 233)");
   // toolbar="bold,italic" shows exactly those buttons.
-  await expect(page.getByTestId("embed-element").locator("button")).toHaveCount(2);
+  await expect(page.getByTestId("embed-element").locator(".toolbar-button")).toHaveCount(2);
   // An editor without a theme keeps the defaults.
   await expect(page.getByTestId("embed-b").locator(".cowrite-editor")).toHaveCSS(
     "background-color",

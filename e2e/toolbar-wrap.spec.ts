@@ -32,7 +32,7 @@ async function readToolbarLayout(page: Page): Promise<ToolbarLayout> {
       background: (style.backgroundColor.match(/\d+/g) ?? []).slice(0, 3).map(Number),
       contentLeft: Number.parseFloat(style.paddingLeft),
       contentRight: box.width - Number.parseFloat(style.paddingRight),
-      buttons: [...toolbar.querySelectorAll("button")].map((button) => {
+      buttons: [...toolbar.querySelectorAll(".toolbar-button")].map((button) => {
         const rect = button.getBoundingClientRect();
         return {
           left: rect.left - box.left,

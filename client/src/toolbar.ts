@@ -5,10 +5,11 @@
  *
  * Keyboard: Ctrl/Cmd+B/I/U come from @lexical/rich-text and Ctrl/Cmd+Z,
  * Shift+Z and Y from Lexical core (both dispatch the commands handled
- * here or in binding.ts); this module adds Ctrl/Cmd+K for links.
+ * here or in binding.ts); this module adds Ctrl/Cmd+K for links, which
+ * opens the link form (link-popover.ts) like the Link button.
  */
 import { $createCodeNode, $isCodeNode } from "@lexical/code";
-import { $isLinkNode, TOGGLE_LINK_COMMAND } from "@lexical/link";
+import { $isLinkNode } from "@lexical/link";
 import {
   $isListNode,
   INSERT_CHECK_LIST_COMMAND,
@@ -43,7 +44,7 @@ import {
   type TextFormatType,
   UNDO_COMMAND,
 } from "lexical";
-import { normalizeLinkUrl } from "./editor.ts";
+import { createLinkPopover } from "./link-popover.ts";
 
 /** What the toolbar shows about the selection. */
 export interface SelectionFormat {
@@ -72,11 +73,11 @@ interface ButtonSpec {
   icon?: string;
   run: (editor: LexicalEditor, format: SelectionFormat) => void;
   isActive?: (format: SelectionFormat) => boolean;
+  /** `run` moves the focus itself (into a form), so the click leaves it there. */
+  movesFocus?: boolean;
 }
 
 export interface ToolbarOptions {
-  /** Asks the user for a link URL; returns null when cancelled. Defaults to window.prompt. */
-  promptForUrl?: (current: string) => string | null;
   /** Show only these buttons (see TOOLBAR_BUTTONS), in the toolbar's order; default all. */
   buttons?: readonly string[];
 }
@@ -174,24 +175,9 @@ function listButton(
 }
 
 export function createToolbar(editor: LexicalEditor, options: ToolbarOptions = {}): Toolbar {
-  const promptForUrl =
-    options.promptForUrl ??
-    ((current: string) => window.prompt("Link URL (empty removes the link)", current));
-
-  const toggleLink = (): void => {
-    const current = editor.read(() => currentLinkUrl());
-    const answer = promptForUrl(current ?? "https://");
-    if (answer === null) return;
-    if (answer.trim() === "") {
-      editor.dispatchCommand(TOGGLE_LINK_COMMAND, null);
-      return;
-    }
-    const url = normalizeLinkUrl(answer);
-    if (url === null) {
-      window.alert("That link address is not allowed. Use an http(s), mailto: or tel: address.");
-      return;
-    }
-    editor.dispatchCommand(TOGGLE_LINK_COMMAND, url);
+  const linkPopover = createLinkPopover(editor);
+  const editLink = (): void => {
+    if (editor.isEditable()) linkPopover.open();
   };
 
   const allGroups: ButtonSpec[][] = [
@@ -229,8 +215,9 @@ export function createToolbar(editor: LexicalEditor, options: ToolbarOptions = {
         text: "",
         icon: linkIconPath,
         shortcut: `${mod}K`,
-        run: toggleLink,
+        run: editLink,
         isActive: (format) => format.isLink,
+        movesFocus: true,
       },
     ],
     [
@@ -278,13 +265,15 @@ export function createToolbar(editor: LexicalEditor, options: ToolbarOptions = {
       button.addEventListener("mousedown", (event) => event.preventDefault());
       button.addEventListener("click", () => {
         spec.run(editor, format);
-        editor.focus();
+        if (!spec.movesFocus) editor.focus();
       });
       groupElement.append(button);
       buttons.set(spec.name, { spec, button });
     }
     groupsElement.append(groupElement);
   }
+  // Ctrl/Cmd+K opens it even where the Link button is not shown.
+  element.append(linkPopover.element);
 
   const undoButton = buttons.get("undo")?.button;
   const redoButton = buttons.get("redo")?.button;
@@ -337,7 +326,7 @@ export function createToolbar(editor: LexicalEditor, options: ToolbarOptions = {
           return false;
         }
         event.preventDefault();
-        toggleLink();
+        editLink();
         return true;
       },
       COMMAND_PRIORITY_LOW,
@@ -349,6 +338,7 @@ export function createToolbar(editor: LexicalEditor, options: ToolbarOptions = {
     element,
     destroy() {
       unregister();
+      linkPopover.destroy();
       element.remove();
     },
   };

@@ -63,7 +63,9 @@ describe("createEditor", () => {
 
   it("shows only the toolbar buttons asked for, or none", () => {
     const some = mount({ toolbar: ["bold", "italic"] });
-    const names = [...some.host.querySelectorAll("button")].map((b) => b.dataset.testid);
+    const names = [...some.host.querySelectorAll<HTMLElement>(".toolbar-button")].map(
+      (b) => b.dataset.testid,
+    );
     expect(names).toEqual(["toolbar-bold", "toolbar-italic"]);
     const none = mount({ toolbar: false });
     expect(none.host.querySelector(".toolbar")).toBeNull();

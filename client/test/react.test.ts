@@ -35,7 +35,7 @@ describe("<CowriteEditor>", () => {
       });
       expect(ready).toEqual(["react-doc"]);
       expect(container.querySelector(".cowrite-editor")).not.toBeNull();
-      expect(container.querySelectorAll("button")).toHaveLength(1);
+      expect(container.querySelectorAll(".toolbar-button")).toHaveLength(1);
       expect(sockets.at(-1)?.url).toBe("ws://localhost:1234/ws/react-doc");
       await act(async () => root.unmount());
       expect(container.childElementCount).toBe(0);
