@@ -31,7 +31,7 @@ test.describe("at a phone's width", () => {
     expect(overflow).toBeLessThanOrEqual(0);
 
     // Every toolbar button is inside the screen (the toolbar wraps), and usable.
-    const buttons = alice.locator('[role="toolbar"] button');
+    const buttons = alice.locator('[role="toolbar"] .toolbar-button');
     const count = await buttons.count();
     expect(count).toBeGreaterThan(5);
     for (let i = 0; i < count; i += 1) {

@@ -12,6 +12,7 @@
 import { $createLinkNode, $isLinkNode, $toggleLink } from "@lexical/link";
 import { $findMatchingParent } from "@lexical/utils";
 import {
+  $createRangeSelectionFromDom,
   $createTextNode,
   $getSelection,
   $isRangeSelection,
@@ -28,10 +29,9 @@ export interface LinkPopover {
   destroy(): void;
 }
 
-let nextId = 0;
-
 export function createLinkPopover(editor: LexicalEditor): LinkPopover {
-  const id = `cowrite-link-${++nextId}`;
+  // Unique per popover, for the label and message ids (several editors on a page).
+  const id = `cowrite-link-${Math.random().toString(36).slice(2, 10)}`;
   const form = document.createElement("form");
   form.className = "link-popover";
   form.setAttribute("role", "dialog");
@@ -138,16 +138,32 @@ export function createLinkPopover(editor: LexicalEditor): LinkPopover {
       close(true);
     }
   });
-  // Focus moving elsewhere (a click in the text, Tab out) dismisses it.
+  // Focus moving to something else on the page (a click in the text, Tab
+  // out) dismisses it. Focus going nowhere (the window lost it, a click on
+  // the page's background) keeps it open, as a half-typed address would be
+  // lost for nothing.
   form.addEventListener("focusout", (event) => {
     const next = event.relatedTarget;
-    if (next instanceof Node && form.contains(next)) return;
+    if (!(next instanceof Node) || form.contains(next)) return;
     close(false);
   });
 
   return {
     element: form,
     open() {
+      // The browser's selection first: a key that just moved it (Shift+Home)
+      // may reach the editor's state only with the next selectionchange.
+      const root = editor.getRootElement();
+      const domSelection = root?.ownerDocument.getSelection() ?? null;
+      if (root !== null && domSelection?.anchorNode && root.contains(domSelection.anchorNode)) {
+        editor.update(
+          () => {
+            const fromDom = $createRangeSelectionFromDom(domSelection, editor);
+            if (fromDom !== null) $setSelection(fromDom);
+          },
+          { discrete: true },
+        );
+      }
       const current = editor.read(() => {
         saved = $getSelection()?.clone() ?? null;
         return $currentLink()?.getURL() ?? null;
