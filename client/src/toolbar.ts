@@ -6,7 +6,9 @@
  * Keyboard: Ctrl/Cmd+B/I/U come from @lexical/rich-text and Ctrl/Cmd+Z,
  * Shift+Z and Y from Lexical core (both dispatch the commands handled
  * here or in binding.ts); this module adds Ctrl/Cmd+K for links, which
- * opens the link form (link-popover.ts) like the Link button.
+ * opens the link form (link-popover.ts) like the Link button. The toolbar
+ * is one tab stop: the arrow keys, Home and End move along its enabled
+ * buttons (a roving tabindex, as the ARIA toolbar pattern has it).
  */
 import { $createCodeNode, $isCodeNode } from "@lexical/code";
 import { $isLinkNode } from "@lexical/link";
@@ -255,8 +257,14 @@ export function createToolbar(editor: LexicalEditor, options: ToolbarOptions = {
       const button = document.createElement("button");
       button.type = "button";
       button.className = `toolbar-button toolbar-button-${spec.name}`;
-      if (spec.icon === undefined) button.textContent = spec.text;
-      else button.append(createIcon(spec.icon));
+      // The glyph ("H1", "1.") is an icon drawn by CSS from data-glyph: the
+      // button's name is its label alone, as for the drawn icons.
+      if (spec.icon === undefined) {
+        button.dataset.glyph = spec.text;
+      } else {
+        button.append(createIcon(spec.icon));
+      }
+      button.tabIndex = -1;
       button.dataset.testid = `toolbar-${spec.name}`;
       button.setAttribute("aria-label", spec.label);
       button.title = spec.shortcut === undefined ? spec.label : `${spec.label} (${spec.shortcut})`;
@@ -275,6 +283,36 @@ export function createToolbar(editor: LexicalEditor, options: ToolbarOptions = {
   // Ctrl/Cmd+K opens it even where the Link button is not shown.
   element.append(linkPopover.element);
 
+  // ---- keyboard: one tab stop, arrows along the toolbar (roving tabindex) ----
+  const allButtons = [...buttons.values()].map(({ button }) => button);
+  let current: HTMLButtonElement | null = null;
+  const reachable = (): HTMLButtonElement[] => allButtons.filter((button) => !button.disabled);
+  /** Makes `button` the toolbar's tab stop (the first reachable one if it cannot be). */
+  const setCurrent = (button: HTMLButtonElement | null): void => {
+    const candidates = reachable();
+    const next = button !== null && candidates.includes(button) ? button : (candidates[0] ?? null);
+    if (current !== null && current !== next) current.tabIndex = -1;
+    current = next;
+    if (current !== null) current.tabIndex = 0;
+  };
+  groupsElement.addEventListener("focusin", (event) => {
+    if (event.target instanceof HTMLButtonElement) setCurrent(event.target);
+  });
+  groupsElement.addEventListener("keydown", (event) => {
+    const candidates = reachable();
+    const at = current === null ? -1 : candidates.indexOf(current);
+    let target: HTMLButtonElement | undefined;
+    if (event.key === "ArrowRight") target = candidates[(at + 1) % candidates.length];
+    else if (event.key === "ArrowLeft")
+      target = candidates[(at - 1 + candidates.length) % candidates.length];
+    else if (event.key === "Home") target = candidates[0];
+    else if (event.key === "End") target = candidates.at(-1);
+    if (target === undefined) return;
+    event.preventDefault();
+    setCurrent(target);
+    target.focus();
+  });
+
   const undoButton = buttons.get("undo")?.button;
   const redoButton = buttons.get("redo")?.button;
   let canUndo = false;
@@ -292,6 +330,8 @@ export function createToolbar(editor: LexicalEditor, options: ToolbarOptions = {
     }
     if (undoButton) undoButton.disabled = !editable || !canUndo;
     if (redoButton) redoButton.disabled = !editable || !canRedo;
+    // The tab stop moves off a button that just became disabled.
+    setCurrent(current);
   };
 
   const unregister = mergeRegister(
