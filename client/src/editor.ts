@@ -17,6 +17,7 @@ import {
   type LexicalEditor,
   mergeRegister,
 } from "lexical";
+import { registerMarkdownPaste } from "./markdown-paste.ts";
 
 export const EDITOR_THEME: EditorThemeClasses = {
   paragraph: "cw-paragraph",
@@ -76,6 +77,7 @@ export function registerEditorFeatures(editor: LexicalEditor): () => void {
     registerList(editor),
     registerCheckList(editor),
     registerMarkdownShortcuts(editor, MARKDOWN_TRANSFORMERS),
+    registerMarkdownPaste(editor, MARKDOWN_TRANSFORMERS),
     editor.registerCommand(
       TOGGLE_LINK_COMMAND,
       (payload) => {
