@@ -235,7 +235,7 @@ describe("PostgresDocStore on a real PostgreSQL server", () => {
       // Documents stored before the list flag existed stay in the list.
       expect(await upgraded.get("kept")).toMatchObject({ title: "Kept", listed: true });
       const version = await admin.query("SELECT version FROM schema_version");
-      expect(version.rows).toEqual([{ version: 2 }]);
+      expect(version.rows).toEqual([{ version: 3 }]);
       await admin.query("UPDATE schema_version SET version = 99");
       await expect(open(url).ping()).rejects.toThrow(/version 99, newer than this Cowrite knows/);
     } finally {

@@ -274,6 +274,79 @@ describe.each(implementations)("%s fulfils the DocStore contract", (_name, place
     expect(seen).toEqual(all);
   });
 
+  it("keeps versions beside the log: saved, listed newest first, loaded, untouched by compaction", async () => {
+    const store = await open();
+    await store.append("d", edit("a", 1), { at: 1 });
+    await store.append("d", edit("b", 2), { at: 2 });
+    const state = Y.mergeUpdates(await store.load("d"));
+    const first = await store.saveVersion("d", {
+      at: 10,
+      name: "Draft",
+      authors: ["Ada"],
+      state,
+      keepAutomatic: 5,
+    });
+    const second = await store.saveVersion("d", {
+      at: 20,
+      name: null,
+      authors: ["Ada", "Grace"],
+      state: edit("c", 3),
+      keepAutomatic: 5,
+    });
+    expect(first).toMatchObject({ docId: "d", createdAt: 10, name: "Draft", bytes: state.length });
+    await store.compact("d");
+    const listed = await store.listVersions("d", 10);
+    expect(listed.map((v) => [v.id, v.name, v.authors])).toEqual([
+      [second.id, null, ["Ada", "Grace"]],
+      [first.id, "Draft", ["Ada"]],
+    ]);
+    const loaded = await store.loadVersion("d", first.id);
+    expect(loaded?.meta).toEqual(first);
+    expect(materialize([loaded?.state ?? new Uint8Array()])).toBe(materialize([state]));
+    expect(await store.loadVersion("other", first.id)).toBeNull();
+    expect(await store.loadVersion("d", 999_999)).toBeNull();
+    expect(await store.listVersions("d", 1)).toHaveLength(1);
+  });
+
+  it("keeps only the newest automatic versions, and every named one", async () => {
+    const store = await open();
+    await store.append("d", edit("a", 1), { at: 1 });
+    const save = (at: number, name: string | null) =>
+      store.saveVersion("d", { at, name, authors: [], state: edit(`${at}`, at), keepAutomatic: 2 });
+    await save(1, "Kept");
+    for (const at of [2, 3, 4, 5]) await save(at, null);
+    const left = await store.listVersions("d", 10);
+    expect(left.map((v) => [v.createdAt, v.name])).toEqual([
+      [5, null],
+      [4, null],
+      [1, "Kept"],
+    ]);
+  });
+
+  it("deleting a document deletes its versions, and refuses new ones", async () => {
+    const store = await open();
+    await store.append("d", edit("a", 1), { at: 1 });
+    const version = await store.saveVersion("d", {
+      at: 2,
+      name: "v",
+      authors: [],
+      state: edit("a", 1),
+      keepAutomatic: 5,
+    });
+    await store.delete("d");
+    expect(await store.listVersions("d", 10)).toEqual([]);
+    expect(await store.loadVersion("d", version.id)).toBeNull();
+    await expect(
+      store.saveVersion("d", {
+        at: 3,
+        name: "w",
+        authors: [],
+        state: edit("b", 2),
+        keepAutomatic: 5,
+      }),
+    ).rejects.toThrow(DocumentDeletedError);
+  });
+
   it("delete removes metadata and updates", async () => {
     const store = await open();
     await store.append("d", edit("x", 1), { at: 1 });

@@ -36,6 +36,13 @@
  *   with `DocumentDeletedError` (so a client that reconnects after the delete
  *   cannot bring the document back), until `create` makes a new, empty
  *   document under the same id.
+ * - Versions are full states of a document kept beside its log (so
+ *   compaction never touches them): `saveVersion` stores one and, when the
+ *   version is automatic (no name), drops the oldest automatic versions
+ *   beyond `keepAutomatic`; `listVersions` gives the newest first;
+ *   `loadVersion` gives one with its state, or null (unknown id, or another
+ *   document's); `delete` removes a document's versions with it, and a
+ *   version of a deleted document cannot be saved (DocumentDeletedError).
  * - An append refused for one document fails only its own promise, never
  *   the other appends committed with it.
  * - `ping` resolves while the store can serve requests, for /readyz; a
@@ -69,6 +76,29 @@ export interface AppendInfo {
   listed?: true;
 }
 
+export interface VersionMeta {
+  id: number;
+  docId: string;
+  /** Milliseconds since the epoch. */
+  createdAt: number;
+  /** Set for a version someone saved by name; null for an automatic one. */
+  name: string | null;
+  /** Display names of the people whose edits this version holds since the one before. */
+  authors: string[];
+  /** Size of the stored state. */
+  bytes: number;
+}
+
+export interface NewVersion {
+  at: number;
+  name: string | null;
+  authors: string[];
+  /** The document's whole state (Y.encodeStateAsUpdate). */
+  state: Uint8Array;
+  /** Automatic versions kept per document, the newest; older ones are dropped. */
+  keepAutomatic: number;
+}
+
 export interface CompactResult {
   /** Updates merged (0 when there was nothing to merge). */
   merged: number;
@@ -86,6 +116,12 @@ export interface DocStore {
   get(docId: string): Promise<DocMeta | null>;
   list(options: ListOptions): Promise<DocMeta[]>;
   delete(docId: string): Promise<boolean>;
+  saveVersion(docId: string, version: NewVersion): Promise<VersionMeta>;
+  listVersions(docId: string, limit: number): Promise<VersionMeta[]>;
+  loadVersion(
+    docId: string,
+    versionId: number,
+  ): Promise<{ meta: VersionMeta; state: Uint8Array } | null>;
   ping(): Promise<void>;
   /** Finishes what was requested, then releases the backing store. */
   close(): Promise<void>;

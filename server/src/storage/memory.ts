@@ -6,6 +6,8 @@ import {
   DocumentDeletedError,
   DocumentExistsError,
   type ListOptions,
+  type NewVersion,
+  type VersionMeta,
 } from "./doc-store.ts";
 import { mergeUpdateLog } from "./merge.ts";
 
@@ -13,6 +15,8 @@ import { mergeUpdateLog } from "./merge.ts";
 export class MemoryDocStore implements DocStore {
   private readonly docs = new Map<string, { meta: DocMeta; updates: Uint8Array[] }>();
   private readonly tombstones = new Set<string>();
+  private readonly versions: { meta: VersionMeta; state: Uint8Array }[] = [];
+  private nextVersionId = 1;
   /** Set to an Error to make every write fail (tests of failure handling). */
   failWrites: Error | null = null;
 
@@ -77,7 +81,44 @@ export class MemoryDocStore implements DocStore {
       .slice(0, options.limit);
   }
 
+  async saveVersion(docId: string, version: NewVersion): Promise<VersionMeta> {
+    if (this.failWrites) throw this.failWrites;
+    this.refuseDeleted(docId);
+    const meta: VersionMeta = {
+      id: this.nextVersionId++,
+      docId,
+      createdAt: version.at,
+      name: version.name,
+      authors: [...version.authors],
+      bytes: version.state.length,
+    };
+    this.versions.push({ meta, state: version.state.slice() });
+    if (version.name === null) {
+      const automatic = this.versions.filter((v) => v.meta.docId === docId && v.meta.name === null);
+      for (const old of automatic.slice(0, Math.max(0, automatic.length - version.keepAutomatic))) {
+        this.versions.splice(this.versions.indexOf(old), 1);
+      }
+    }
+    return { ...meta };
+  }
+
+  async listVersions(docId: string, limit: number): Promise<VersionMeta[]> {
+    return this.versions
+      .filter((v) => v.meta.docId === docId)
+      .map((v) => ({ ...v.meta, authors: [...v.meta.authors] }))
+      .sort((a, b) => b.createdAt - a.createdAt || b.id - a.id)
+      .slice(0, limit);
+  }
+
+  async loadVersion(docId: string, versionId: number) {
+    const found = this.versions.find((v) => v.meta.id === versionId && v.meta.docId === docId);
+    return found ? { meta: { ...found.meta }, state: found.state.slice() } : null;
+  }
+
   async delete(docId: string): Promise<boolean> {
+    for (let i = this.versions.length - 1; i >= 0; i--) {
+      if (this.versions[i]?.meta.docId === docId) this.versions.splice(i, 1);
+    }
     const existed = this.docs.delete(docId);
     if (existed) this.tombstones.add(docId);
     return existed;

@@ -30,6 +30,8 @@ import {
   DocumentDeletedError,
   DocumentExistsError,
   type ListOptions,
+  type NewVersion,
+  type VersionMeta,
 } from "./doc-store.ts";
 import { mergeUpdateLog } from "./merge.ts";
 
@@ -220,11 +222,64 @@ export class PostgresDocStore implements DocStore {
     return rows.map(toMeta);
   }
 
+  async saveVersion(docId: string, version: NewVersion): Promise<VersionMeta> {
+    this.refuseIfClosed();
+    const id = await this.transaction(async (client) => {
+      await lockDocument(client, docId, "shared");
+      const buried = await client.query("SELECT 1 FROM deleted_documents WHERE id = $1", [docId]);
+      if (buried.rows.length > 0) throw new DocumentDeletedError(docId);
+      const { rows } = await client.query<{ id: string }>(
+        `INSERT INTO versions (doc_id, created_at, name, authors, state)
+         VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+        [docId, version.at, version.name, JSON.stringify(version.authors), version.state],
+      );
+      if (version.name === null) {
+        await client.query(
+          `DELETE FROM versions WHERE doc_id = $1 AND name IS NULL AND id NOT IN (
+             SELECT id FROM versions WHERE doc_id = $1 AND name IS NULL ORDER BY id DESC LIMIT $2)`,
+          [docId, version.keepAutomatic],
+        );
+      }
+      return Number(rows[0]?.id);
+    });
+    return {
+      id,
+      docId,
+      createdAt: version.at,
+      name: version.name,
+      authors: [...version.authors],
+      bytes: version.state.length,
+    };
+  }
+
+  async listVersions(docId: string, limit: number): Promise<VersionMeta[]> {
+    const { rows } = await this.query<VersionRow>(
+      `SELECT id, doc_id, created_at, name, authors, octet_length(state) AS bytes FROM versions
+       WHERE doc_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`,
+      [docId, limit],
+    );
+    return rows.map(toVersionMeta);
+  }
+
+  async loadVersion(
+    docId: string,
+    versionId: number,
+  ): Promise<{ meta: VersionMeta; state: Uint8Array } | null> {
+    const { rows } = await this.query<VersionRow & { state: Buffer }>(
+      `SELECT id, doc_id, created_at, name, authors, octet_length(state) AS bytes, state
+       FROM versions WHERE id = $1 AND doc_id = $2`,
+      [versionId, docId],
+    );
+    const row = rows[0];
+    return row ? { meta: toVersionMeta(row), state: new Uint8Array(row.state) } : null;
+  }
+
   async delete(docId: string): Promise<boolean> {
     this.refuseIfClosed();
     return this.transaction(async (client) => {
       await lockDocument(client, docId, "exclusive");
       await client.query("DELETE FROM updates WHERE doc_id = $1", [docId]);
+      await client.query("DELETE FROM versions WHERE doc_id = $1", [docId]);
       const deleted = await client.query("DELETE FROM documents WHERE id = $1", [docId]);
       const existed = (deleted.rowCount ?? 0) > 0;
       if (existed) {
@@ -465,7 +520,19 @@ const schemaMigrations: readonly string[] = [
   `,
   // Documents stored before this step were all listed; see DocMeta.listed.
   `
-  ALTER TABLE documents ADD COLUMN listed boolean NOT NULL DEFAULT true;
+  ALTER TABLE documents ADD COLUMN IF NOT EXISTS listed boolean NOT NULL DEFAULT true;
+  `,
+  // Versions: full states beside the log (see DocStore.saveVersion).
+  `
+  CREATE TABLE IF NOT EXISTS versions (
+    id bigserial PRIMARY KEY,
+    doc_id text NOT NULL,
+    created_at bigint NOT NULL,
+    name text,
+    authors text NOT NULL,
+    state bytea NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS versions_doc ON versions (doc_id, id);
   `,
 ];
 
@@ -489,6 +556,26 @@ async function lockDocument(
 
 /** Rolls back a compaction whose rows changed under it. */
 class CompactionRaced extends Error {}
+
+interface VersionRow {
+  id: string;
+  doc_id: string;
+  created_at: string;
+  name: string | null;
+  authors: string;
+  bytes: number | string;
+}
+
+function toVersionMeta(row: VersionRow): VersionMeta {
+  return {
+    id: Number(row.id),
+    docId: row.doc_id,
+    createdAt: Number(row.created_at),
+    name: row.name,
+    authors: JSON.parse(row.authors) as string[],
+    bytes: Number(row.bytes),
+  };
+}
 
 function toMeta(row: Row): DocMeta {
   return {

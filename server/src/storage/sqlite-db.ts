@@ -8,6 +8,8 @@ import {
   DocumentDeletedError,
   DocumentExistsError,
   type ListOptions,
+  type NewVersion,
+  type VersionMeta,
 } from "./doc-store.ts";
 import { mergeUpdateLog } from "./merge.ts";
 
@@ -108,6 +110,22 @@ export class SqliteDatabase {
         "INSERT INTO deleted_documents (id, deleted_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
       ),
       unbury: db.prepare<[string]>("DELETE FROM deleted_documents WHERE id = ?"),
+      insertVersion: db.prepare<[string, number, string | null, string, Uint8Array]>(
+        "INSERT INTO versions (doc_id, created_at, name, authors, state) VALUES (?, ?, ?, ?, ?)",
+      ),
+      pruneAutomatic: db.prepare<[string, string, number]>(
+        `DELETE FROM versions WHERE doc_id = ? AND name IS NULL AND id NOT IN (
+           SELECT id FROM versions WHERE doc_id = ? AND name IS NULL ORDER BY id DESC LIMIT ?)`,
+      ),
+      listVersions: db.prepare<[string, number], VersionRow>(
+        `SELECT id, doc_id, created_at, name, authors, length(state) AS bytes FROM versions
+         WHERE doc_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`,
+      ),
+      loadVersion: db.prepare<[number, string], VersionRow & { state: Buffer }>(
+        `SELECT id, doc_id, created_at, name, authors, length(state) AS bytes, state
+         FROM versions WHERE id = ? AND doc_id = ?`,
+      ),
+      deleteVersions: db.prepare<[string]>("DELETE FROM versions WHERE doc_id = ?"),
     };
     const statements = this.statements;
     this.appendTx = db.transaction(
@@ -285,11 +303,48 @@ export class SqliteDatabase {
     return this.db
       .transaction(() => {
         this.statements.deleteUpdates.run(docId);
+        this.statements.deleteVersions.run(docId);
         const existed = this.statements.deleteDoc.run(docId).changes > 0;
         if (existed) this.statements.bury.run(docId, Date.now());
         return existed;
       })
       .immediate();
+  }
+
+  saveVersion(docId: string, version: NewVersion): VersionMeta {
+    const id = this.db
+      .transaction(() => {
+        if (this.statements.isDeleted.get(docId)) throw new DocumentDeletedError(docId);
+        const { lastInsertRowid } = this.statements.insertVersion.run(
+          docId,
+          version.at,
+          version.name,
+          JSON.stringify(version.authors),
+          version.state,
+        );
+        if (version.name === null) {
+          this.statements.pruneAutomatic.run(docId, docId, version.keepAutomatic);
+        }
+        return Number(lastInsertRowid);
+      })
+      .immediate();
+    return {
+      id,
+      docId,
+      createdAt: version.at,
+      name: version.name,
+      authors: [...version.authors],
+      bytes: version.state.length,
+    };
+  }
+
+  listVersions(docId: string, limit: number): VersionMeta[] {
+    return this.statements.listVersions.all(docId, limit).map(toVersionMeta);
+  }
+
+  loadVersion(docId: string, versionId: number): { meta: VersionMeta; state: Uint8Array } | null {
+    const row = this.statements.loadVersion.get(versionId, docId);
+    return row ? { meta: toVersionMeta(row), state: new Uint8Array(row.state) } : null;
   }
 
   ping(): void {
@@ -341,6 +396,15 @@ function configure(db: Database.Database, busyTimeoutMs: number): void {
       id TEXT PRIMARY KEY,
       deleted_at INTEGER NOT NULL
     );
+    CREATE TABLE IF NOT EXISTS versions (
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      doc_id TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      name TEXT,
+      authors TEXT NOT NULL,
+      state BLOB NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS versions_doc ON versions (doc_id, id);
   `);
   // Added later: documents stored before it were all listed. Under the write
   // lock, as the other connection may be adding it at the same moment.
@@ -375,6 +439,26 @@ interface Row {
   created_at: number;
   updated_at: number;
   listed: number;
+}
+
+interface VersionRow {
+  id: number;
+  doc_id: string;
+  created_at: number;
+  name: string | null;
+  authors: string;
+  bytes: number;
+}
+
+function toVersionMeta(row: VersionRow): VersionMeta {
+  return {
+    id: row.id,
+    docId: row.doc_id,
+    createdAt: row.created_at,
+    name: row.name,
+    authors: JSON.parse(row.authors) as string[],
+    bytes: row.bytes,
+  };
 }
 
 interface ListParams {

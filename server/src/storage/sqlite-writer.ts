@@ -19,6 +19,8 @@ import {
   type DocMeta,
   DocumentDeletedError,
   type ListOptions,
+  type NewVersion,
+  type VersionMeta,
 } from "./doc-store.ts";
 import { type AppendItem, type Durability, SqliteDatabase } from "./sqlite-db.ts";
 
@@ -85,6 +87,21 @@ export class SqliteWriter {
 
   list(options: ListOptions): Promise<DocMeta[]> {
     return this.call((db) => db.list(options));
+  }
+
+  saveVersion(docId: string, version: NewVersion): Promise<VersionMeta> {
+    return this.call((db) => db.saveVersion(docId, version));
+  }
+
+  listVersions(docId: string, limit: number): Promise<VersionMeta[]> {
+    return this.call((db) => db.listVersions(docId, limit));
+  }
+
+  loadVersion(
+    docId: string,
+    versionId: number,
+  ): Promise<{ meta: VersionMeta; state: Uint8Array } | null> {
+    return this.call((db) => db.loadVersion(docId, versionId));
   }
 
   delete(docId: string): Promise<boolean> {

@@ -16,7 +16,15 @@
  * Requests to the writer run and resolve in the order they were made, reads
  * included, so a read always sees every write requested before it.
  */
-import type { AppendInfo, CompactResult, DocMeta, DocStore, ListOptions } from "./doc-store.ts";
+import type {
+  AppendInfo,
+  CompactResult,
+  DocMeta,
+  DocStore,
+  ListOptions,
+  NewVersion,
+  VersionMeta,
+} from "./doc-store.ts";
 import type { Durability } from "./sqlite-db.ts";
 import { SqliteMaintenance } from "./sqlite-maintenance.ts";
 import { SqliteWriter } from "./sqlite-writer.ts";
@@ -67,6 +75,21 @@ export class SqliteDocStore implements DocStore {
 
   list(options: ListOptions): Promise<DocMeta[]> {
     return this.write((writer) => writer.list(options));
+  }
+
+  saveVersion(docId: string, version: NewVersion): Promise<VersionMeta> {
+    return this.write((writer) => writer.saveVersion(docId, version));
+  }
+
+  listVersions(docId: string, limit: number): Promise<VersionMeta[]> {
+    return this.write((writer) => writer.listVersions(docId, limit));
+  }
+
+  loadVersion(
+    docId: string,
+    versionId: number,
+  ): Promise<{ meta: VersionMeta; state: Uint8Array } | null> {
+    return this.write((writer) => writer.loadVersion(docId, versionId));
   }
 
   delete(docId: string): Promise<boolean> {
