@@ -7,6 +7,7 @@ import {
   DOC_ID_PATTERN,
   type DocumentList,
   type DocumentMeta,
+  type DocumentVersion,
   generateDocId,
   isValidDocId,
   TITLE_FIELD,
@@ -18,9 +19,15 @@ import * as Y from "yjs";
 import { z } from "zod";
 import { type Access, AuthError, type Authorize, matchesDoc } from "./auth.ts";
 import { redactUrl } from "./logger.ts";
-import type { Peer } from "./room.ts";
+import type { Peer, Room } from "./room.ts";
 import type { RoomRegistry } from "./rooms.ts";
-import { type DocMeta, type DocStore, DocumentExistsError } from "./storage/doc-store.ts";
+import {
+  type DocMeta,
+  type DocStore,
+  DocumentExistsError,
+  type VersionMeta,
+} from "./storage/doc-store.ts";
+import { restoreUpdate } from "./version-restore.ts";
 
 export interface ApiOptions {
   store: DocStore;
@@ -55,6 +62,10 @@ const listQuerySchema = z.object({
   cursor: z.string().max(200).optional(),
 });
 const updateBodySchema = z.object({ title: z.string().max(TITLE_MAX_LENGTH) }).strict();
+const versionBodySchema = z
+  .object({ name: z.string().trim().min(1).max(TITLE_MAX_LENGTH) })
+  .strict();
+const versionIdSchema = z.coerce.number().int().positive();
 /** A list cursor: the last entry of a page, as base64url JSON (opaque to clients). */
 const cursorSchema = z.object({ u: z.number().int().nonnegative(), id: docIdSchema }).strict();
 
@@ -186,6 +197,55 @@ export function createApiRouter(options: ApiOptions): express.Router {
     res.json(toApi(meta));
   });
 
+  // ---- versions ----
+  router.get("/documents/:id/versions", async (req, res) => {
+    const id = parse(docIdSchema, req.params.id, "id");
+    await access(req, id, "read");
+    if (!(await store.get(id))) throw new HttpError(404, "not_found", `document ${id} not found`);
+    const versions = await store.listVersions(id, 200);
+    res.json({ versions: versions.map(toApiVersion) });
+  });
+
+  router.post("/documents/:id/versions", async (req, res) => {
+    if (!req.is("application/json")) {
+      throw new HttpError(415, "unsupported_media_type", "send a JSON body (application/json)");
+    }
+    const id = parse(docIdSchema, req.params.id, "id");
+    const { name } = parse(versionBodySchema, req.body ?? {}, "body");
+    const { user } = await access(req, id, "write");
+    if (!(await store.get(id))) throw new HttpError(404, "not_found", `document ${id} not found`);
+    const saved = await withRoom(rooms, id, (room) =>
+      room.versions.saveNamed(name, user?.name ?? null),
+    );
+    res.status(201).json(toApiVersion(saved));
+  });
+
+  router.get("/documents/:id/versions/:version", async (req, res) => {
+    const id = parse(docIdSchema, req.params.id, "id");
+    const versionId = parse(versionIdSchema, req.params.version, "version");
+    await access(req, id, "read");
+    const found = await store.loadVersion(id, versionId);
+    if (!found) throw new HttpError(404, "not_found", `document ${id} has no version ${versionId}`);
+    res.json({ ...toApiVersion(found.meta), state: Buffer.from(found.state).toString("base64") });
+  });
+
+  router.post("/documents/:id/versions/:version/restore", async (req, res) => {
+    const id = parse(docIdSchema, req.params.id, "id");
+    const versionId = parse(versionIdSchema, req.params.version, "version");
+    const { user } = await access(req, id, "write");
+    const found = await store.loadVersion(id, versionId);
+    if (!found) throw new HttpError(404, "not_found", `document ${id} has no version ${versionId}`);
+    const author = user?.name ?? null;
+    const label = found.meta.name ?? new Date(found.meta.createdAt).toISOString();
+    // What is replaced is kept as a version of its own: a restore can be
+    // restored away.
+    const before = await withRoom(rooms, id, (room) =>
+      room.versions.saveNamed(`Before restoring ${label}`.slice(0, TITLE_MAX_LENGTH), author),
+    );
+    await applyThroughRoom(rooms, id, (doc) => restoreUpdate(doc, found.state));
+    res.json({ restored: toApiVersion(found.meta), before: toApiVersion(before) });
+  });
+
   router.delete("/documents/:id", async (req, res) => {
     const id = parse(docIdSchema, req.params.id, "id");
     await access(req, id, "write");
@@ -281,6 +341,22 @@ export async function ensureTitledDocument(
  * document as it is now and returns the update to apply. Resolves once the
  * edit is durable.
  */
+/** Runs `work` on the document's room (opening it if no client has). */
+async function withRoom<T>(
+  rooms: RoomRegistry,
+  docId: string,
+  work: (room: Room) => Promise<T>,
+): Promise<T> {
+  const room = await rooms.acquire(docId);
+  try {
+    const refusal = room.refusal;
+    if (refusal) throw new HttpError(503, "unavailable", `document ${docId}: ${refusal.reason}`);
+    return await work(room);
+  } finally {
+    await rooms.release(docId, room);
+  }
+}
+
 async function applyThroughRoom(
   rooms: RoomRegistry,
   docId: string,
@@ -300,6 +376,16 @@ async function applyThroughRoom(
   } finally {
     await rooms.release(docId, room);
   }
+}
+
+function toApiVersion(meta: VersionMeta): DocumentVersion {
+  return {
+    id: meta.id,
+    name: meta.name,
+    createdAt: new Date(meta.createdAt).toISOString(),
+    authors: meta.authors,
+    bytes: meta.bytes,
+  };
 }
 
 function toApi(meta: DocMeta): DocumentMeta {

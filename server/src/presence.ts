@@ -108,6 +108,17 @@ export class Presence {
     ]);
   }
 
+  /** The name `peer` shows in its presence, if it publishes one. */
+  nameOf(peer: Peer): string | null {
+    for (const id of this.idsByPeer.get(peer) ?? []) {
+      const state = this.awareness.getStates().get(id) as Record<string, unknown> | undefined;
+      const user = state?.user as Record<string, unknown> | undefined;
+      const name = state?.name ?? user?.name;
+      if (typeof name === "string" && name.trim() !== "") return name.trim().slice(0, 100);
+    }
+    return null;
+  }
+
   /** States held, and client ids with a clock (present, cleared, or recently removed). */
   get size(): { states: number; clients: number } {
     return { states: this.awareness.getStates().size, clients: this.awareness.meta.size };

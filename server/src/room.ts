@@ -35,6 +35,7 @@ import { noMetrics, type RoomMetrics } from "./metrics.ts";
 import { Presence } from "./presence.ts";
 import { RoomOutbox } from "./room-outbox.ts";
 import { RoomSaves, type RoomSavesOptions } from "./room-saves.ts";
+import { defaultVersionPolicy, RoomVersions, type VersionPolicy } from "./room-versions.ts";
 import type { DocStore } from "./storage/doc-store.ts";
 import { checkUpdate, MissingChangesError } from "./update-check.ts";
 
@@ -86,6 +87,8 @@ export interface RoomOptions {
   metrics?: RoomMetrics;
   /** Cluster mode: the link to the other nodes. */
   relay?: RoomRelay | undefined;
+  /** When automatic versions are taken (default: defaultVersionPolicy). */
+  versions?: VersionPolicy;
 }
 
 /**
@@ -146,6 +149,8 @@ export class Room {
   private stepOneFrame: Uint8Array | null = null;
   private fullStateFrame: Uint8Array | null = null;
   private readonly metrics: RoomMetrics;
+  /** Automatic and named versions of this document. */
+  readonly versions: RoomVersions;
   /**
    * When the stored document was created: a document deleted and created
    * again under the same id is another document, with another time.
@@ -199,6 +204,14 @@ export class Room {
       maxRetryDelayMs: options.maxRetryDelayMs,
       stored,
       onDeleted: () => this.closeAsDeleted(),
+    });
+    this.versions = new RoomVersions({
+      docId: options.docId,
+      store: options.store,
+      logger: options.logger,
+      now: options.now,
+      policy: options.versions ?? defaultVersionPolicy,
+      state: () => Y.encodeStateAsUpdate(this.doc),
     });
     this.presence = new Presence({
       doc,
@@ -512,6 +525,7 @@ export class Room {
     // The last peers' departures, for the other nodes.
     this.presence.publishPending();
     await this.saves.close();
+    await this.versions.close();
     await this.options.relay?.close();
     this.outbox.close();
     this.presence.close();
@@ -588,6 +602,7 @@ export class Room {
     const listed = this.saves.listed || hasWriting(this.doc);
     return this.saves.save(change, this.readTitle(), listed).then((saved) => {
       if (!saved) return;
+      this.versions.edited(origin.user?.name ?? this.presence.nameOf(origin));
       this.metrics.updateDurable((performance.now() - receivedAt) / 1000);
       this.options.relay?.publishUpdate(change);
       return this.outbox.push({ update: change, origin, receivedAt });

@@ -25,6 +25,7 @@ import { MemoryReclaimer } from "./memory-reclaim.ts";
 import { createMetrics, noMetrics } from "./metrics.ts";
 import type { PubSub } from "./pubsub/pubsub.ts";
 import { Room, type RoomRelay } from "./room.ts";
+import type { VersionPolicy } from "./room-versions.ts";
 import { RoomRegistry } from "./rooms.ts";
 import { mountClient } from "./static-client.ts";
 
@@ -64,6 +65,8 @@ export interface ServerOptions {
   heartbeatMs?: number;
   /** Merge a document's stored log after this many updates. */
   compactEvery?: number;
+  /** When automatic versions are taken (default: room-versions.ts). */
+  versions?: VersionPolicy;
   limits?: Partial<ServerLimits>;
   /** Decides who may do what; default: everyone may do everything (auth off). */
   authorize?: Authorize;
@@ -167,6 +170,7 @@ export function createServer(options: ServerOptions): CowriteServer {
       now,
       logger: logger.child({ docId }),
       compactEvery: options.compactEvery ?? 500,
+      ...(options.versions ? { versions: options.versions } : {}),
       maxAwarenessBytes: limits.maxAwarenessBytes,
       metrics: metrics ?? noMetrics,
       relay,

@@ -24,6 +24,19 @@ export interface ListDocumentsQuery {
   cursor?: string;
 }
 
+/** A saved version of a document (`GET /api/documents/:id/versions`). */
+export interface DocumentVersion {
+  id: number;
+  /** Set for a version saved by name; null for an automatic one. */
+  name: string | null;
+  /** ISO 8601. */
+  createdAt: string;
+  /** Who edited since the version before. */
+  authors: string[];
+  /** Size of the stored state, in bytes. */
+  bytes: number;
+}
+
 /** Body of `PATCH /api/documents/:id`. */
 export interface UpdateDocumentBody {
   title: string;
