@@ -3,6 +3,7 @@ import type {
   ApiError,
   DocumentList,
   DocumentMeta,
+  DocumentVersion,
   ListDocumentsQuery,
   UpdateDocumentBody,
 } from "@cowrite/shared";
@@ -24,6 +25,11 @@ export interface DocumentsApi {
   createDocument(title?: string): Promise<DocumentMeta>;
   getDocument(id: string): Promise<DocumentMeta>;
   renameDocument(id: string, title: string): Promise<DocumentMeta>;
+  listVersions(id: string): Promise<DocumentVersion[]>;
+  saveVersion(id: string, name: string): Promise<DocumentVersion>;
+  /** A version with its whole state (a Yjs update). */
+  getVersion(id: string, versionId: number): Promise<DocumentVersion & { state: Uint8Array }>;
+  restoreVersion(id: string, versionId: number): Promise<void>;
   /** `keepalive` lets the request finish while the page is being closed. */
   deleteDocument(id: string, options?: { keepalive?: boolean }): Promise<void>;
 }
@@ -92,6 +98,33 @@ export function createDocumentsApi(options: DocumentsApiOptions = {}): Documents
       return request<DocumentMeta>(`/documents/${encodeURIComponent(id)}`, {
         method: "PATCH",
         body: JSON.stringify(body),
+      });
+    },
+    async listVersions(id) {
+      const list = await request<{ versions: DocumentVersion[] }>(
+        `/documents/${encodeURIComponent(id)}/versions`,
+      );
+      return list.versions;
+    },
+    saveVersion(id, name) {
+      return request<DocumentVersion>(`/documents/${encodeURIComponent(id)}/versions`, {
+        method: "POST",
+        body: JSON.stringify({ name }),
+      });
+    },
+    async getVersion(id, versionId) {
+      const found = await request<DocumentVersion & { state: string }>(
+        `/documents/${encodeURIComponent(id)}/versions/${versionId}`,
+      );
+      const binary = atob(found.state);
+      const state = new Uint8Array(binary.length);
+      for (let i = 0; i < binary.length; i++) state[i] = binary.charCodeAt(i);
+      return { ...found, state };
+    },
+    async restoreVersion(id, versionId) {
+      await request<unknown>(`/documents/${encodeURIComponent(id)}/versions/${versionId}/restore`, {
+        method: "POST",
+        body: "{}",
       });
     },
     deleteDocument(id, options = {}) {

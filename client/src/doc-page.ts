@@ -18,8 +18,10 @@ import {
   TITLE_MAX_LENGTH,
 } from "@cowrite/shared";
 import { $getRoot } from "lexical";
+import type { DocumentsApi } from "./api.ts";
 import { createCollabEditor } from "./collab-editor.ts";
 import { el } from "./dom.ts";
+import { createHistoryPanel } from "./history-panel.ts";
 import { type Identity, type KeyValueStore, NAME_MAX_LENGTH, saveDisplayName } from "./identity.ts";
 import { createPresenceList } from "./presence.ts";
 import type { ConnectionState, SavedState } from "./provider.ts";
@@ -36,6 +38,8 @@ export interface DocumentPageOptions {
   wsUrl: string;
   /** The access token, sent to the server; null when the page has none (auth off). */
   token?: string | null;
+  /** The HTTP API (version history). */
+  api: DocumentsApi;
 }
 
 export function mountDocumentPage(container: HTMLElement, options: DocumentPageOptions): Page {
@@ -92,6 +96,7 @@ export function mountDocumentPage(container: HTMLElement, options: DocumentPageO
     hidden: !readOnly,
   });
   const presence = createPresenceList(provider.awareness);
+  const history = createHistoryPanel({ api: options.api, docId, canWrite: !readOnly });
   const banner = el("div", {
     className: "banner",
     role: "alert",
@@ -111,6 +116,7 @@ export function mountDocumentPage(container: HTMLElement, options: DocumentPageO
         el("div", { className: "doc-meta" }, [status, saved, wordCount, viewOnly]),
       ]),
       el("div", { className: "doc-people" }, [
+        history.toggle,
         presence.element,
         el("label", { className: "name-field" }, [
           el("span", { className: "visually-hidden", text: "Your name" }),
@@ -124,7 +130,10 @@ export function mountDocumentPage(container: HTMLElement, options: DocumentPageO
   const page = el("div", { className: "doc-page cowrite-editor" }, [
     header,
     banner,
-    el("main", { className: "page-scroller" }, [el("div", { className: "page" }, [collab.body])]),
+    el("div", { className: "doc-body" }, [
+      el("main", { className: "page-scroller" }, [el("div", { className: "page" }, [collab.body])]),
+      history.element,
+    ]),
   ]);
   container.replaceChildren(page);
 
@@ -247,6 +256,7 @@ export function mountDocumentPage(container: HTMLElement, options: DocumentPageO
       provider.off("saved", renderSaved);
       unbindTitle();
       presence.destroy();
+      history.destroy();
       collab.destroy();
       page.remove();
     },

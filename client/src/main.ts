@@ -35,6 +35,7 @@ export function startApp(container: HTMLElement): Page {
           store,
           wsUrl,
           token,
+          api,
         });
         break;
       case "invalid-document":
