@@ -4,11 +4,10 @@
  * History is deliberately absent: the Yjs undo manager in binding.ts
  * replaces it so undo only reverts the local user's edits.
  */
-import { CodeHighlightNode, CodeNode } from "@lexical/code";
-import { $toggleLink, AutoLinkNode, LinkNode, TOGGLE_LINK_COMMAND } from "@lexical/link";
-import { ListItemNode, ListNode, registerCheckList, registerList } from "@lexical/list";
-import { CHECK_LIST, registerMarkdownShortcuts, TRANSFORMERS } from "@lexical/markdown";
-import { HeadingNode, QuoteNode, registerRichText } from "@lexical/rich-text";
+import { $toggleLink, TOGGLE_LINK_COMMAND } from "@lexical/link";
+import { registerCheckList, registerList } from "@lexical/list";
+import { registerMarkdownShortcuts } from "@lexical/markdown";
+import { registerRichText } from "@lexical/rich-text";
 import {
   $getNearestNodeFromDOMNode,
   COMMAND_PRIORITY_EDITOR,
@@ -17,7 +16,10 @@ import {
   type LexicalEditor,
   mergeRegister,
 } from "lexical";
+import { EDITOR_NODES, MARKDOWN_TRANSFORMERS } from "./editor-nodes.ts";
 import { registerMarkdownPaste } from "./markdown-paste.ts";
+
+export { EDITOR_NODES, MARKDOWN_TRANSFORMERS };
 
 export const EDITOR_THEME: EditorThemeClasses = {
   paragraph: "cw-paragraph",
@@ -43,21 +45,6 @@ export const EDITOR_THEME: EditorThemeClasses = {
     code: "cw-code",
   },
 };
-
-/** Node classes the editor (and every peer's editor) must know to decode the shared doc. */
-export const EDITOR_NODES = [
-  HeadingNode,
-  QuoteNode,
-  ListNode,
-  ListItemNode,
-  LinkNode,
-  AutoLinkNode,
-  CodeNode,
-  CodeHighlightNode,
-];
-
-/** `- [ ] ` must be tried before `- ` or it would become a bullet. */
-export const MARKDOWN_TRANSFORMERS = [CHECK_LIST, ...TRANSFORMERS];
 
 export function createCowriteEditor(onError: (error: Error) => void): LexicalEditor {
   return createEditor({

@@ -4,11 +4,14 @@
  * and then without internals).
  */
 import {
+  CREATE_BODY_MAX_BYTES,
   DOC_ID_PATTERN,
   type DocumentList,
   type DocumentMeta,
   type DocumentVersion,
+  EXPORT_FORMATS,
   generateDocId,
+  IMPORT_FORMATS,
   isValidDocId,
   TITLE_FIELD,
   TITLE_MAX_LENGTH,
@@ -18,6 +21,7 @@ import type { Logger } from "pino";
 import * as Y from "yjs";
 import { z } from "zod";
 import { type Access, AuthError, type Authorize, matchesDoc } from "./auth.ts";
+import { attachmentDisposition, createDocumentFormats } from "./document-format.ts";
 import { redactUrl } from "./logger.ts";
 import type { Peer, Room } from "./room.ts";
 import type { RoomRegistry } from "./rooms.ts";
@@ -54,8 +58,13 @@ const createBodySchema = z
   .object({
     id: docIdSchema.optional(),
     title: z.string().max(TITLE_MAX_LENGTH).optional(),
+    content: z
+      .object({ format: z.enum(IMPORT_FORMATS), text: z.string() })
+      .strict()
+      .optional(),
   })
   .strict();
+const exportQuerySchema = z.object({ format: z.enum(EXPORT_FORMATS) });
 const listQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   q: z.string().max(TITLE_MAX_LENGTH).optional(),
@@ -91,8 +100,15 @@ export function createApiRouter(options: ApiOptions): express.Router {
     }
     return granted;
   };
+  const formats = createDocumentFormats();
   const router = express.Router();
-  router.use(express.json({ limit: "16kb", strict: true }));
+  // Small bodies everywhere, except a new document's, which may bring its content.
+  const smallJson = express.json({ limit: "16kb", strict: true });
+  const createJson = express.json({ limit: CREATE_BODY_MAX_BYTES, strict: true });
+  router.use((req, res, next) => {
+    const parser = req.method === "POST" && req.path === "/documents" ? createJson : smallJson;
+    parser(req, res, next);
+  });
 
   router.get("/documents", async (req, res) => {
     const { limit, q, cursor } = parse(listQuerySchema, req.query, "query");
@@ -144,7 +160,9 @@ export function createApiRouter(options: ApiOptions): express.Router {
     if (!matchesDoc(docPattern, id)) {
       throw new HttpError(403, "forbidden", `token does not grant access to document ${id}`);
     }
-    const title = (body.title ?? "").trim();
+    // Converted before anything is stored: content that fails to convert creates nothing.
+    const imported = body.content ? formats.importContent(body.content) : null;
+    const title = (body.title ?? imported?.heading ?? "").trim();
     const at = now();
     let meta: DocMeta;
     try {
@@ -159,8 +177,14 @@ export function createApiRouter(options: ApiOptions): express.Router {
     // everyone edits it together; seed it there too. Through the room, not
     // straight into the store: a client may have opened the document since
     // the row was created, and its room would never see a stored-only write.
-    if (title) {
-      await applyThroughRoom(rooms, id, () => encodeTitle(title));
+    // Title and content are one update: a client that opens the document
+    // sees both or neither, and never an empty body it would fill itself.
+    const updates = [
+      ...(title ? [encodeTitle(title)] : []),
+      ...(imported ? [imported.update] : []),
+    ];
+    if (updates.length > 0) {
+      await applyThroughRoom(rooms, id, () => Y.mergeUpdates(updates));
       // The room saved it at its own time: answer with the row as it is now.
       meta = (await store.get(id)) ?? meta;
     }
@@ -179,6 +203,26 @@ export function createApiRouter(options: ApiOptions): express.Router {
     const meta = await store.get(id);
     if (!meta) throw new HttpError(404, "not_found", `document ${id} not found`);
     res.json(toApi(meta));
+  });
+
+  router.get("/documents/:id/export", async (req, res) => {
+    const id = parse(docIdSchema, req.params.id, "id");
+    const { format } = parse(exportQuerySchema, req.query, "query");
+    await access(req, id, "read");
+    const meta = await store.get(id);
+    if (!meta) throw new HttpError(404, "not_found", `document ${id} not found`);
+    // An open room holds the newest state (edits not yet saved included);
+    // otherwise everything is in the store.
+    const room = rooms.get(id);
+    const stored = room ? [] : await store.load(id);
+    const state = room ? Y.encodeStateAsUpdate(room.doc) : mergeStored(stored);
+    const file = formats.exportDocument(state, format);
+    res
+      .status(200)
+      .type(file.contentType)
+      .set("content-disposition", attachmentDisposition(meta.title || id, file.extension))
+      .set("cache-control", "no-store")
+      .send(file.body);
   });
 
   router.patch("/documents/:id", async (req, res) => {
@@ -286,6 +330,10 @@ function describeError(error: unknown): { status: number; code: string; message:
           ? "invalid_json"
           : "bad_request";
     const message = e.expose && typeof e.message === "string" ? e.message : "bad request";
+    if (code === "payload_too_large" && typeof (e as { limit?: unknown }).limit === "number") {
+      const limit = (e as { limit: number }).limit;
+      return { status: e.status, code, message: `the request body is larger than ${limit} bytes` };
+    }
     return { status: e.status, code, message };
   }
   return { status: 500, code: "internal", message: "internal server error" };
@@ -427,6 +475,11 @@ function decodeCursor(cursor: string): { updatedAt: number; id: string } {
   }
   const { u, id } = parse(cursorSchema, decoded, "query.cursor");
   return { updatedAt: u, id };
+}
+
+/** A stored document's updates as one (an empty document's when there are none). */
+function mergeStored(updates: Uint8Array[]): Uint8Array {
+  return updates.length === 0 ? Y.encodeStateAsUpdate(new Y.Doc()) : Y.mergeUpdates(updates);
 }
 
 function encodeTitle(title: string): Uint8Array {

@@ -44,8 +44,27 @@ export interface UpdateDocumentBody {
 
 export interface CreateDocumentBody {
   id?: string;
+  /** Without one, an imported document is titled by its first heading. */
   title?: string;
+  /** Content to start with, converted on the server (see IMPORT_FORMATS). */
+  content?: ImportContent;
 }
+
+/** What `GET /api/documents/:id/export?format=` offers. */
+export const EXPORT_FORMATS = ["markdown", "html", "text", "json"] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+/** What `POST /api/documents` accepts as `content.format`; text is one paragraph per line. */
+export const IMPORT_FORMATS = ["markdown", "html", "text"] as const;
+export type ImportFormat = (typeof IMPORT_FORMATS)[number];
+
+export interface ImportContent {
+  format: ImportFormat;
+  text: string;
+}
+
+/** Largest `POST /api/documents` body, in bytes, content included (413 beyond). */
+export const CREATE_BODY_MAX_BYTES = 1024 * 1024;
 
 export interface ApiError {
   error: { code: string; message: string };
