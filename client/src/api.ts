@@ -4,6 +4,7 @@ import type {
   DocumentList,
   DocumentMeta,
   DocumentVersion,
+  ImportContent,
   ListDocumentsQuery,
   UpdateDocumentBody,
 } from "@cowrite/shared";
@@ -23,6 +24,8 @@ export interface DocumentsApi {
   /** One page of the list, newest change first; pass `nextCursor` back for the next. */
   listDocuments(query?: ListDocumentsQuery): Promise<DocumentList>;
   createDocument(title?: string): Promise<DocumentMeta>;
+  /** A new document with `content`, titled by its first heading. */
+  importDocument(content: ImportContent): Promise<DocumentMeta>;
   getDocument(id: string): Promise<DocumentMeta>;
   renameDocument(id: string, title: string): Promise<DocumentMeta>;
   listVersions(id: string): Promise<DocumentVersion[]>;
@@ -88,6 +91,12 @@ export function createDocumentsApi(options: DocumentsApiOptions = {}): Documents
       return request<DocumentMeta>("/documents", {
         method: "POST",
         body: JSON.stringify(title === undefined ? {} : { title }),
+      });
+    },
+    importDocument(content) {
+      return request<DocumentMeta>("/documents", {
+        method: "POST",
+        body: JSON.stringify({ content }),
       });
     },
     getDocument(id) {

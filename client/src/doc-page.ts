@@ -21,6 +21,7 @@ import { $getRoot } from "lexical";
 import type { DocumentsApi } from "./api.ts";
 import { createCollabEditor } from "./collab-editor.ts";
 import { el } from "./dom.ts";
+import { createDownloadMenu } from "./download-menu.ts";
 import { createHistoryPanel } from "./history-panel.ts";
 import { type Identity, type KeyValueStore, NAME_MAX_LENGTH, saveDisplayName } from "./identity.ts";
 import { createPresenceList } from "./presence.ts";
@@ -97,6 +98,7 @@ export function mountDocumentPage(container: HTMLElement, options: DocumentPageO
   });
   const presence = createPresenceList(provider.awareness);
   const history = createHistoryPanel({ api: options.api, docId, canWrite: !readOnly });
+  const download = createDownloadMenu({ docId, token });
   const banner = el("div", {
     className: "banner",
     role: "alert",
@@ -116,12 +118,13 @@ export function mountDocumentPage(container: HTMLElement, options: DocumentPageO
         el("div", { className: "doc-meta" }, [status, saved, wordCount, viewOnly]),
       ]),
       el("div", { className: "doc-people" }, [
-        history.toggle,
         presence.element,
         el("label", { className: "name-field" }, [
           el("span", { className: "visually-hidden", text: "Your name" }),
           nameInput,
         ]),
+        history.toggle,
+        download.element,
       ]),
     ]),
     el("div", { className: "toolbar-row" }, collab.toolbar === null ? [] : [collab.toolbar]),
@@ -257,6 +260,7 @@ export function mountDocumentPage(container: HTMLElement, options: DocumentPageO
       unbindTitle();
       presence.destroy();
       history.destroy();
+      download.destroy();
       collab.destroy();
       page.remove();
     },

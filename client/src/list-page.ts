@@ -1,13 +1,20 @@
 /**
  * The document list at `/`: create a document, open one, see when each last
- * changed; search by title, load more in pages, rename and delete.
+ * changed; search by title, load more in pages, rename and delete; import
+ * a Markdown, HTML or text file (chosen, or dropped onto the page) as a new
+ * document.
  *
  * Deleting asks first, then hides the entry and offers Undo for
  * `undoWindowMs`; only then is the document deleted on the server (at once
  * if the page goes away meanwhile). Until then nothing has happened that
  * Undo would have to repair.
  */
-import { type DocumentMeta, TITLE_MAX_LENGTH } from "@cowrite/shared";
+import {
+  CREATE_BODY_MAX_BYTES,
+  type DocumentMeta,
+  type ImportFormat,
+  TITLE_MAX_LENGTH,
+} from "@cowrite/shared";
 import { ApiRequestError, type DocumentsApi } from "./api.ts";
 import { el } from "./dom.ts";
 import { formatDateTime, formatRelativeTime } from "./format.ts";
@@ -52,6 +59,21 @@ export function mountListPage(
     // The server would refuse with 403; say so before the click.
     newButton.disabled = true;
     newButton.title = "Your access is view-only";
+  }
+  const importInput = el("input", {
+    className: "visually-hidden",
+    type: "file",
+    testid: "import-file",
+  });
+  importInput.accept = IMPORT_ACCEPT;
+  const importButton = el(
+    "label",
+    { className: "button", title: "Import a file as a new document" },
+    [el("span", { text: "Import" }), importInput],
+  );
+  if (!canWrite) {
+    importInput.disabled = true;
+    importButton.title = "Your access is view-only";
   }
   const error = el("p", {
     className: "list-error",
@@ -110,7 +132,7 @@ export function mountListPage(
         el("span", { className: "logo", text: "C" }),
         el("h1", { text: "Cowrite" }),
       ]),
-      newButton,
+      el("div", { className: "list-actions" }, [importButton, newButton]),
     ]),
     el("main", { className: "list-main" }, [
       el("div", { className: "list-toolbar" }, [
@@ -393,6 +415,56 @@ export function mountListPage(
       newButton.disabled = false;
     }
   };
+  const importFile = async (file: File): Promise<void> => {
+    const format = importFormatOf(file);
+    if (format === null) {
+      showError(`Cannot import “${file.name}”: choose a Markdown, HTML or text file.`);
+      return;
+    }
+    if (file.size > CREATE_BODY_MAX_BYTES) {
+      showError(`Cannot import “${file.name}”: it is larger than 1 MB.`);
+      return;
+    }
+    importInput.disabled = true;
+    try {
+      const meta = await api.importDocument({ format, text: await file.text() });
+      if (!destroyed) navigate(documentPath(meta.id));
+    } catch (reason) {
+      if (!destroyed) showError(describeFailure(`Could not import “${file.name}”`, reason));
+    } finally {
+      importInput.disabled = !canWrite;
+      importInput.value = "";
+    }
+  };
+  const onImportChange = (): void => {
+    const file = importInput.files?.[0];
+    if (file) void importFile(file);
+  };
+  importInput.addEventListener("change", onImportChange);
+  // A file dragged over the page can be dropped anywhere on it.
+  const carriesFiles = (event: DragEvent): boolean =>
+    canWrite && (event.dataTransfer?.types.includes("Files") ?? false);
+  const onDragOver = (event: DragEvent): void => {
+    if (!carriesFiles(event)) return;
+    event.preventDefault();
+    page.classList.add("is-drop-target");
+  };
+  const onDragLeave = (event: DragEvent): void => {
+    if (event.relatedTarget === null || !page.contains(event.relatedTarget as Node)) {
+      page.classList.remove("is-drop-target");
+    }
+  };
+  const onDrop = (event: DragEvent): void => {
+    page.classList.remove("is-drop-target");
+    if (!carriesFiles(event)) return;
+    event.preventDefault();
+    const file = event.dataTransfer?.files[0];
+    if (file) void importFile(file);
+  };
+  page.addEventListener("dragover", onDragOver);
+  page.addEventListener("dragleave", onDragLeave);
+  page.addEventListener("drop", onDrop);
+
   const onNewClick = (): void => {
     void onNew();
   };
@@ -430,10 +502,28 @@ export function mountListPage(
       window.removeEventListener("pagehide", onPageHide);
       document.removeEventListener("visibilitychange", onVisible);
       newButton.removeEventListener("click", onNewClick);
+      importInput.removeEventListener("change", onImportChange);
+      page.removeEventListener("dragover", onDragOver);
+      page.removeEventListener("dragleave", onDragLeave);
+      page.removeEventListener("drop", onDrop);
       if (dialog.open) dialog.close();
       page.remove();
     },
   };
+}
+
+const IMPORT_ACCEPT = ".md,.markdown,.html,.htm,.txt,text/markdown,text/html,text/plain";
+
+/** The import format of a file, by its name first and its type second; null for others. */
+function importFormatOf(file: File): ImportFormat | null {
+  const name = file.name.toLowerCase();
+  if (/\.(md|markdown)$/.test(name)) return "markdown";
+  if (/\.html?$/.test(name)) return "html";
+  if (/\.txt$/.test(name)) return "text";
+  if (file.type === "text/markdown") return "markdown";
+  if (file.type === "text/html") return "html";
+  if (file.type === "text/plain") return "text";
+  return null;
 }
 
 /** Access problems name themselves ("Sign-in required: ..."); other failures say what failed. */
