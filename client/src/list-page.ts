@@ -422,7 +422,9 @@ export function mountListPage(
       return;
     }
     if (file.size > CREATE_BODY_MAX_BYTES) {
-      showError(`Cannot import “${file.name}”: it is larger than 1 MB.`);
+      showError(
+        `Cannot import “${file.name}”: it is larger than ${CREATE_BODY_MAX_BYTES / 1024} kB.`,
+      );
       return;
     }
     importInput.disabled = true;

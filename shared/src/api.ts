@@ -63,8 +63,13 @@ export interface ImportContent {
   text: string;
 }
 
-/** Largest `POST /api/documents` body, in bytes, content included (413 beyond). */
-export const CREATE_BODY_MAX_BYTES = 1024 * 1024;
+/**
+ * Largest `POST /api/documents` body, in bytes, content included (413
+ * beyond). Converting is synchronous work on the server's event loop, about
+ * 10 ms per kB of Markdown, and the Yjs form is about 25 times the text:
+ * 256 KiB is a long document that still converts in a few seconds.
+ */
+export const CREATE_BODY_MAX_BYTES = 256 * 1024;
 
 export interface ApiError {
   error: { code: string; message: string };
