@@ -133,13 +133,7 @@ export function createDocumentFormats(): DocumentFormats {
     importContent({ format, text }) {
       const doc = new Y.Doc();
       const editor = createHeadlessEditor();
-      const binding = createYjsBinding({
-        editor,
-        id: CONTENT_FIELD,
-        doc,
-        docMap: new Map([[CONTENT_FIELD, doc]]),
-        rootName: CONTENT_FIELD,
-      });
+      const binding = bindContent(editor, doc);
       const stopSync = editor.registerUpdateListener((update) => {
         syncLexicalUpdateToYjs(
           binding,
@@ -196,7 +190,7 @@ export function attachmentDisposition(name: string, extension: string): string {
 
 /** A provider that is not there: conversions have no awareness and no carets. */
 const noop = () => {};
-const NO_PROVIDER: Provider = {
+export const NO_PROVIDER: Provider = {
   awareness: {
     getLocalState: () => null,
     getStates: () => new Map(),
@@ -210,6 +204,17 @@ const NO_PROVIDER: Provider = {
   on: noop,
   off: noop,
 };
+
+/** The editor bound to the document's content, as the client binds it (binding.ts). */
+function bindContent(editor: LexicalEditor, doc: Y.Doc) {
+  return createYjsBinding({
+    editor,
+    id: CONTENT_FIELD,
+    doc,
+    docMap: new Map([[CONTENT_FIELD, doc]]),
+    rootName: CONTENT_FIELD,
+  });
+}
 
 function createHeadlessEditor(): LexicalEditor {
   return createEditor({
@@ -225,13 +230,7 @@ function createHeadlessEditor(): LexicalEditor {
 function loadEditor(state: Uint8Array): { editor: LexicalEditor; title: string } {
   const doc = new Y.Doc();
   const editor = createHeadlessEditor();
-  const binding = createYjsBinding({
-    editor,
-    id: CONTENT_FIELD,
-    doc,
-    docMap: new Map([[CONTENT_FIELD, doc]]),
-    rootName: CONTENT_FIELD,
-  });
+  const binding = bindContent(editor, doc);
   // Loading the state into an empty doc is one change from nothing to all
   // of it: the events a client's editor gets on its first sync.
   const sharedRoot = binding.root.getSharedType();

@@ -6,18 +6,14 @@
  */
 import { CONTENT_FIELD, CREATE_BODY_MAX_BYTES, TITLE_FIELD } from "@cowrite/shared";
 import { $convertFromMarkdownString } from "@lexical/markdown";
-import {
-  createYjsBinding,
-  type Provider,
-  syncLexicalUpdateToYjs,
-  syncYjsChangesToLexical,
-} from "@lexical/yjs";
+import { createYjsBinding, syncLexicalUpdateToYjs, syncYjsChangesToLexical } from "@lexical/yjs";
 import { createEditor } from "lexical";
 import { afterEach, describe, expect, it } from "vitest";
 import * as Y from "yjs";
 import { bootstrapEmptyDocument } from "../../client/src/binding.ts";
 import { EDITOR_NODES, MARKDOWN_TRANSFORMERS } from "../../client/src/editor-nodes.ts";
 import { createTokenAuth, mintToken } from "../src/auth.ts";
+import { NO_PROVIDER } from "../src/document-format.ts";
 import { connectProvider, type Running, startServer, whenDoc, whenSynced } from "./helpers.ts";
 
 const MARKDOWN = [
@@ -66,20 +62,6 @@ function exportOf(running: Running, id: string, format: string, token?: string) 
 }
 
 const noop = () => {};
-const noProvider: Provider = {
-  awareness: {
-    getLocalState: () => null,
-    getStates: () => new Map(),
-    on: noop,
-    off: noop,
-    setLocalState: noop,
-    setLocalStateField: noop,
-  },
-  connect: noop,
-  disconnect: noop,
-  on: noop,
-  off: noop,
-};
 
 /** A Lexical editor with the app's nodes bound to `doc` both ways, as binding.ts binds one. */
 function bindHeadless(doc: Y.Doc) {
@@ -99,12 +81,12 @@ function bindHeadless(doc: Y.Doc) {
   });
   binding.root.getSharedType().observeDeep((events, transaction) => {
     if (transaction.origin !== binding)
-      syncYjsChangesToLexical(binding, noProvider, events, false, noop);
+      syncYjsChangesToLexical(binding, NO_PROVIDER, events, false, noop);
   });
   editor.registerUpdateListener((u) => {
     syncLexicalUpdateToYjs(
       binding,
-      noProvider,
+      NO_PROVIDER,
       u.prevEditorState,
       u.editorState,
       u.dirtyElements,
