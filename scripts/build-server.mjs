@@ -25,6 +25,8 @@ await build({
     "token-cli": path.join(root, "server/src/token-cli.ts"),
     // Loaded by SqliteDocStore as a worker thread, from next to main.js.
     "sqlite-worker": path.join(root, "server/src/storage/sqlite-worker.ts"),
+    // Loaded by the format pool (exports and imports) as a worker thread.
+    "format-worker": path.join(root, "server/src/format-worker.ts"),
   },
   outdir: path.join(root, "server/dist"),
   bundle: true,

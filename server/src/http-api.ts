@@ -21,7 +21,8 @@ import type { Logger } from "pino";
 import * as Y from "yjs";
 import { z } from "zod";
 import { type Access, AuthError, type Authorize, matchesDoc } from "./auth.ts";
-import { attachmentDisposition, createDocumentFormats } from "./document-format.ts";
+import { attachmentDisposition } from "./document-format.ts";
+import { ConversionTimeoutError, type FormatPool } from "./format-pool.ts";
 import { redactUrl } from "./logger.ts";
 import type { Peer, Room } from "./room.ts";
 import type { RoomRegistry } from "./rooms.ts";
@@ -39,6 +40,8 @@ export interface ApiOptions {
   logger: Logger;
   now: () => number;
   authorize: Authorize;
+  /** Document conversions for export and import (off the event loop). */
+  formats: FormatPool;
   /** Live counters for GET /api/stats (optionally for one document). */
   stats: (docId: string | null) => object;
 }
@@ -100,7 +103,7 @@ export function createApiRouter(options: ApiOptions): express.Router {
     }
     return granted;
   };
-  const formats = createDocumentFormats();
+  const { formats } = options;
   const router = express.Router();
   // Small bodies everywhere, except a new document's, which may bring its content.
   const smallJson = express.json({ limit: "16kb", strict: true });
@@ -161,7 +164,8 @@ export function createApiRouter(options: ApiOptions): express.Router {
       throw new HttpError(403, "forbidden", `token does not grant access to document ${id}`);
     }
     // Converted before anything is stored: content that fails to convert creates nothing.
-    const imported = body.content ? formats.importContent(body.content) : null;
+    const content = body.content;
+    const imported = content ? await convert(() => formats.importContent(content)) : null;
     const title = (body.title ?? imported?.heading ?? "").trim();
     const at = now();
     let meta: DocMeta;
@@ -216,7 +220,7 @@ export function createApiRouter(options: ApiOptions): express.Router {
     const room = rooms.get(id);
     const stored = room ? [] : await store.load(id);
     const state = room ? Y.encodeStateAsUpdate(room.doc) : mergeStored(stored);
-    const file = formats.exportDocument(state, format);
+    const file = await convert(() => formats.exportDocument(state, format));
     res
       .status(200)
       .type(file.contentType)
@@ -389,6 +393,22 @@ export async function ensureTitledDocument(
  * document as it is now and returns the update to apply. Resolves once the
  * edit is durable.
  */
+/** A conversion, with one too slow for the worker answered as 503. */
+async function convert<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof ConversionTimeoutError) {
+      throw new HttpError(
+        503,
+        "unavailable",
+        `the document could not be converted: ${error.message}`,
+      );
+    }
+    throw error;
+  }
+}
+
 /** Runs `work` on the document's room (opening it if no client has). */
 async function withRoom<T>(
   rooms: RoomRegistry,

@@ -18,6 +18,7 @@ import { type Authorize, openAccess } from "./auth.ts";
 import { Cluster, type ClusterOptions } from "./cluster/cluster.ts";
 import { Connection, type ConnectionShared } from "./connection.ts";
 import { ConnectionSet } from "./connection-set.ts";
+import { createFormatPool } from "./format-pool.ts";
 import { checkReadiness, countLoad } from "./health.ts";
 import { type HostPattern, isHostAllowed } from "./host-allowlist.ts";
 import { createApiRouter, ensureTitledDocument, HttpError, jsonErrorHandler } from "./http-api.ts";
@@ -67,6 +68,8 @@ export interface ServerOptions {
   compactEvery?: number;
   /** When automatic versions are taken (default: room-versions.ts). */
   versions?: VersionPolicy;
+  /** An export or import taking longer fails with 503 (default 30 s). */
+  conversionTimeoutMs?: number;
   limits?: Partial<ServerLimits>;
   /** Decides who may do what; default: everyone may do everything (auth off). */
   authorize?: Authorize;
@@ -226,7 +229,9 @@ export function createServer(options: ServerOptions): CowriteServer {
     });
   }
   const stats = (docId: string | null) => countLoad(connections, rooms, docId);
-  app.use("/api", createApiRouter({ store, rooms, logger, now, authorize, stats }));
+  // Exports and imports convert on a worker thread, never on this event loop.
+  const formats = createFormatPool({ timeoutMs: options.conversionTimeoutMs ?? 30_000 });
+  app.use("/api", createApiRouter({ store, rooms, logger, now, authorize, stats, formats }));
   app.get("/ws/{*rest}", () => {
     throw new HttpError(426, "upgrade_required", "this endpoint speaks WebSocket");
   });
@@ -366,6 +371,7 @@ export function createServer(options: ServerOptions): CowriteServer {
     httpServer.closeAllConnections();
     await stopped;
     wss.close();
+    await formats.close();
   }
 
   return {
