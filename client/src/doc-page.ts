@@ -225,6 +225,16 @@ export function mountDocumentPage(container: HTMLElement, options: DocumentPageO
   renderConnection(collab.status);
   renderSaved(provider.saved);
 
+  // ---- leaving with edits the server does not have ----
+  // Nothing else holds them (no copy on this device), so the browser asks
+  // first. A stopped connection (deleted, access revoked) will never save
+  // them: asking would only block leaving.
+  const onBeforeUnload = (event: BeforeUnloadEvent): void => {
+    if (provider.saved === "saved" || collab.status.status === "stopped") return;
+    event.preventDefault();
+  };
+  window.addEventListener("beforeunload", onBeforeUnload);
+
   // ---- display name ----
   const commitName = (): void => {
     const name = saveDisplayName(store, nameInput.value);
@@ -252,6 +262,7 @@ export function mountDocumentPage(container: HTMLElement, options: DocumentPageO
       nameInput.removeEventListener("change", commitName);
       nameInput.removeEventListener("keydown", onNameKeyDown);
       titleInput.removeEventListener("keydown", onTitleKeyDown);
+      window.removeEventListener("beforeunload", onBeforeUnload);
       offFirstEditable();
       offChange();
       if (countFrame !== null) cancelAnimationFrame(countFrame);

@@ -624,13 +624,23 @@ export class CowriteProvider {
     }
   };
 
-  private readonly onPageHide = (): void => {
+  private readonly onPageHide = (event: Event): void => {
     const state = this.awareness.getLocalState();
     if (state === null) return;
     this.stashedLocalState = state;
     // Sends a null state at once, so peers drop our caret instead of showing
     // a ghost for 30 s.
     this.awareness.setLocalState(null);
+    // The page may still ask "leave?" (unsaved edits) and the user may stay:
+    // a page still here once that is answered is present again. (Timers do
+    // not run while the question is open, nor after the page is gone.)
+    if (event.type === "beforeunload") setTimeout(this.onStayed, 0);
+  };
+
+  private readonly onStayed = (): void => {
+    if (this.destroyed || this.stashedLocalState === null) return;
+    this.awareness.setLocalState(this.stashedLocalState);
+    this.stashedLocalState = null;
   };
 
   private readonly onPageShow = (event: Event): void => {
