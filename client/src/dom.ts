@@ -39,3 +39,24 @@ export function el<K extends keyof HTMLElementTagNameMap>(
   element.append(...children);
   return element;
 }
+
+/** A round button showing only a glyph (hidden from assistive technology); `label` is its name. */
+export function iconButton(props: {
+  glyph: string;
+  label: string;
+  title: string;
+  className?: string;
+  testid?: string;
+}): HTMLButtonElement {
+  return el(
+    "button",
+    {
+      className: props.className ? `icon-button ${props.className}` : "icon-button",
+      type: "button",
+      ariaLabel: props.label,
+      title: props.title,
+      ...(props.testid === undefined ? {} : { testid: props.testid }),
+    },
+    [el("span", { text: props.glyph, ariaHidden: true })],
+  );
+}

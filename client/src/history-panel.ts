@@ -9,7 +9,7 @@
 import type { DocumentVersion } from "@cowrite/shared";
 import { TITLE_MAX_LENGTH } from "@cowrite/shared";
 import { ApiRequestError, type DocumentsApi } from "./api.ts";
-import { el } from "./dom.ts";
+import { el, iconButton } from "./dom.ts";
 import { formatDateTime, formatRelativeTime } from "./format.ts";
 import { createVersionPreview, type VersionPreview } from "./version-preview.ts";
 
@@ -72,13 +72,7 @@ export function createHistoryPanel({ api, docId, canWrite }: HistoryPanelOptions
     text: "No versions yet. One is saved after each pause in editing.",
     hidden: true,
   });
-  const closeButton = el("button", {
-    className: "icon-button",
-    type: "button",
-    ariaLabel: "Close history",
-    title: "Close",
-  });
-  closeButton.append(el("span", { text: "×", ariaHidden: true }));
+  const closeButton = iconButton({ glyph: "×", label: "Close history", title: "Close" });
   const previewSlot = el("section", {
     className: "version-preview",
     hidden: true,

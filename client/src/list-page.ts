@@ -16,7 +16,7 @@ import {
   TITLE_MAX_LENGTH,
 } from "@cowrite/shared";
 import { ApiRequestError, type DocumentsApi } from "./api.ts";
-import { el } from "./dom.ts";
+import { el, iconButton } from "./dom.ts";
 import { formatDateTime, formatRelativeTime } from "./format.ts";
 import { documentPath, type Page } from "./router.ts";
 import { decodeTokenClaims, describeAccessError } from "./token.ts";
@@ -187,23 +187,20 @@ export function mountListPage(
       ]),
     );
     if (canWrite) {
-      const rename = el("button", {
-        className: "icon-button",
-        type: "button",
-        ariaLabel: `Rename ${title}`,
+      const rename = iconButton({
+        glyph: "✎",
+        label: `Rename ${title}`,
         title: "Rename",
         testid: "rename",
       });
-      rename.append(el("span", { text: "✎", ariaHidden: true }));
       rename.addEventListener("click", () => startRename(meta.id));
-      const remove = el("button", {
-        className: "icon-button icon-button-danger",
-        type: "button",
-        ariaLabel: `Delete ${title}`,
+      const remove = iconButton({
+        glyph: "🗑",
+        label: `Delete ${title}`,
         title: "Delete",
+        className: "icon-button-danger",
         testid: "delete",
       });
-      remove.append(el("span", { text: "🗑", ariaHidden: true }));
       remove.addEventListener("click", () => void askToDelete(meta));
       item.append(el("div", { className: "document-actions" }, [rename, remove]));
     }

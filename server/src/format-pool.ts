@@ -7,10 +7,11 @@
  * request starts a fresh worker. A worker that dies fails what it held the
  * same way.
  */
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import type { ExportFormat, ImportContent } from "@cowrite/shared";
 import type { ExportedFile, ImportedContent } from "./document-format.ts";
 import type { FormatCall, FormatResponse } from "./format-worker.ts";
+import { startWorkerThread } from "./worker-thread.ts";
 
 export interface FormatPool {
   exportDocument(state: Uint8Array, format: ExportFormat): Promise<ExportedFile>;
@@ -66,7 +67,7 @@ export function createFormatPool(options: { timeoutMs: number }): FormatPool {
 
   const ensureWorker = (): Worker => {
     if (worker) return worker;
-    const started = startWorker();
+    const started = startWorkerThread(import.meta.url, "format-worker");
     started.on("message", (response: FormatResponse) => {
       const waiting = pending.get(response.id);
       pending.delete(response.id);
@@ -113,19 +114,4 @@ export function createFormatPool(options: { timeoutMs: number }): FormatPool {
       await stopping?.terminate();
     },
   };
-}
-
-/**
- * In the production bundle the worker is a sibling .js file. From source
- * (tsx, vitest) it is TypeScript, loaded through tsx's API, as the SQLite
- * maintenance worker is (storage/sqlite-maintenance.ts).
- */
-function startWorker(): Worker {
-  if (!import.meta.url.endsWith(".ts")) {
-    return new Worker(new URL("./format-worker.js", import.meta.url));
-  }
-  const tsx = import.meta.resolve("tsx/esm/api");
-  const entry = new URL("./format-worker.ts", import.meta.url).href;
-  const code = `import(${JSON.stringify(tsx)}).then((tsx) => tsx.tsImport(${JSON.stringify(entry)}, ${JSON.stringify(entry)}));`;
-  return new Worker(code, { eval: true });
 }

@@ -387,12 +387,6 @@ export async function ensureTitledDocument(
   await applyThroughRoom(deps.rooms, id, () => encodeTitle(title));
 }
 
-/**
- * Applies an edit to the document's room (opening it if no client has), so
- * it is saved and broadcast like any peer's edit. `edit` gets the room's
- * document as it is now and returns the update to apply. Resolves once the
- * edit is durable.
- */
 /** A conversion, with one too slow for the worker answered as 503. */
 async function convert<T>(run: () => Promise<T>): Promise<T> {
   try {
@@ -409,7 +403,10 @@ async function convert<T>(run: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Runs `work` on the document's room (opening it if no client has). */
+/**
+ * Runs `work` on the document's room (opening it if no client has); a room
+ * that refuses (deleted meanwhile, or saves failing) answers 503.
+ */
 async function withRoom<T>(
   rooms: RoomRegistry,
   docId: string,
@@ -417,33 +414,29 @@ async function withRoom<T>(
 ): Promise<T> {
   const room = await rooms.acquire(docId);
   try {
-    const refusal = room.refusal;
-    if (refusal) throw new HttpError(503, "unavailable", `document ${docId}: ${refusal.reason}`);
+    refuseIfRefusing(room, docId);
     return await work(room);
   } finally {
     await rooms.release(docId, room);
   }
 }
 
-async function applyThroughRoom(
-  rooms: RoomRegistry,
-  docId: string,
-  edit: (doc: Y.Doc) => Uint8Array,
-) {
-  const room = await rooms.acquire(docId);
-  try {
-    // Refused (deleted meanwhile, or saves failing): the edit would not be
-    // stored, so the request must not succeed.
-    const refused = () => {
-      const refusal = room.refusal;
-      if (refusal) throw new HttpError(503, "unavailable", `document ${docId}: ${refusal.reason}`);
-    };
-    refused();
+function refuseIfRefusing(room: Room, docId: string): void {
+  const refusal = room.refusal;
+  if (refusal) throw new HttpError(503, "unavailable", `document ${docId}: ${refusal.reason}`);
+}
+
+/**
+ * Applies an edit to the document's room as a peer's edit, so it is saved
+ * and broadcast like anyone's. `edit` gets the room's document as it is now
+ * and returns the update to apply. Resolves once the edit is durable; a
+ * room that refused it meanwhile did not store it, so that answers 503.
+ */
+function applyThroughRoom(rooms: RoomRegistry, docId: string, edit: (doc: Y.Doc) => Uint8Array) {
+  return withRoom(rooms, docId, async (room) => {
     await room.handle(apiPeer, { type: "update", update: edit(room.doc) });
-    refused();
-  } finally {
-    await rooms.release(docId, room);
-  }
+    refuseIfRefusing(room, docId);
+  });
 }
 
 function toApiVersion(meta: VersionMeta): DocumentVersion {

@@ -39,9 +39,14 @@ export interface RoomVersionsOptions {
 export class RoomVersions {
   /** Who edited since the last version. */
   private readonly authors = new Set<string>();
-  /** When the first edit since the last version was made; null when none was. */
+  /**
+   * Monotonic times (performance.now) of the first edit since the last
+   * version and of the latest one; null when nothing changed since.
+   */
   private dirtySince: number | null = null;
-  private idleTimer: NodeJS.Timeout | null = null;
+  private lastEditAt = 0;
+  /** One timer at a time: edits only move `lastEditAt`, the timer checks it. */
+  private timer: NodeJS.Timeout | null = null;
   private saving: Promise<unknown> = Promise.resolve();
   private closed = false;
 
@@ -51,15 +56,32 @@ export class RoomVersions {
   edited(author: string | null): void {
     if (this.closed) return;
     if (author) this.authors.add(author);
-    const now = this.options.now();
+    const now = performance.now();
     this.dirtySince ??= now;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    const { idleMs, maxIntervalMs } = this.options.policy;
-    // After a pause, or now if editing has gone on for the whole interval.
-    const wait = Math.max(0, Math.min(idleMs, this.dirtySince + maxIntervalMs - now));
-    this.idleTimer = setTimeout(() => void this.takeAutomatic(), wait);
-    this.idleTimer.unref();
+    this.lastEditAt = now;
+    if (this.timer === null) this.schedule(now);
   }
+
+  /** When the next automatic version is due: after a pause, or at the end of the interval. */
+  private dueAt(dirtySince: number): number {
+    const { idleMs, maxIntervalMs } = this.options.policy;
+    return Math.min(this.lastEditAt + idleMs, dirtySince + maxIntervalMs);
+  }
+
+  private schedule(now: number): void {
+    if (this.dirtySince === null) return;
+    this.timer = setTimeout(this.onTimer, Math.max(0, this.dueAt(this.dirtySince) - now));
+    this.timer.unref();
+  }
+
+  private readonly onTimer = (): void => {
+    this.timer = null;
+    if (this.closed || this.dirtySince === null) return;
+    const now = performance.now();
+    // Edited since the timer was set: the pause is not over yet.
+    if (now < this.dueAt(this.dirtySince)) this.schedule(now);
+    else void this.takeAutomatic();
+  };
 
   /** Saves the document as it is now under `name`. */
   saveNamed(name: string, author: string | null): Promise<VersionMeta> {
@@ -69,15 +91,14 @@ export class RoomVersions {
 
   /** Takes the automatic version still owed, then stops. */
   async close(): Promise<void> {
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = null;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
     if (!this.closed && this.dirtySince !== null) await this.takeAutomatic();
     this.closed = true;
     await this.saving;
   }
 
   private async takeAutomatic(): Promise<void> {
-    this.idleTimer = null;
     if (this.dirtySince === null) return;
     try {
       await this.save(null);

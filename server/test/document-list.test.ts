@@ -1,7 +1,15 @@
 import { CONTENT_FIELD } from "@cowrite/shared";
 import { afterEach, describe, expect, it } from "vitest";
 import * as Y from "yjs";
-import { connectProvider, type Running, startServer, whenDoc, whenSynced } from "./helpers.ts";
+import {
+  connectProvider,
+  fetchJson,
+  jsonRequest,
+  type Running,
+  startServer,
+  whenDoc,
+  whenSynced,
+} from "./helpers.ts";
 
 // The document list as its API promises: only documents someone meant to
 // exist, searchable by title, in pages; renaming is an edit everyone sees.
@@ -11,17 +19,9 @@ afterEach(async () => {
   await running?.stop();
 });
 
-async function api(path: string, init: RequestInit = {}) {
-  const res = await fetch(`${running.url}${path}`, init);
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
+const api = (path: string, init: RequestInit = {}) => fetchJson(running.url, path, init);
 
-const send = (method: string, body: unknown): RequestInit => ({
-  method,
-  headers: { "content-type": "application/json" },
-  body: JSON.stringify(body),
-});
+const send = (method: string, body: unknown) => jsonRequest(method, body);
 
 const listedIds = async (query = "") =>
   (await api(`/api/documents${query}`)).body.documents.map((d: { id: string }) => d.id);

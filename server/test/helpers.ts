@@ -211,3 +211,22 @@ export function corruptedUpdate(base: Uint8Array, random: () => number): Uint8Ar
     }
   }
 }
+
+/** An HTTP request to a test server, its JSON answer parsed (null for an empty body). */
+export async function fetchJson(baseUrl: string, path: string, init: RequestInit = {}) {
+  const res = await fetch(`${baseUrl}${path}`, init);
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null };
+}
+
+/** A request sending `body` as JSON, with a bearer token when given. */
+export function jsonRequest(method: string, body: unknown, token?: string): RequestInit {
+  return {
+    method,
+    headers: {
+      "content-type": "application/json",
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: JSON.stringify(body),
+  };
+}

@@ -7,6 +7,8 @@ import { MemoryDocStore } from "../src/storage/memory.ts";
 import {
   connectProvider,
   deferred,
+  fetchJson,
+  jsonRequest,
   type Running,
   startServer,
   tempDir,
@@ -19,17 +21,9 @@ afterEach(async () => {
   await running?.stop();
 });
 
-async function api(path: string, init: RequestInit = {}) {
-  const res = await fetch(`${running.url}${path}`, init);
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null };
-}
+const api = (path: string, init: RequestInit = {}) => fetchJson(running.url, path, init);
 
-const json = (body: unknown): RequestInit => ({
-  method: "POST",
-  headers: { "content-type": "application/json" },
-  body: JSON.stringify(body),
-});
+const json = (body: unknown) => jsonRequest("POST", body);
 
 describe("HTTP API", () => {
   it("creates, lists, gets and deletes documents", async () => {

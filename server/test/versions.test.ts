@@ -2,8 +2,19 @@ import { CONTENT_FIELD } from "@cowrite/shared";
 import { afterEach, describe, expect, it } from "vitest";
 import * as Y from "yjs";
 import { createTokenAuth, mintToken } from "../src/auth.ts";
+import { RoomVersions } from "../src/room-versions.ts";
+import { MemoryDocStore } from "../src/storage/memory.ts";
 import { restoreUpdate } from "../src/version-restore.ts";
-import { connectProvider, type Running, startServer, whenDoc, whenSynced } from "./helpers.ts";
+import {
+  connectProvider,
+  fetchJson,
+  jsonRequest,
+  type Running,
+  silentLogger,
+  startServer,
+  whenDoc,
+  whenSynced,
+} from "./helpers.ts";
 
 // Versions: named and automatic full states of a document, listed, read,
 // and restored as a forward edit everyone sees.
@@ -13,20 +24,9 @@ afterEach(async () => {
   await running?.stop();
 });
 
-async function api(path: string, init: RequestInit = {}) {
-  const res = await fetch(`${running.url}${path}`, init);
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
+const api = (path: string, init: RequestInit = {}) => fetchJson(running.url, path, init);
 
-const post = (body: unknown, token?: string): RequestInit => ({
-  method: "POST",
-  headers: {
-    "content-type": "application/json",
-    ...(token ? { authorization: `Bearer ${token}` } : {}),
-  },
-  body: JSON.stringify(body),
-});
+const post = (body: unknown, token?: string) => jsonRequest("POST", body, token);
 
 /** Lexical's shape: a paragraph (Y.XmlText) holding a text node's properties (Y.Map) and its text. */
 function writeParagraph(doc: Y.Doc, text: string): void {
@@ -81,6 +81,34 @@ describe("restoreUpdate", () => {
     Y.applyUpdate(replica, restoreUpdate(live, version));
     expect(replica.getText("title").toString()).toBe("Old title");
     expect(contentOf(replica)).toEqual(expected);
+  });
+});
+
+describe("RoomVersions", () => {
+  it("takes an automatic version while editing goes on without a pause, once the interval is up", async () => {
+    const store = new MemoryDocStore();
+    const doc = new Y.Doc();
+    writeParagraph(doc, "start");
+    await store.append("d", Y.encodeStateAsUpdate(doc), { at: 1 });
+    const versions = new RoomVersions({
+      docId: "d",
+      store,
+      logger: silentLogger,
+      now: () => 5,
+      policy: { idleMs: 60_000, maxIntervalMs: 30, keepAutomatic: 5 },
+      state: () => Y.encodeStateAsUpdate(doc),
+    });
+    // Edits keep coming, far more often than the pause it would wait for.
+    let turn = 0;
+    while ((await store.listVersions("d", 10)).length === 0) {
+      versions.edited(turn % 2 === 0 ? "Ada" : "Grace");
+      turn++;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(await store.listVersions("d", 10)).toMatchObject([
+      { name: null, authors: ["Ada", "Grace"] },
+    ]);
+    await versions.close();
   });
 });
 

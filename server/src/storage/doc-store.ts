@@ -99,6 +99,18 @@ export interface NewVersion {
   keepAutomatic: number;
 }
 
+/** The metadata of `version` once stored under `id`: the same on every backend. */
+export function versionMetaOf(id: number, docId: string, version: NewVersion): VersionMeta {
+  return {
+    id,
+    docId,
+    createdAt: version.at,
+    name: version.name,
+    authors: [...version.authors],
+    bytes: version.state.length,
+  };
+}
+
 export interface CompactResult {
   /** Updates merged (0 when there was nothing to merge). */
   merged: number;

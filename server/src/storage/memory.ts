@@ -8,6 +8,7 @@ import {
   type ListOptions,
   type NewVersion,
   type VersionMeta,
+  versionMetaOf,
 } from "./doc-store.ts";
 import { mergeUpdateLog } from "./merge.ts";
 
@@ -84,14 +85,7 @@ export class MemoryDocStore implements DocStore {
   async saveVersion(docId: string, version: NewVersion): Promise<VersionMeta> {
     if (this.failWrites) throw this.failWrites;
     this.refuseDeleted(docId);
-    const meta: VersionMeta = {
-      id: this.nextVersionId++,
-      docId,
-      createdAt: version.at,
-      name: version.name,
-      authors: [...version.authors],
-      bytes: version.state.length,
-    };
+    const meta = versionMetaOf(this.nextVersionId++, docId, version);
     this.versions.push({ meta, state: version.state.slice() });
     if (version.name === null) {
       const automatic = this.versions.filter((v) => v.meta.docId === docId && v.meta.name === null);

@@ -32,6 +32,7 @@ import {
   type ListOptions,
   type NewVersion,
   type VersionMeta,
+  versionMetaOf,
 } from "./doc-store.ts";
 import { mergeUpdateLog } from "./merge.ts";
 
@@ -242,14 +243,7 @@ export class PostgresDocStore implements DocStore {
       }
       return Number(rows[0]?.id);
     });
-    return {
-      id,
-      docId,
-      createdAt: version.at,
-      name: version.name,
-      authors: [...version.authors],
-      bytes: version.state.length,
-    };
+    return versionMetaOf(id, docId, version);
   }
 
   async listVersions(docId: string, limit: number): Promise<VersionMeta[]> {

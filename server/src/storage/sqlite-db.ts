@@ -10,6 +10,7 @@ import {
   type ListOptions,
   type NewVersion,
   type VersionMeta,
+  versionMetaOf,
 } from "./doc-store.ts";
 import { mergeUpdateLog } from "./merge.ts";
 
@@ -328,14 +329,7 @@ export class SqliteDatabase {
         return Number(lastInsertRowid);
       })
       .immediate();
-    return {
-      id,
-      docId,
-      createdAt: version.at,
-      name: version.name,
-      authors: [...version.authors],
-      bytes: version.state.length,
-    };
+    return versionMetaOf(id, docId, version);
   }
 
   listVersions(docId: string, limit: number): VersionMeta[] {

@@ -9,7 +9,8 @@
  * batches (at most one at the worker; requests made meanwhile go together
  * as the next), and one reply message per batch. Errors cross as plain data.
  */
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
+import { startWorkerThread } from "../worker-thread.ts";
 import type { CompactResult } from "./doc-store.ts";
 import type { Durability } from "./sqlite-db.ts";
 
@@ -212,24 +213,11 @@ export class SqliteMaintenance {
   }
 }
 
-/**
- * In the production bundle the worker is a sibling .js file. From source
- * (tsx, vitest) it is TypeScript, and a worker thread does not inherit the
- * parent's loader, so it loads the file through tsx's API.
- */
+/** The maintenance worker (sqlite-worker.ts), on its own connection. */
 function startWorker(workerData: WorkerInput): Worker {
   // A small young generation: the worker passes large buffers through
   // (whole logs while compacting), and frequent minor collections free them
   // promptly instead of letting the thread's heap balloon.
   const resourceLimits = { maxYoungGenerationSizeMb: 4 };
-  if (!import.meta.url.endsWith(".ts")) {
-    return new Worker(new URL("./sqlite-worker.js", import.meta.url), {
-      workerData,
-      resourceLimits,
-    });
-  }
-  const tsx = import.meta.resolve("tsx/esm/api");
-  const entry = new URL("./sqlite-worker.ts", import.meta.url).href;
-  const code = `import(${JSON.stringify(tsx)}).then((tsx) => tsx.tsImport(${JSON.stringify(entry)}, ${JSON.stringify(entry)}));`;
-  return new Worker(code, { eval: true, workerData, resourceLimits });
+  return startWorkerThread(import.meta.url, "sqlite-worker", { workerData, resourceLimits });
 }
