@@ -1,11 +1,19 @@
 /**
- * Leaving a page whose edits the server does not have yet (offline, say)
- * asks first: those edits exist nowhere else. Staying keeps the page whole
- * (its presence included); with everything saved, the page closes without
+ * Leaving a page whose edits neither the server nor this device has (offline
+ * in a browser without IndexedDB, say) asks first: those edits exist nowhere
+ * else. Staying keeps the page whole (its presence included); with
+ * everything saved, on the server or on the device, the page closes without
  * asking.
  */
 import type { Dialog, Page } from "@playwright/test";
-import { expect, paragraphsOf, placeCaretAtEnd, presenceNamesOf, test } from "./fixtures.ts";
+import {
+  expect,
+  expectReady,
+  paragraphsOf,
+  placeCaretAtEnd,
+  presenceNamesOf,
+  test,
+} from "./fixtures.ts";
 
 /** Asks to close `page` as a user would, and resolves with the dialog it raised, if any. */
 async function closeAsUser(page: Page, answer: "stay" | "leave"): Promise<Dialog | null> {
@@ -24,10 +32,16 @@ async function closeAsUser(page: Page, answer: "stay" | "leave"): Promise<Dialog
   return raised;
 }
 
-test("leaving with changes the server does not have asks first; staying keeps presence", async ({
+test("leaving with changes kept nowhere else asks first; staying keeps presence", async ({
   alice,
   bob,
 }) => {
+  // No copy on this device: a browser that refuses IndexedDB.
+  await alice.addInitScript(() => {
+    Object.defineProperty(window, "indexedDB", { value: undefined });
+  });
+  await alice.reload();
+  await expectReady(alice);
   await expect(presenceNamesOf(bob)).toHaveText(["Bob (you)", "Alice"]);
   await alice.context().setOffline(true);
   await expect(alice.getByTestId("status")).toHaveAttribute("data-state", /offline|reconnecting/);
@@ -55,4 +69,19 @@ test("with everything saved, the page closes without asking", async ({ alice, bo
   expect(dialog).toBeNull();
   expect(alice.isClosed()).toBe(true);
   await expect(presenceNamesOf(bob)).toHaveText(["Bob (you)"]);
+});
+
+test("offline, with the changes kept on this device, the page closes without asking", async ({
+  alice,
+  bob,
+}) => {
+  await alice.context().setOffline(true);
+  await expect(alice.getByTestId("status")).toHaveAttribute("data-state", "offline");
+  await placeCaretAtEnd(alice, paragraphsOf(alice).first());
+  await alice.keyboard.type("Kept here");
+  await expect(alice.getByTestId("saved")).toHaveAttribute("data-state", "on-device");
+  const dialog = await closeAsUser(alice, "stay");
+  expect(dialog).toBeNull();
+  expect(alice.isClosed()).toBe(true);
+  await expect(paragraphsOf(bob)).toHaveText([""]);
 });

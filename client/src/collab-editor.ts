@@ -12,17 +12,28 @@
  *   no status or first sync is missed.
  * - `destroy()` frees what it made: socket, doc, editor, listeners and the
  *   parts' DOM. It is idempotent.
+ * - With `localCopyUser`, the document is also kept on this device
+ *   (local-copy.ts): it opens from that copy, and a copy that has synced
+ *   before makes the editor editable without waiting for the server, so
+ *   someone offline can reload and go on writing. A server that says the
+ *   document is gone, or that this user may no longer open it, clears it.
  * - The user's colour is a preference: when someone present shows the same
  *   or a similar one, the rule in user-color.ts may publish another.
  */
 import "./editor.css";
-import { CLOSE_NORMAL } from "@cowrite/shared";
+import {
+  CLOSE_FORBIDDEN,
+  CLOSE_NO_DOCUMENT,
+  CLOSE_NORMAL,
+  CLOSE_UNAUTHENTICATED,
+} from "@cowrite/shared";
 import type { Provider } from "@lexical/yjs";
 import { $getRoot, $isParagraphNode, type LexicalEditor } from "lexical";
 import * as Y from "yjs";
 import { bindEditor, type CollabUser, type InitialContent } from "./binding.ts";
 import { createCowriteEditor, registerEditorFeatures } from "./editor.ts";
 import { Emitter } from "./emitter.ts";
+import { type LocalCopy, localCopyName, openLocalCopy } from "./local-copy.ts";
 import { listPresentUsers, type PresenceUser } from "./presence.ts";
 import { type ConnectionState, CowriteProvider, type TokenSource } from "./provider.ts";
 import { createToolbar, type ToolbarButtonName } from "./toolbar.ts";
@@ -42,6 +53,11 @@ export interface CollabEditorOptions {
   placeholder?: string;
   /** Content of a brand-new document. */
   initialContent?: InitialContent;
+  /**
+   * Keep a copy of the document on this device for this user (an id that
+   * is the same every visit, e.g. the token's subject). Absent: no copy.
+   */
+  localCopyUser?: string;
   /** The document the parts are created in (an embed's host may be in an iframe). */
   ownerDocument?: Document;
   WebSocketImpl?: new (url: string) => WebSocket;
@@ -62,6 +78,8 @@ export interface CollabEditor {
   readonly doc: Y.Doc;
   readonly provider: CowriteProvider;
   readonly editor: LexicalEditor;
+  /** The copy on this device, or null without `localCopyUser`. */
+  readonly localCopy: LocalCopy | null;
   /** The toolbar, or null with `toolbar: false`. */
   readonly toolbar: HTMLElement | null;
   /** The editing area: content, placeholder and carets in a positioned wrapper. */
@@ -82,6 +100,14 @@ export function createCollabEditor(options: CollabEditorOptions): CollabEditor {
   const events = new Emitter<CowriteEditorEvents>();
 
   const doc = new Y.Doc();
+  // Opened first, so that it records every update, the first sync's included.
+  const localCopy =
+    options.localCopyUser === undefined
+      ? null
+      : openLocalCopy({
+          doc,
+          name: localCopyName(options.url, options.localCopyUser, options.docId),
+        });
   // Not connected yet: bindEditor connects once its listeners are in place.
   const provider = new CowriteProvider({
     url: options.url,
@@ -154,9 +180,11 @@ export function createCollabEditor(options: CollabEditorOptions): CollabEditor {
     // typed from now on could reach it, so take no more typing. A disconnect
     // asked for here (CLOSE_NORMAL) keeps the editor: edits sync on connect().
     if (state.status === "stopped" && state.code !== CLOSE_NORMAL) editor.setEditable(false);
+    if (state.status === "stopped" && forgetsLocalCopy.has(state.code)) void localCopy?.clear();
     events.emit("status", state);
   };
   const onSync = (isSynced: boolean): void => {
+    if (isSynced) localCopy?.markSynced();
     hasSynced ||= isSynced;
     renderLoading();
     events.emit("synced", isSynced);
@@ -204,10 +232,19 @@ export function createCollabEditor(options: CollabEditorOptions): CollabEditor {
   provider.awareness.on("change", publishDistinctColor);
 
   let destroyed = false;
+  // A copy that synced before holds the document as it was: a base to write
+  // on while the server is out of reach. (A fresh copy does not: typing into
+  // it would put a second first paragraph beside the server's.)
+  void localCopy?.loaded.then((syncedBefore) => {
+    if (!syncedBefore || destroyed || readOnly || editor.isEditable()) return;
+    if (provider.connection.status === "stopped") return;
+    editor.setEditable(true);
+  });
   return {
     doc,
     provider,
     editor,
+    localCopy,
     toolbar: toolbar?.element ?? null,
     body,
     content,
@@ -242,9 +279,13 @@ export function createCollabEditor(options: CollabEditorOptions): CollabEditor {
       toolbar?.destroy();
       editor.setRootElement(null);
       provider.destroy();
+      localCopy?.destroy();
       doc.destroy();
       events.clear();
       body.remove();
     },
   };
 }
+
+/** Close codes after which the copy on this device is deleted: it is no longer this user's to keep. */
+const forgetsLocalCopy = new Set([CLOSE_NO_DOCUMENT, CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED]);

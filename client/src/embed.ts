@@ -51,6 +51,13 @@ export interface CowriteEditorOptions {
   placeholder?: string;
   /** Content of a brand-new document: plain text (a line per paragraph) or `{markdown}`. */
   initialContent?: InitialContentInput;
+  /**
+   * Keep a copy of the document in this browser (IndexedDB) for this user:
+   * it opens at once from the copy, and edits made offline survive a reload
+   * and sync later. Pass an id that is the same on every visit and differs
+   * between the people sharing a browser (your app's user id). Default: no copy.
+   */
+  localCopyUser?: string;
   /** CSS custom properties set on the editor's root element, e.g. {"--cowrite-accent": "#0a7"}. */
   theme?: Record<string, string>;
   /** For tests: a WebSocket implementation. */
@@ -109,6 +116,7 @@ export function createEditor(
     ownerDocument: host.ownerDocument,
     ...(options.token === undefined ? {} : { token: options.token }),
     ...(options.placeholder === undefined ? {} : { placeholder: options.placeholder }),
+    ...(options.localCopyUser === undefined ? {} : { localCopyUser: options.localCopyUser }),
     ...(initialContent === undefined ? {} : { initialContent }),
     ...(options.WebSocketImpl === undefined ? {} : { WebSocketImpl: options.WebSocketImpl }),
   });

@@ -30,6 +30,8 @@ export interface ListPageOptions {
   pageSize?: number;
   /** How long a deletion can be undone (default 8 s). */
   undoWindowMs?: number;
+  /** Called once a document is deleted on the server: forget this device's copy of it. */
+  onDeleted?: (id: string) => void;
 }
 
 /** How often relative times ("5 minutes ago") are refreshed. */
@@ -45,7 +47,14 @@ interface PendingDelete {
 
 export function mountListPage(
   container: HTMLElement,
-  { api, navigate, token = null, pageSize = 50, undoWindowMs = 8000 }: ListPageOptions,
+  {
+    api,
+    navigate,
+    token = null,
+    pageSize = 50,
+    undoWindowMs = 8000,
+    onDeleted = () => {},
+  }: ListPageOptions,
 ): Page {
   let destroyed = false;
   const canWrite = decodeTokenClaims(token)?.permission !== "read";
@@ -382,11 +391,13 @@ export function mountListPage(
       await api.deleteDocument(id, { keepalive });
       pendingDeletes.delete(id);
       documents = documents.filter((d) => d.id !== id);
+      onDeleted(id);
     } catch (reason) {
       pendingDeletes.delete(id);
       // Already gone is what was asked for.
       if (reason instanceof ApiRequestError && reason.status === 404) {
         documents = documents.filter((d) => d.id !== id);
+        onDeleted(id);
       } else if (!destroyed) {
         showError(describeFailure("Could not delete the document", reason));
       }

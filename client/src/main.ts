@@ -8,8 +8,9 @@ import { mountDocumentPage } from "./doc-page.ts";
 import { el } from "./dom.ts";
 import { browserStore, loadIdentity } from "./identity.ts";
 import { mountListPage } from "./list-page.ts";
+import { deleteLocalCopy, localCopyName } from "./local-copy.ts";
 import { type Page, parseRoute } from "./router.ts";
-import { loadToken, sessionStore } from "./token.ts";
+import { loadToken, localCopyUser, sessionStore } from "./token.ts";
 
 export function startApp(container: HTMLElement): Page {
   // Read ?token= once: it is remembered for this tab and dropped from the URL (see token.ts).
@@ -26,7 +27,12 @@ export function startApp(container: HTMLElement): Page {
     const route = parseRoute(window.location.pathname);
     switch (route.page) {
       case "list":
-        current = mountListPage(container, { api, navigate, token });
+        current = mountListPage(container, {
+          api,
+          navigate,
+          token,
+          onDeleted: (id) => void deleteLocalCopy(localCopyName(wsUrl, localCopyUser(token), id)),
+        });
         break;
       case "document":
         current = mountDocumentPage(container, {
@@ -107,5 +113,19 @@ function mountMessagePage(container: HTMLElement, heading: string, message: stri
   return { destroy: () => page.remove() };
 }
 
+/**
+ * The service worker (public/sw.js) keeps the app's page and assets, so a
+ * document opened before can be reloaded, and written in, while offline.
+ */
+function registerServiceWorker(): void {
+  if (!("serviceWorker" in navigator)) return;
+  navigator.serviceWorker.register("/sw.js").catch((error: unknown) => {
+    console.warn("[cowrite] no offline page: the service worker did not register", error);
+  });
+}
+
 const root = document.getElementById("app");
-if (root !== null) startApp(root);
+if (root !== null) {
+  startApp(root);
+  registerServiceWorker();
+}

@@ -27,6 +27,8 @@ export interface TokenClaims {
    * (as the server does). Null when the token has neither.
    */
   name: string | null;
+  /** The token's `sub`: who the user is, whatever they are called. Null without one. */
+  subject: string | null;
 }
 
 /**
@@ -74,7 +76,11 @@ export function decodeTokenClaims(token: string | null): TokenClaims | null {
   }
   if (typeof claims !== "object" || claims === null || Array.isArray(claims)) return null;
   const { perm, name, sub } = claims as Record<string, unknown>;
-  return { permission: perm === "read" ? "read" : "write", name: asName(name) ?? asName(sub) };
+  return {
+    permission: perm === "read" ? "read" : "write",
+    name: asName(name) ?? asName(sub),
+    subject: typeof sub === "string" && sub !== "" ? sub : null,
+  };
 }
 
 function asName(value: unknown): string | null {
@@ -93,4 +99,13 @@ export function describeAccessError(code: number, reason: string): string {
     ? " Open the link you were given, with its access token, again."
     : "";
   return `${heading}: ${reason.replace(/[.\s]+$/, "")}.${hint}`;
+}
+
+/**
+ * Whose copy of a document this device keeps (see local-copy.ts): the
+ * token's subject, else its name; "anonymous" without a token (auth off).
+ */
+export function localCopyUser(token: string | null): string {
+  const claims = decodeTokenClaims(token);
+  return claims?.subject ?? claims?.name ?? "anonymous";
 }

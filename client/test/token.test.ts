@@ -19,13 +19,14 @@ function memoryStore(): Map<string, string> & Pick<Storage, "getItem" | "setItem
 describe("decodeTokenClaims", () => {
   it("reads perm and a non-ASCII name from a base64url payload", () => {
     const claims = decodeTokenClaims(fakeJwt({ sub: "u1", name: "Zoë ~?>", perm: "read" }));
-    expect(claims).toEqual({ permission: "read", name: "Zoë ~?>" });
+    expect(claims).toEqual({ permission: "read", name: "Zoë ~?>", subject: "u1" });
   });
 
   it("falls back to sub for the name, as the server does, and treats other perms as write", () => {
     expect(decodeTokenClaims(fakeJwt({ sub: "u1", perm: "write" }))).toEqual({
       permission: "write",
       name: "u1",
+      subject: "u1",
     });
   });
 

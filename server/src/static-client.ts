@@ -32,6 +32,8 @@ export function mountClient(
         if (file.includes(`${path.sep}assets${path.sep}`)) {
           res.setHeader("Cache-Control", "public, max-age=31536000, immutable");
         }
+        // A new service worker must reach browsers with the build that needs it.
+        if (path.basename(file) === "sw.js") res.setHeader("Cache-Control", "no-cache");
       },
     }),
   );
