@@ -72,6 +72,17 @@ test("two embedded editors on one page sync with each other and with the app", a
   await expect(page.getByTestId("presence-b")).toContainText("Embed A");
 });
 
+test("the demo's five editors share one connection", async ({ page, docId, request }) => {
+  const sockets: string[] = [];
+  page.on("websocket", (socket) => sockets.push(new URL(socket.url()).pathname));
+  await openDemo(page, docId);
+  await expect(page.getByTestId("status-react")).toHaveText("connected");
+  // Five document connections (two createEditor(), the element, React, the viewer)...
+  await expect.poll(() => docConnections(request, docId)).toBe(5);
+  // ...on one WebSocket, the shared one.
+  expect(sockets).toEqual(["/ws"]);
+});
+
 test("theme variables and host CSS restyle the embedded editor", async ({ page, docId }) => {
   await openDemo(page, docId);
   const root = page.getByTestId("embed-a").locator(".cowrite-editor");

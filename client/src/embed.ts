@@ -22,6 +22,7 @@ import { type CowriteEditorEvents, createCollabEditor } from "./collab-editor.ts
 import { MARKDOWN_TRANSFORMERS } from "./editor.ts";
 import { USER_COLORS } from "./identity.ts";
 import { type InitialContentInput, toInitialContent } from "./initial-content.ts";
+import { sharedConnectionFor } from "./page-connections.ts";
 import type { PresenceUser } from "./presence.ts";
 import type { ConnectionState, TokenSource } from "./provider.ts";
 import type { ToolbarButtonName } from "./toolbar.ts";
@@ -60,7 +61,13 @@ export interface CowriteEditorOptions {
   localCopyUser?: string;
   /** CSS custom properties set on the editor's root element, e.g. {"--cowrite-accent": "#0a7"}. */
   theme?: Record<string, string>;
-  /** For tests: a WebSocket implementation. */
+  /**
+   * Share one connection with the other editors on this page that talk to
+   * the same server (default true): a page with several editors opens one
+   * WebSocket. false: this editor gets a socket of its own.
+   */
+  sharedConnection?: boolean;
+  /** For tests: a WebSocket implementation (the editor then gets a socket of its own). */
   WebSocketImpl?: new (
     url: string,
   ) => WebSocket;
@@ -107,8 +114,9 @@ export function createEditor(
       (USER_COLORS[Math.floor(Math.random() * USER_COLORS.length)] ?? USER_COLORS[0]),
   };
   const initialContent = toInitialContent(options.initialContent);
+  const wsUrl = toWebSocketUrl(options.serverUrl);
   const collab = createCollabEditor({
-    url: toWebSocketUrl(options.serverUrl),
+    url: wsUrl,
     docId: options.docId,
     user,
     readOnly,
@@ -118,7 +126,11 @@ export function createEditor(
     ...(options.placeholder === undefined ? {} : { placeholder: options.placeholder }),
     ...(options.localCopyUser === undefined ? {} : { localCopyUser: options.localCopyUser }),
     ...(initialContent === undefined ? {} : { initialContent }),
-    ...(options.WebSocketImpl === undefined ? {} : { WebSocketImpl: options.WebSocketImpl }),
+    WebSocketImpl:
+      options.WebSocketImpl ??
+      (options.sharedConnection === false
+        ? undefined
+        : sharedConnectionFor(host.ownerDocument, wsUrl).WebSocketImpl),
   });
   const { editor } = collab;
 

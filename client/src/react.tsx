@@ -29,7 +29,7 @@ export function CowriteEditor(props: CowriteEditorProps) {
   const hostRef = useRef<HTMLDivElement>(null);
   const propsRef = useRef(props);
   propsRef.current = props;
-  const { serverUrl, docId, token, readOnly, placeholder } = props;
+  const { serverUrl, docId, token, readOnly, placeholder, localCopyUser, sharedConnection } = props;
   const userKey = JSON.stringify(props.user ?? null);
   const toolbarKey = JSON.stringify(props.toolbar ?? true);
   const themeKey = JSON.stringify(props.theme ?? {});
@@ -46,6 +46,8 @@ export function CowriteEditor(props: CowriteEditorProps) {
       ...(token === undefined ? {} : { token }),
       ...(readOnly === undefined ? {} : { readOnly }),
       ...(placeholder === undefined ? {} : { placeholder }),
+      ...(localCopyUser === undefined ? {} : { localCopyUser }),
+      ...(sharedConnection === undefined ? {} : { sharedConnection }),
       ...(current.user === undefined ? {} : { user: current.user }),
       ...(current.toolbar === undefined ? {} : { toolbar: current.toolbar }),
       ...(current.theme === undefined ? {} : { theme: current.theme }),
@@ -62,7 +64,19 @@ export function CowriteEditor(props: CowriteEditorProps) {
       for (const off of unsubscribe) off();
       editor.destroy();
     };
-  }, [serverUrl, docId, token, readOnly, placeholder, userKey, toolbarKey, themeKey, contentKey]);
+  }, [
+    serverUrl,
+    docId,
+    token,
+    readOnly,
+    placeholder,
+    localCopyUser,
+    sharedConnection,
+    userKey,
+    toolbarKey,
+    themeKey,
+    contentKey,
+  ]);
 
   return <div ref={hostRef} className={props.className} style={props.style} />;
 }

@@ -5,6 +5,8 @@ import type { WebSocketConstructor } from "../src/provider.ts";
 export class FakeSocket {
   readyState = 0;
   binaryType = "blob";
+  /** The subprotocol the server selected; set it before `open()`. */
+  protocol = "";
   sent: Uint8Array[] = [];
   closedWith: { code: number; reason: string } | null = null;
   onopen: ((event: Event) => void) | null = null;

@@ -26,6 +26,8 @@ describe("<CowriteEditor>", () => {
           createElement(CowriteEditor, {
             serverUrl: "http://localhost:1234",
             docId: "react-doc",
+            // A socket of its own, so that its lifecycle is the editor's (shared: shared-connection.test.ts).
+            sharedConnection: false,
             user: { name: "Ada" },
             toolbar: ["bold"],
             theme: { "--cowrite-accent": "#0a7" },

@@ -14,6 +14,7 @@ import {
   CLOSE_FORBIDDEN,
   CLOSE_TRY_AGAIN_LATER,
   isValidDocId,
+  MUX_SUBPROTOCOL,
   WS_TOKEN_PROTOCOL_PREFIX,
 } from "@cowrite/shared";
 import type { Logger } from "pino";
@@ -25,9 +26,18 @@ import type { RoomRegistry } from "./rooms.ts";
 export interface UpgradeTarget {
   url: URL;
   docId: string | null;
+  /**
+   * The credential, when it does not come from the upgrade request (a
+   * channel of a shared connection names its own); null: none.
+   */
+  token?: string | null;
 }
 
-export type Screening = { target: UpgradeTarget } | { status: number; text: string };
+export type Screening =
+  | { target: UpgradeTarget }
+  /** `/ws` itself: a shared connection (PROTOCOL.md §8) if it offers the mux subprotocol. */
+  | { shared: true }
+  | { status: number; text: string };
 
 export type Verdict =
   | { docId: string; access: Access }
@@ -49,7 +59,7 @@ export interface AdmissionOptions {
   logger: Logger;
 }
 
-/** The checks that need no credentials: host allowlist, then /ws/<docId>. */
+/** The checks that need no credentials: host allowlist, then /ws/<docId> (or /ws, shared). */
 export function screenUpgrade(
   req: http.IncomingMessage,
   allowedHosts: readonly HostPattern[] | null,
@@ -63,6 +73,13 @@ export function screenUpgrade(
   } catch {
     return { status: 400, text: "Bad Request" };
   }
+  if (url.pathname === "/ws") {
+    const offered = req.headers["sec-websocket-protocol"]?.split(",") ?? [];
+    if (!offered.some((protocol) => protocol.trim() === MUX_SUBPROTOCOL)) {
+      return { status: 400, text: "Bad Request" };
+    }
+    return { shared: true };
+  }
   const match = /^\/ws\/([^/]*)$/.exec(url.pathname);
   if (!match) return { status: 404, text: "Not Found" };
   return { target: { url, docId: safeDecode(match[1] ?? "") } };
@@ -70,8 +87,8 @@ export function screenUpgrade(
 
 /** Everything decided before any room state exists: id, origin, credentials, capacity. */
 export async function admit(
-  req: http.IncomingMessage,
-  { url, docId }: UpgradeTarget,
+  req: Pick<http.IncomingMessage, "headers">,
+  { url, docId, token }: UpgradeTarget,
   options: AdmissionOptions,
 ): Promise<Verdict> {
   const { connections, rooms, limits } = options;
@@ -82,7 +99,7 @@ export async function admit(
   }
   let access: Access;
   try {
-    access = await options.authorize(tokenOf(req, url), docId);
+    access = await options.authorize(token !== undefined ? token : tokenOf(req, url), docId);
   } catch (error) {
     if (error instanceof AuthError) return reject(error.closeCode, error.message);
     options.logger.error({ err: error, docId }, "authorization failed unexpectedly");
@@ -124,7 +141,7 @@ export function isOriginAllowed(
  * The upgrade's token: from the `cowrite-token.` subprotocol (Cowrite's
  * client), else from `?token=` (stock y-websocket clients can set only the URL).
  */
-function tokenOf(req: http.IncomingMessage, url: URL): string | null {
+function tokenOf(req: Pick<http.IncomingMessage, "headers">, url: URL): string | null {
   const offered = req.headers["sec-websocket-protocol"]?.split(",") ?? [];
   for (const protocol of offered) {
     const value = protocol.trim();

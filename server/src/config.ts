@@ -38,6 +38,7 @@ const schema = z
     MAX_CONNECTIONS_PER_DOCUMENT: z.coerce.number().int().positive().default(500),
     MAX_CONNECTIONS: z.coerce.number().int().positive().default(20_000),
     MAX_OPEN_DOCUMENTS: z.coerce.number().int().positive().default(5_000),
+    MAX_DOCUMENTS_PER_SOCKET: z.coerce.number().int().positive().default(64),
     AUTH_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
     AUTH_PUBLIC_KEY: z.string().min(1).optional(),
     AUTH_ALGORITHM: z

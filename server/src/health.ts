@@ -35,14 +35,20 @@ export async function checkReadiness(options: {
   return { status: 200, body: { status: "ready" } };
 }
 
-/** Read-only counters, e.g. for checking that embedded editors free their sockets. */
+/**
+ * Read-only counters, e.g. for checking that embedded editors free their
+ * sockets: `connections` are document connections (a shared connection's
+ * channels each count), `sockets` the WebSockets carrying them.
+ */
 export function countLoad(
   connections: ConnectionCounts,
+  sockets: number,
   rooms: RoomRegistry,
   docId: string | null,
 ): object {
   return {
     connections: connections.size,
+    sockets,
     documents: rooms.size,
     ...(docId === null ? {} : { doc: { id: docId, connections: connections.countFor(docId) } }),
   };

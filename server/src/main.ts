@@ -111,6 +111,7 @@ async function main(): Promise<void> {
       maxConnectionsPerDocument: config.MAX_CONNECTIONS_PER_DOCUMENT,
       maxConnections: config.MAX_CONNECTIONS,
       maxOpenDocuments: config.MAX_OPEN_DOCUMENTS,
+      maxDocumentsPerSocket: config.MAX_DOCUMENTS_PER_SOCKET,
     },
   });
 

@@ -9,7 +9,7 @@ import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
-import { CLOSE_GOING_AWAY, WS_SUBPROTOCOL } from "@cowrite/shared";
+import { CLOSE_GOING_AWAY, MUX_SUBPROTOCOL, WS_SUBPROTOCOL } from "@cowrite/shared";
 import express from "express";
 import type { Logger } from "pino";
 import { type WebSocket, WebSocketServer } from "ws";
@@ -24,6 +24,7 @@ import { type HostPattern, isHostAllowed } from "./host-allowlist.ts";
 import { createApiRouter, ensureTitledDocument, HttpError, jsonErrorHandler } from "./http-api.ts";
 import { MemoryReclaimer } from "./memory-reclaim.ts";
 import { createMetrics, noMetrics } from "./metrics.ts";
+import { MuxSocket } from "./mux-socket.ts";
 import type { PubSub } from "./pubsub/pubsub.ts";
 import { Room, type RoomRelay } from "./room.ts";
 import type { VersionPolicy } from "./room-versions.ts";
@@ -54,6 +55,8 @@ export interface ServerLimits {
   maxConnections: number;
   /** Documents held in memory at once. */
   maxOpenDocuments: number;
+  /** Documents one shared connection (PROTOCOL.md §8) may have open at once. */
+  maxDocumentsPerSocket: number;
 }
 
 export interface ServerOptions {
@@ -130,6 +133,7 @@ const defaultLimits: ServerLimits = {
   maxConnectionsPerDocument: 500,
   maxConnections: 20_000,
   maxOpenDocuments: 5_000,
+  maxDocumentsPerSocket: 64,
 };
 
 export function createServer(options: ServerOptions): CowriteServer {
@@ -139,6 +143,10 @@ export function createServer(options: ServerOptions): CowriteServer {
   const limits = { ...defaultLimits, ...options.limits };
   const shutdownGraceMs = options.shutdownGraceMs ?? 3000;
   const connections = new ConnectionSet();
+  /** Shared connections (one socket, many documents); their channels are in `connections`. */
+  const sharedSockets = new Set<MuxSocket>();
+  /** Open WebSockets, whatever they carry. */
+  let socketCount = 0;
   let nextConnectionId = 1;
   let closing: Promise<void> | null = null;
   const reclaimer = new MemoryReclaimer({ gc: options.gc });
@@ -228,7 +236,7 @@ export function createServer(options: ServerOptions): CowriteServer {
       res.type(contentType).send(body);
     });
   }
-  const stats = (docId: string | null) => countLoad(connections, rooms, docId);
+  const stats = (docId: string | null) => countLoad(connections, socketCount, rooms, docId);
   // Exports and imports convert on a worker thread, never on this event loop.
   const formats = createFormatPool({ timeoutMs: options.conversionTimeoutMs ?? 30_000 });
   app.use("/api", createApiRouter({ store, rooms, logger, now, authorize, stats, formats }));
@@ -273,9 +281,15 @@ export function createServer(options: ServerOptions): CowriteServer {
     noServer: true,
     maxPayload: limits.maxMessageBytes,
     clientTracking: false,
-    // Select `cowrite`, never the offered token (a client offering
-    // subprotocols fails the handshake unless the server selects one).
-    handleProtocols: (protocols) => (protocols.has(WS_SUBPROTOCOL) ? WS_SUBPROTOCOL : false),
+    // Select `cowrite` (or the shared connection's version), never the
+    // offered token (a client offering subprotocols fails the handshake
+    // unless the server selects one).
+    handleProtocols: (protocols) =>
+      protocols.has(MUX_SUBPROTOCOL)
+        ? MUX_SUBPROTOCOL
+        : protocols.has(WS_SUBPROTOCOL)
+          ? WS_SUBPROTOCOL
+          : false,
   });
   const connectionShared: ConnectionShared = {
     rooms,
@@ -294,12 +308,47 @@ export function createServer(options: ServerOptions): CowriteServer {
     socket.on("error", onUpgradeSocketError);
     if (closing) return rejectUpgrade(socket, 503, "Service Unavailable");
     const screening = screenUpgrade(req, allowedHosts);
-    if (!("target" in screening)) return rejectUpgrade(socket, screening.status, screening.text);
+    if ("status" in screening) return rejectUpgrade(socket, screening.status, screening.text);
+    if ("shared" in screening) {
+      // Each channel is admitted on its own; these are all it needs of the request.
+      const headers = { host: req.headers.host, origin: req.headers.origin };
+      wss.handleUpgrade(req, socket, head, (ws) => acceptShared(ws, headers));
+      return;
+    }
     const { docId } = screening.target;
     void admit(req, screening.target, admission).then((verdict) => {
       wss.handleUpgrade(req, socket, head, (ws) => accept(ws, verdict, docId));
     });
   });
+
+  /** Counts a socket until it closes. */
+  function track(ws: WebSocket): void {
+    socketCount += 1;
+    ws.once("close", () => {
+      socketCount -= 1;
+    });
+  }
+
+  /** Starts a shared connection: one socket, a channel per document (PROTOCOL.md §8). */
+  function acceptShared(ws: WebSocket, headers: { host?: string; origin?: string }): void {
+    track(ws);
+    if (closing) {
+      closeRejected(ws, CLOSE_GOING_AWAY, "server shutting down");
+      return;
+    }
+    const shared = new MuxSocket({
+      ws,
+      logger,
+      maxChannels: limits.maxDocumentsPerSocket,
+      maxPendingFrames: limits.maxQueuedFrames,
+      admit: (docId, token) =>
+        admit({ headers }, { url: new URL("/ws", "http://localhost"), docId, token }, admission),
+      // A channel is the part of a socket a Connection uses (mux-socket.ts).
+      start: (channel, verdict) => startConnection(channel as unknown as WebSocket, verdict),
+    });
+    sharedSockets.add(shared);
+    void shared.finished.then(() => sharedSockets.delete(shared));
+  }
 
   /**
    * Closes a socket that never became a Connection. It is in no set, so a
@@ -313,6 +362,7 @@ export function createServer(options: ServerOptions): CowriteServer {
 
   /** Starts a Connection for an upgraded socket (or closes it with the verdict's reason). */
   function accept(ws: WebSocket, verdict: Verdict, docId: string | null): void {
+    track(ws);
     // Shutdown may have begun while we were checking the credentials.
     if (closing) {
       closeRejected(ws, CLOSE_GOING_AWAY, "server shutting down");
@@ -322,6 +372,15 @@ export function createServer(options: ServerOptions): CowriteServer {
     if ("reject" in verdict) {
       logger.info({ docId, code: verdict.reject.code, reason: verdict.reject.reason }, "rejected");
       closeRejected(ws, verdict.reject.code, verdict.reject.reason);
+      return;
+    }
+    startConnection(ws, verdict);
+  }
+
+  /** Serves an admitted socket, or a shared connection's channel, as a Connection. */
+  function startConnection(ws: WebSocket, verdict: Extract<Verdict, { docId: string }>): void {
+    if (closing) {
+      ws.close(CLOSE_GOING_AWAY, "server shutting down");
       return;
     }
     const connection = new Connection({
@@ -346,6 +405,7 @@ export function createServer(options: ServerOptions): CowriteServer {
     heartbeatMs > 0
       ? setInterval(() => {
           for (const connection of connections) connection.heartbeat();
+          for (const shared of sharedSockets) shared.heartbeat();
         }, heartbeatMs)
       : null;
   heartbeat?.unref();
@@ -358,10 +418,13 @@ export function createServer(options: ServerOptions): CowriteServer {
     const finishing = [...connections].map((connection) => connection.finished);
     for (const connection of connections)
       connection.close(CLOSE_GOING_AWAY, "server shutting down");
+    // After their channels' close messages, which go out first.
+    for (const shared of sharedSockets) shared.close(CLOSE_GOING_AWAY, "server shutting down");
     // Clients get a moment to answer the close frame; the rest are cut off.
     const grace = setTimeout(() => {
       rooms.abandonSaves();
       for (const connection of connections) connection.terminate();
+      for (const shared of sharedSockets) shared.terminate();
       httpServer.closeAllConnections();
     }, shutdownGraceMs);
     await Promise.all(finishing);

@@ -196,6 +196,7 @@ describe("HTTP API", () => {
       await whenSynced(a.provider);
       expect((await api("/api/stats?doc=counted")).body).toEqual({
         connections: 1,
+        sockets: 1,
         documents: 1,
         doc: { id: "counted", connections: 1 },
       });

@@ -147,14 +147,15 @@ function readFrame(decoder: decoding.Decoder): Frame {
 }
 
 /** lib0 reads past the end as `undefined`-driven garbage in some paths; check first. */
-function readVarUintStrict(decoder: decoding.Decoder): number {
+export function readVarUintStrict(decoder: decoding.Decoder): number {
   if (!decoding.hasContent(decoder)) throw new ProtocolError("message truncated");
   const value = decoding.readVarUint(decoder);
   if (!Number.isSafeInteger(value) || value < 0) throw new ProtocolError("bad varuint");
   return value;
 }
 
-function readPayload(decoder: decoding.Decoder): Uint8Array {
+/** A varuint length and that many bytes, copied; a length past the end is malformed. */
+export function readPayload(decoder: decoding.Decoder): Uint8Array {
   const length = readVarUintStrict(decoder);
   if (length > decoder.arr.length - decoder.pos) {
     throw new ProtocolError(`length ${length} runs past the end of the message`);
