@@ -139,7 +139,8 @@ export function isOriginAllowed(
 
 /**
  * The upgrade's token: from the `cowrite-token.` subprotocol (Cowrite's
- * client), else from `?token=` (stock y-websocket clients can set only the URL).
+ * client), else from `Authorization: Bearer` (the HTTP fallback), else from
+ * `?token=` (stock y-websocket clients can set only the URL).
  */
 function tokenOf(req: Pick<http.IncomingMessage, "headers">, url: URL): string | null {
   const offered = req.headers["sec-websocket-protocol"]?.split(",") ?? [];
@@ -149,6 +150,8 @@ function tokenOf(req: Pick<http.IncomingMessage, "headers">, url: URL): string |
       return value.slice(WS_TOKEN_PROTOCOL_PREFIX.length);
     }
   }
+  const bearer = /^Bearer (.+)$/i.exec(req.headers.authorization ?? "");
+  if (bearer?.[1]) return bearer[1].trim();
   return url.searchParams.get("token");
 }
 

@@ -52,8 +52,25 @@ export interface ConnectionShared {
   maxBufferedBytes: number;
 }
 
+/**
+ * The part of a `ws` WebSocket a Connection uses. http-session.ts
+ * implements it too, so the HTTP fallback is an ordinary Connection.
+ */
+export interface PeerSocket {
+  readonly readyState: number;
+  readonly bufferedAmount: number;
+  send(data: Uint8Array): void;
+  close(code: number, reason: string): void;
+  terminate(): void;
+  ping(): void;
+  on(event: "message", listener: (data: WebSocket.RawData, isBinary: boolean) => void): this;
+  on(event: "error", listener: (error: Error) => void): this;
+  on(event: "pong" | "close", listener: () => void): this;
+  off(event: "pong" | "close", listener: () => void): this;
+}
+
 export interface ConnectionOptions {
-  ws: WebSocket;
+  ws: PeerSocket;
   id: string;
   docId: string;
   readOnly: boolean;
@@ -78,7 +95,7 @@ export class Connection implements Peer {
   isAlive = true;
   /** Resolves once the connection has left its room. */
   readonly finished: Promise<void>;
-  private readonly ws: WebSocket;
+  private readonly ws: PeerSocket;
   private readonly shared: ConnectionShared;
   /** Created on first use: most connections never log a line. */
   private childLogger: Logger | null = null;

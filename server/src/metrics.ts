@@ -52,6 +52,8 @@ export interface ServerMetrics extends RoomMetrics, ClusterMetrics {
 
 export function createMetrics(gauges: {
   connections: () => number;
+  /** HTTP fallback sessions (each open one is also a connection). */
+  httpSessions?: (() => number) | undefined;
   documents: () => number;
   /** Cluster mode: the nodes this one hears from, itself included. */
   clusterNodes?: (() => number) | undefined;
@@ -82,12 +84,23 @@ export function createMetrics(gauges: {
   });
   new Gauge({
     name: "cowrite_connections",
-    help: "Open WebSocket connections",
+    help: "Open connections (WebSocket and HTTP fallback)",
     registers: [registry],
     collect() {
       this.set(gauges.connections());
     },
   });
+  const httpSessions = gauges.httpSessions;
+  if (httpSessions) {
+    new Gauge({
+      name: "cowrite_http_sessions",
+      help: "HTTP fallback sessions (included in cowrite_connections while open)",
+      registers: [registry],
+      collect() {
+        this.set(httpSessions());
+      },
+    });
+  }
   new Gauge({
     name: "cowrite_open_documents",
     help: "Documents held in memory",

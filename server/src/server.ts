@@ -9,19 +9,25 @@ import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
-import { CLOSE_GOING_AWAY, MUX_SUBPROTOCOL, WS_SUBPROTOCOL } from "@cowrite/shared";
+import {
+  CLOSE_GOING_AWAY,
+  HTTP_TRANSPORT_PATH,
+  MUX_SUBPROTOCOL,
+  WS_SUBPROTOCOL,
+} from "@cowrite/shared";
 import express from "express";
 import type { Logger } from "pino";
 import { type WebSocket, WebSocketServer } from "ws";
 import { type AdmissionOptions, admit, screenUpgrade, type Verdict } from "./admission.ts";
 import { type Authorize, openAccess } from "./auth.ts";
 import { Cluster, type ClusterOptions } from "./cluster/cluster.ts";
-import { Connection, type ConnectionShared } from "./connection.ts";
+import { Connection, type ConnectionShared, type PeerSocket } from "./connection.ts";
 import { ConnectionSet } from "./connection-set.ts";
 import { createFormatPool } from "./format-pool.ts";
 import { checkReadiness, countLoad } from "./health.ts";
 import { type HostPattern, isHostAllowed } from "./host-allowlist.ts";
 import { createApiRouter, ensureTitledDocument, HttpError, jsonErrorHandler } from "./http-api.ts";
+import { HttpSessions } from "./http-session.ts";
 import { MemoryReclaimer } from "./memory-reclaim.ts";
 import { createMetrics, noMetrics } from "./metrics.ts";
 import { MuxSocket } from "./mux-socket.ts";
@@ -91,6 +97,12 @@ export interface ServerOptions {
   tls?: { cert: Buffer | string; key: Buffer | string } | undefined;
   /** How long shutdown waits for clients to finish the close handshake. */
   shutdownGraceMs?: number;
+  /**
+   * HTTP fallback sessions (PROTOCOL.md §7): a poll is answered after
+   * `pollMs` at the latest (default 25 s); a session with no poll for
+   * `idleMs` is dropped (default: the heartbeat interval, or 30 s).
+   */
+  httpSessions?: { pollMs?: number; idleMs?: number };
   /** Serve Prometheus metrics at GET /metrics (default true). */
   metrics?: boolean;
   /**
@@ -116,8 +128,10 @@ export interface CowriteServer {
   readonly rooms: RoomRegistry;
   /** This server's id in a cluster; null when it runs alone. */
   readonly nodeId: string | null;
-  /** Open WebSocket connections. */
+  /** Open connections, WebSocket and HTTP fallback. */
   readonly connectionCount: number;
+  /** HTTP fallback sessions, including closed ones whose close is not yet delivered. */
+  readonly httpSessionCount: number;
   listen(port: number, host?: string): Promise<AddressInfo>;
   /** Stops accepting, closes clients with 1001, waits for every save. */
   close(): Promise<void>;
@@ -155,6 +169,7 @@ export function createServer(options: ServerOptions): CowriteServer {
       ? null
       : createMetrics({
           connections: () => connections.size,
+          httpSessions: () => httpSessions.size,
           documents: () => rooms.size,
           clusterNodes: options.pubsub && ((): number => cluster?.nodeCount ?? 1),
         });
@@ -236,10 +251,39 @@ export function createServer(options: ServerOptions): CowriteServer {
       res.type(contentType).send(body);
     });
   }
-  const stats = (docId: string | null) => countLoad(connections, socketCount, rooms, docId);
+  const stats = (docId: string | null) => ({
+    ...countLoad(connections, socketCount, rooms, docId),
+    httpSessions: { open: httpSessions.size, polling: httpSessions.pollingCount },
+  });
   // Exports and imports convert on a worker thread, never on this event loop.
   const formats = createFormatPool({ timeoutMs: options.conversionTimeoutMs ?? 30_000 });
   app.use("/api", createApiRouter({ store, rooms, logger, now, authorize, stats, formats }));
+  // The HTTP fallback (PROTOCOL.md §7): the same frames, for clients whose
+  // proxies refuse WebSocket upgrades.
+  app.post(`${HTTP_TRANSPORT_PATH}/:docId`, async (req, res) => {
+    if (closing) throw new HttpError(503, "shutting_down", "server shutting down");
+    const docId = req.params.docId;
+    const url = new URL(req.originalUrl, "http://localhost");
+    const verdict = await admit(req, { url, docId }, admission);
+    const session = httpSessions.create();
+    // Rejections, like the WebSocket's, are a session that closes at once:
+    // the client's first poll carries the code and reason.
+    accept(session, verdict, docId);
+    res.status(201).set("cache-control", "no-store").json({ session: session.id });
+  });
+  app.get(`${HTTP_TRANSPORT_PATH}/:docId/:session`, (req, res) => {
+    httpSessions.poll(
+      req.params.session,
+      new URL(req.originalUrl, "http://localhost").searchParams,
+      res,
+    );
+  });
+  app.post(`${HTTP_TRANSPORT_PATH}/:docId/:session`, async (req, res) => {
+    await httpSessions.receive(req.params.session, req, res);
+  });
+  app.delete(`${HTTP_TRANSPORT_PATH}/:docId/:session`, (req, res) => {
+    httpSessions.end(req.params.session, res);
+  });
   app.get("/ws/{*rest}", () => {
     throw new HttpError(426, "upgrade_required", "this endpoint speaks WebSocket");
   });
@@ -291,6 +335,13 @@ export function createServer(options: ServerOptions): CowriteServer {
           ? WS_SUBPROTOCOL
           : false,
   });
+  const heartbeatMs = options.heartbeatMs ?? 30_000;
+  const httpSessions = new HttpSessions({
+    pollMs: options.httpSessions?.pollMs ?? 25_000,
+    idleMs: options.httpSessions?.idleMs ?? (heartbeatMs > 0 ? heartbeatMs : 30_000),
+    maxMessageBytes: limits.maxMessageBytes,
+    maxBodyBytes: limits.maxQueuedBytes,
+  });
   const connectionShared: ConnectionShared = {
     rooms,
     logger,
@@ -317,7 +368,10 @@ export function createServer(options: ServerOptions): CowriteServer {
     }
     const { docId } = screening.target;
     void admit(req, screening.target, admission).then((verdict) => {
-      wss.handleUpgrade(req, socket, head, (ws) => accept(ws, verdict, docId));
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        track(ws);
+        accept(ws, verdict, docId);
+      });
     });
   });
 
@@ -344,7 +398,7 @@ export function createServer(options: ServerOptions): CowriteServer {
       admit: (docId, token) =>
         admit({ headers }, { url: new URL("/ws", "http://localhost"), docId, token }, admission),
       // A channel is the part of a socket a Connection uses (mux-socket.ts).
-      start: (channel, verdict) => startConnection(channel as unknown as WebSocket, verdict),
+      start: (channel, verdict) => startConnection(channel, verdict),
     });
     sharedSockets.add(shared);
     void shared.finished.then(() => sharedSockets.delete(shared));
@@ -355,14 +409,13 @@ export function createServer(options: ServerOptions): CowriteServer {
    * client that never answers the close frame is cut off after a while
    * (shutdown does not wait for ws's own 30 s close timeout).
    */
-  function closeRejected(ws: WebSocket, code: number, reason: string): void {
+  function closeRejected(ws: PeerSocket, code: number, reason: string): void {
     ws.close(code, reason);
     setTimeout(() => ws.terminate(), shutdownGraceMs).unref();
   }
 
   /** Starts a Connection for an upgraded socket (or closes it with the verdict's reason). */
-  function accept(ws: WebSocket, verdict: Verdict, docId: string | null): void {
-    track(ws);
+  function accept(ws: PeerSocket, verdict: Verdict, docId: string | null): void {
     // Shutdown may have begun while we were checking the credentials.
     if (closing) {
       closeRejected(ws, CLOSE_GOING_AWAY, "server shutting down");
@@ -378,7 +431,7 @@ export function createServer(options: ServerOptions): CowriteServer {
   }
 
   /** Serves an admitted socket, or a shared connection's channel, as a Connection. */
-  function startConnection(ws: WebSocket, verdict: Extract<Verdict, { docId: string }>): void {
+  function startConnection(ws: PeerSocket, verdict: Extract<Verdict, { docId: string }>): void {
     if (closing) {
       ws.close(CLOSE_GOING_AWAY, "server shutting down");
       return;
@@ -400,7 +453,6 @@ export function createServer(options: ServerOptions): CowriteServer {
     });
   }
 
-  const heartbeatMs = options.heartbeatMs ?? 30_000;
   const heartbeat =
     heartbeatMs > 0
       ? setInterval(() => {
@@ -420,11 +472,14 @@ export function createServer(options: ServerOptions): CowriteServer {
       connection.close(CLOSE_GOING_AWAY, "server shutting down");
     // After their channels' close messages, which go out first.
     for (const shared of sharedSockets) shared.close(CLOSE_GOING_AWAY, "server shutting down");
+    // Also answers the polls held open, which would keep the server from closing.
+    httpSessions.closeAll();
     // Clients get a moment to answer the close frame; the rest are cut off.
     const grace = setTimeout(() => {
       rooms.abandonSaves();
       for (const connection of connections) connection.terminate();
       for (const shared of sharedSockets) shared.terminate();
+      httpSessions.terminateAll();
       httpServer.closeAllConnections();
     }, shutdownGraceMs);
     await Promise.all(finishing);
@@ -432,6 +487,7 @@ export function createServer(options: ServerOptions): CowriteServer {
     await cluster?.close();
     clearTimeout(grace);
     httpServer.closeAllConnections();
+    httpSessions.terminateAll();
     await stopped;
     wss.close();
     await formats.close();
@@ -443,6 +499,9 @@ export function createServer(options: ServerOptions): CowriteServer {
     nodeId: cluster?.nodeId ?? null,
     get connectionCount() {
       return connections.size;
+    },
+    get httpSessionCount() {
+      return httpSessions.size;
     },
     listen(port, host) {
       return new Promise((resolve, reject) => {

@@ -199,6 +199,7 @@ describe("HTTP API", () => {
         sockets: 1,
         documents: 1,
         doc: { id: "counted", connections: 1 },
+        httpSessions: { open: 0, polling: 0 },
       });
       expect((await api("/api/stats?doc=bad%20id")).status).toBe(400);
     } finally {
