@@ -190,6 +190,8 @@ export function mountDocumentPage(container: HTMLElement, options: DocumentPageO
   // ---- status ----
   const renderConnection = (state: ConnectionState): void => {
     status.dataset.state = state.status;
+    // Which transport carries the connection (HTTP fallback, issue 15).
+    status.dataset.transport = provider.transport;
     status.textContent = describeConnection(state);
     status.title = status.textContent;
     const stopped = state.status === "stopped" && state.code !== CLOSE_NORMAL;

@@ -45,6 +45,7 @@ import {
 } from "y-protocols/awareness";
 import * as Y from "yjs";
 import { Emitter } from "./emitter.ts";
+import { createFallbackWebSocket, type Transport } from "./fallback-socket.ts";
 
 /** What the UI shows about the connection. */
 export type ConnectionState =
@@ -111,6 +112,7 @@ export interface CowriteProviderOptions {
   awareness?: Awareness;
   /** Connect immediately (default true). */
   connect?: boolean;
+  /** Default: a WebSocket that falls back to HTTP (fallback-socket.ts). */
   WebSocketImpl?: WebSocketConstructor;
   /** Reconnect delays: full jitter over `minMs * 2^attempt`, capped at `maxMs`. */
   backoff?: { minMs: number; maxMs: number };
@@ -186,7 +188,7 @@ export class CowriteProvider {
     this.token = options.token;
     this.ownsAwareness = options.awareness === undefined;
     this.awareness = options.awareness ?? new Awareness(options.doc);
-    this.WebSocketImpl = options.WebSocketImpl ?? globalThis.WebSocket;
+    this.WebSocketImpl = options.WebSocketImpl ?? createFallbackWebSocket();
     this.backoff = options.backoff ?? defaultBackoff;
     this.saveProbeDelayMs = options.saveProbeDelayMs ?? defaultSaveProbeDelayMs;
     this.random = options.random ?? Math.random;
@@ -221,6 +223,12 @@ export class CowriteProvider {
 
   get saved(): SavedState {
     return this.savedState;
+  }
+
+  // ---- HTTP fallback (issue 15): which transport the current socket uses ----
+  /** "http" while the fallback carries the connection; "websocket" otherwise (and for sockets that do not say). */
+  get transport(): Transport {
+    return (this.socket as { transport?: Transport } | null)?.transport ?? "websocket";
   }
 
   on<K extends keyof ProviderEvents>(type: K, listener: ProviderEvents[K]): void {
