@@ -39,6 +39,8 @@ export interface HttpSocketOptions {
   pollAttempts?: number;
   /** Wait before re-asking a failed poll, times the attempt (default 500 ms). */
   retryDelayMs?: number;
+  /** How long the server may hold a poll at first (default 25 s, the server's maximum). */
+  pollWaitMs?: number;
 }
 
 /** What the provider reads from a close event. */
@@ -81,6 +83,8 @@ export class HttpSocket {
   private readonly token: string | null;
   private session: string | null = null;
   private position = 0;
+  /** How long we let the server hold a poll; halved when something cuts held polls. */
+  private pollWaitMs: number;
   private outbox: Uint8Array[] = [];
   private posting: Promise<void> | null = null;
   private readonly aborter = new AbortController();
@@ -90,6 +94,7 @@ export class HttpSocket {
     this.fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
     this.pollAttempts = options.pollAttempts ?? 3;
     this.retryDelayMs = options.retryDelayMs ?? 500;
+    this.pollWaitMs = options.pollWaitMs ?? 25_000;
     const target = httpTargetOf(url, protocols);
     this.endpoint = target.endpoint;
     this.token = target.token;
@@ -145,14 +150,17 @@ export class HttpSocket {
     let failures = 0;
     while (this.readyState === HttpSocket.OPEN || this.readyState === HttpSocket.CLOSING) {
       let res: Response;
+      const askedAt = Date.now();
       try {
-        res = await this.fetch(`${this.session}?pos=${this.position}`, {
+        res = await this.fetch(`${this.session}?pos=${this.position}&wait=${this.pollWaitMs}`, {
           signal: this.aborter.signal,
           cache: "no-store",
         });
       } catch {
         if (this.readyState !== HttpSocket.OPEN) return;
-        // A proxy cutting a held request is what this transport is for: ask again.
+        // A proxy cutting a held request is what this transport is for: ask
+        // again, for shorter holds from now on.
+        if (this.shortenPolls(Date.now() - askedAt)) continue;
         if (++failures >= this.pollAttempts) return this.fail();
         await delay(this.retryDelayMs * failures);
         continue;
@@ -160,6 +168,8 @@ export class HttpSocket {
       if (res.status === 404) return this.fail();
       if (res.status !== 200) {
         await res.body?.cancel();
+        // E.g. a proxy's 504 for a request it thought took too long.
+        if (this.shortenPolls(Date.now() - askedAt)) continue;
         if (++failures >= this.pollAttempts) return this.fail();
         await delay(this.retryDelayMs * failures);
         continue;
@@ -189,6 +199,17 @@ export class HttpSocket {
         return;
       }
     }
+  }
+
+  /**
+   * A poll that failed after being held `heldMs` was probably cut by
+   * something on the way: hold the next ones for half as long (not under
+   * 1 s). Whether that was worth a retry without counting a failure.
+   */
+  private shortenPolls(heldMs: number): boolean {
+    if (heldMs < 1_000 || this.pollWaitMs <= 1_000) return false;
+    this.pollWaitMs = Math.max(1_000, Math.floor(Math.min(this.pollWaitMs, heldMs) / 2));
+    return true;
   }
 
   /** One POST at a time, carrying everything queued, so frames arrive in order. */

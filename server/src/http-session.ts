@@ -133,8 +133,11 @@ export class HttpSession extends EventEmitter {
     else this.pingPending = true;
   }
 
-  /** `GET ?pos=N`: acknowledges frames before N, answers with the rest (held until there are some). */
-  handlePoll(position: number, res: http.ServerResponse): void {
+  /**
+   * `GET ?pos=N`: acknowledges frames before N, answers with the rest, held
+   * until there are some or `waitMs` (at most `pollMs`) have passed.
+   */
+  handlePoll(position: number, res: http.ServerResponse, waitMs = this.timing.pollMs): void {
     if (position < this.base || position > this.base + this.frames.length) {
       res.statusCode = 400;
       sendJson(res, { error: "bad_position", message: "position outside the session's buffer" });
@@ -146,9 +149,12 @@ export class HttpSession extends EventEmitter {
     // A newer poll replaces an older one (the client gave up on it).
     if (this.poll) this.answer(this.takePoll());
     this.stopIdleTimer();
-    const timer = setTimeout(() => {
-      if (this.poll?.res === res) this.answer(this.takePoll());
-    }, this.timing.pollMs);
+    const timer = setTimeout(
+      () => {
+        if (this.poll?.res === res) this.answer(this.takePoll());
+      },
+      Math.min(waitMs, this.timing.pollMs),
+    );
     this.poll = { res, timer };
     res.on("close", () => {
       // The client went away without an answer (or after it): wait for the next poll.
@@ -289,7 +295,13 @@ export class HttpSessions {
       sendJson(res, { error: "bad_position", message: "pos must be a whole number" });
       return;
     }
-    session.handlePoll(position, res);
+    // A client behind a proxy that cuts requests held too long asks for shorter polls.
+    const wait = Number(query.get("wait") ?? this.options.pollMs);
+    session.handlePoll(
+      position,
+      res,
+      Number.isFinite(wait) && wait >= 0 ? wait : this.options.pollMs,
+    );
   }
 
   /** `POST /http/<docId>/<session>`: a body of length-prefixed frames. */

@@ -202,6 +202,44 @@ describe("HttpSocket", () => {
     await whenDoc(ws.doc, (d) => d.getText("t").toString() === "typed while away wake");
     await whenSaved(http);
   });
+  it("polls cut by something on the way (a proxy's timeout) become shorter instead of dropping the connection", async () => {
+    const running = await server();
+    const ws = connectProvider(running.wsUrl, "cut");
+    cleanups.push(() => ws.provider.destroy());
+    await whenSynced(ws.provider);
+    // Like a proxy that kills requests after 1.5 s.
+    const waits: number[] = [];
+    let reachedShortPolls: () => void = () => {};
+    const shortPolls = new Promise<void>((resolve) => {
+      reachedShortPolls = resolve;
+    });
+    const cuttingFetch: typeof fetch = (input, init) => {
+      const url = String(input);
+      const wait = /[?&]wait=(\d+)/.exec(url)?.[1];
+      if (wait === undefined) return fetch(input, init);
+      waits.push(Number(wait));
+      if (Number(wait) === 1000) reachedShortPolls();
+      const cut = AbortSignal.timeout(1500);
+      return fetch(input, {
+        ...init,
+        signal: init?.signal ? AbortSignal.any([init.signal, cut]) : cut,
+      });
+    };
+    class CutSocket extends HttpSocket {
+      constructor(url: string, protocols?: string[]) {
+        super(url, protocols, { fetch: cuttingFetch, pollWaitMs: 4000 });
+      }
+    }
+    const http = provider(running, "cut", CutSocket as unknown as WebSocketConstructor);
+    const states: string[] = [];
+    http.on("connection", (state) => states.push(state.status));
+    await whenProviderSynced(http);
+    await shortPolls;
+    expect(waits[0]).toBe(4000);
+    ws.doc.getText("t").insert(0, "still connected");
+    await whenDoc(http.doc, (d) => d.getText("t").toString() === "still connected");
+    expect(states).not.toContain("reconnecting");
+  });
 });
 
 describe("the fallback WebSocket", () => {
