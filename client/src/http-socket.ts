@@ -218,12 +218,16 @@ export class HttpSocket {
     const frames = this.outbox;
     this.outbox = [];
     const size = frames.reduce((sum, frame) => sum + frame.byteLength, 0);
+    const body = encodeFrameBatch(frames) as Uint8Array<ArrayBuffer>;
     this.posting = this.fetch(this.session, {
       method: "POST",
       headers: { "content-type": "application/octet-stream" },
-      body: encodeFrameBatch(frames) as Uint8Array<ArrayBuffer>,
+      body,
       signal: this.aborter.signal,
       cache: "no-store",
+      // So that what a closing page sends last (its presence removal) still
+      // arrives; browsers cap such bodies at 64 KiB.
+      keepalive: body.byteLength < 60_000,
     }).then(
       async (res) => {
         await res.body?.cancel();

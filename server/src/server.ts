@@ -11,6 +11,9 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import {
   CLOSE_GOING_AWAY,
+  HTTP_CLOSE_CODE_HEADER,
+  HTTP_CLOSE_REASON_HEADER,
+  HTTP_NEXT_POSITION_HEADER,
   HTTP_TRANSPORT_PATH,
   MUX_SUBPROTOCOL,
   WS_SUBPROTOCOL,
@@ -18,7 +21,13 @@ import {
 import express from "express";
 import type { Logger } from "pino";
 import { type WebSocket, WebSocketServer } from "ws";
-import { type AdmissionOptions, admit, screenUpgrade, type Verdict } from "./admission.ts";
+import {
+  type AdmissionOptions,
+  admit,
+  isOriginAllowed,
+  screenUpgrade,
+  type Verdict,
+} from "./admission.ts";
 import { type Authorize, openAccess } from "./auth.ts";
 import { Cluster, type ClusterOptions } from "./cluster/cluster.ts";
 import { Connection, type ConnectionShared, type PeerSocket } from "./connection.ts";
@@ -36,6 +45,13 @@ import { Room, type RoomRelay } from "./room.ts";
 import type { VersionPolicy } from "./room-versions.ts";
 import { RoomRegistry } from "./rooms.ts";
 import { mountClient } from "./static-client.ts";
+
+/** What a page of another origin must be able to read from a poll's answer. */
+const HTTP_RESPONSE_HEADERS = [
+  HTTP_NEXT_POSITION_HEADER,
+  HTTP_CLOSE_CODE_HEADER,
+  HTTP_CLOSE_REASON_HEADER,
+];
 
 /** The one document /embed-demo opens when the link names none. */
 const DEMO_DOCUMENT_ID = "embedding-demo";
@@ -259,7 +275,33 @@ export function createServer(options: ServerOptions): CowriteServer {
   const formats = createFormatPool({ timeoutMs: options.conversionTimeoutMs ?? 30_000 });
   app.use("/api", createApiRouter({ store, rooms, logger, now, authorize, stats, formats }));
   // The HTTP fallback (PROTOCOL.md §7): the same frames, for clients whose
-  // proxies refuse WebSocket upgrades.
+  // proxies refuse WebSocket upgrades. Pages of the allowed origins may use
+  // it too (CORS); the session's own checks are admission's, as for sockets.
+  app.use(HTTP_TRANSPORT_PATH, (req, res, next) => {
+    const origin = req.headers.origin;
+    if (
+      origin === undefined ||
+      !isOriginAllowed(origin, req.headers.host, admission.allowedOrigins)
+    ) {
+      next();
+      return;
+    }
+    res.set({
+      "access-control-allow-origin": origin,
+      vary: "Origin",
+      "access-control-expose-headers": HTTP_RESPONSE_HEADERS.join(", "),
+    });
+    if (req.method !== "OPTIONS") {
+      next();
+      return;
+    }
+    res.set({
+      "access-control-allow-methods": "GET, POST, DELETE",
+      "access-control-allow-headers": "authorization, content-type",
+      "access-control-max-age": "600",
+    });
+    res.status(204).end();
+  });
   app.post(`${HTTP_TRANSPORT_PATH}/:docId`, async (req, res) => {
     if (closing) throw new HttpError(503, "shutting_down", "server shutting down");
     const docId = req.params.docId;

@@ -312,5 +312,46 @@ describe("HTTP fallback sessions", () => {
     expect(await stats(running)).toEqual(
       expect.objectContaining({ connections: 1, httpSessions: { open: 1, polling: 0 } }),
     );
+    const metrics = await (await fetch(`${running.url}/metrics`)).text();
+    expect(metrics).toMatch(/^cowrite_http_sessions 1$/m);
+  });
+
+  it("answers CORS preflights only for allowed origins, and lets their pages read the poll headers", async () => {
+    const running = await server({ allowedOrigins: ["https://app.example"] });
+    const preflight = (origin: string) =>
+      fetch(`${running.url}/http/doc`, {
+        method: "OPTIONS",
+        headers: {
+          origin,
+          "access-control-request-method": "POST",
+          "access-control-request-headers": "authorization",
+        },
+      });
+    const allowed = await preflight("https://app.example");
+    expect(allowed.status).toBe(204);
+    expect(allowed.headers.get("access-control-allow-origin")).toBe("https://app.example");
+    expect(allowed.headers.get("access-control-allow-headers")).toContain("authorization");
+    const other = await preflight("https://evil.example");
+    expect(other.headers.get("access-control-allow-origin")).toBeNull();
+
+    const opened = await fetch(`${running.url}/http/doc`, {
+      method: "POST",
+      headers: { origin: "https://app.example" },
+    });
+    expect(opened.headers.get("access-control-expose-headers")).toContain(
+      HTTP_NEXT_POSITION_HEADER,
+    );
+    // Admission checks the origin as for a WebSocket: another origin's session closes with 4403.
+    const { session } = (await opened.json()) as { session: string };
+    expect((await fetch(`${running.url}/http/doc/${session}?pos=0`)).status).toBe(200);
+    const foreign = await fetch(`${running.url}/http/doc`, {
+      method: "POST",
+      headers: { origin: "https://evil.example" },
+    });
+    const rejected = new RawSession(
+      `${running.url}/http/doc/${((await foreign.json()) as { session: string }).session}`,
+      "",
+    );
+    expect((await rejected.pollClose()).code).toBe(4403);
   });
 });
