@@ -137,3 +137,28 @@ test("a user behind a proxy that refuses WebSockets edits over HTTP, then moves 
     await proxy.close();
   }
 });
+
+test("a user on HTTP who closes the page leaves the others' presence list at once", async ({
+  browser,
+  baseURL,
+  docId,
+  alice,
+}) => {
+  const proxy = await startProxy(new URL(baseURL ?? ""));
+  const context = await browser.newContext({ baseURL: proxy.url });
+  try {
+    const bob = await context.newPage();
+    await bob.goto(documentUrl(docId, "Bob"));
+    await expectReady(bob);
+    await expect(bob.getByTestId("status")).toHaveAttribute("data-transport", "http");
+    await expect(presenceNamesOf(alice)).toHaveText(["Alice (you)", "Bob"]);
+
+    await bob.close();
+
+    // Well before the session would expire (30 s without a poll).
+    await expect(presenceNamesOf(alice)).toHaveText(["Alice (you)"], { timeout: 5_000 });
+  } finally {
+    await context.close();
+    await proxy.close();
+  }
+});
