@@ -94,6 +94,7 @@ test("a user behind a proxy that refuses WebSockets edits over HTTP, then moves 
     await expectReady(bob);
     const bobStatus = bob.getByTestId("status");
     await expect(bobStatus).toHaveAttribute("data-transport", "http");
+    await expect(bobStatus).toHaveText("Connected over HTTP");
     expect(proxy.state.refused).toBeGreaterThan(0);
     await expect(alice.getByTestId("status")).toHaveAttribute("data-transport", "websocket");
 
@@ -119,6 +120,7 @@ test("a user behind a proxy that refuses WebSockets edits over HTTP, then moves 
     proxy.state.allowUpgrades = true;
     await expect(bobStatus).toHaveAttribute("data-transport", "websocket", { timeout: 60_000 });
     await expect(bobStatus).toHaveAttribute("data-state", "connected");
+    await expect(bobStatus).toHaveText("Connected");
     expect(proxy.state.forwarded).toBeGreaterThan(0);
 
     await bob.keyboard.type(" Now over a WebSocket.");
@@ -157,6 +159,33 @@ test("a user on HTTP who closes the page leaves the others' presence list at onc
 
     // Well before the session would expire (30 s without a poll).
     await expect(presenceNamesOf(alice)).toHaveText(["Alice (you)"], { timeout: 5_000 });
+  } finally {
+    await context.close();
+    await proxy.close();
+  }
+});
+
+test("embedded editors behind a proxy that refuses WebSockets give up the shared connection and edit over HTTP", async ({
+  browser,
+  baseURL,
+  docId,
+  alice,
+}) => {
+  const proxy = await startProxy(new URL(baseURL ?? ""));
+  const context = await browser.newContext({ baseURL: proxy.url });
+  try {
+    const page = await context.newPage();
+    await page.goto(`/embed-demo?doc=${encodeURIComponent(docId)}`);
+    const embedA = page.getByTestId("embed-a").getByTestId("cowrite-content");
+    await expect(page.getByTestId("status-a")).toHaveText("connected");
+    await expect(embedA).toHaveAttribute("contenteditable", "true");
+    await embedA.click();
+    await page.keyboard.type("from an embed over HTTP");
+    await expect(paragraphsOf(alice)).toHaveText(["from an embed over HTTP"]);
+    await expect(page.getByTestId("embed-b").getByTestId("cowrite-content")).toHaveText(
+      "from an embed over HTTP",
+    );
+    expect(proxy.state.refused).toBeGreaterThan(0);
   } finally {
     await context.close();
     await proxy.close();

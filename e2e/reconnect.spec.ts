@@ -10,7 +10,8 @@ test("edits made while offline reach the other user after reconnecting", async (
 
   await alice.keyboard.type(" Written offline.");
   await expect(paragraphsOf(alice)).toHaveText(["online. Written offline."]);
-  await expect(alice.getByTestId("saved")).toHaveAttribute("data-state", "unsaved");
+  // Not on the server yet, but kept on Alice's device (IndexedDB).
+  await expect(alice.getByTestId("saved")).toHaveAttribute("data-state", "on-device");
   // Meanwhile Bob keeps writing in a paragraph of his own.
   await placeCaretAtEnd(bob, paragraphsOf(bob).first());
   await bob.keyboard.press("Enter");

@@ -28,7 +28,7 @@ import { createPresenceList } from "./presence.ts";
 import type { ConnectionState, SavedState } from "./provider.ts";
 import type { Page } from "./router.ts";
 import { bindTitle } from "./title-binding.ts";
-import { decodeTokenClaims, describeAccessError } from "./token.ts";
+import { decodeTokenClaims, describeAccessError, localCopyUser } from "./token.ts";
 import { countText, describeCounts } from "./word-count.ts";
 
 export interface DocumentPageOptions {
@@ -56,9 +56,10 @@ export function mountDocumentPage(container: HTMLElement, options: DocumentPageO
     docId,
     user: identity,
     readOnly,
+    localCopyUser: localCopyUser(token),
     ...(token === null ? {} : { token }),
   });
-  const { doc, provider, editor } = collab;
+  const { doc, provider, editor, localCopy } = collab;
   // The app's e2e tests know the body as "editor" (embeds: "cowrite-content").
   collab.content.dataset.testid = "editor";
 
@@ -192,7 +193,10 @@ export function mountDocumentPage(container: HTMLElement, options: DocumentPageO
     status.dataset.state = state.status;
     // Which transport carries the connection (HTTP fallback, issue 15).
     status.dataset.transport = provider.transport;
-    status.textContent = describeConnection(state);
+    status.textContent = describeConnection(state, {
+      keptOnDevice: localCopy?.kept === true,
+      overHttp: provider.transport === "http",
+    });
     status.title = status.textContent;
     const stopped = state.status === "stopped" && state.code !== CLOSE_NORMAL;
     banner.hidden = !stopped;
@@ -218,21 +222,32 @@ export function mountDocumentPage(container: HTMLElement, options: DocumentPageO
     // A deleted document saves nothing any more: "Unsaved changes" would wait forever.
     saved.hidden = state.status === "stopped" && state.code === CLOSE_NO_DOCUMENT;
   };
-  const renderSaved = (state: SavedState): void => {
-    saved.dataset.state = state;
-    saved.textContent = SAVED_TEXT[state];
+  // Edits the server has not confirmed, but this device keeps, are safe
+  // from a reload or a closed tab: say so rather than "unsaved".
+  const renderSaved = (): void => {
+    const state = provider.saved;
+    const onDevice = state === "unsaved" && localCopy?.kept === true;
+    saved.dataset.state = onDevice ? "on-device" : state;
+    saved.textContent = onDevice ? "Changes kept on this device" : SAVED_TEXT[state];
+  };
+  const onKept = (): void => {
+    renderSaved();
+    renderConnection(collab.status);
   };
   const offConnection = collab.on("status", renderConnection);
   provider.on("saved", renderSaved);
+  const offKept = localCopy?.on("kept", onKept);
   renderConnection(collab.status);
-  renderSaved(provider.saved);
+  renderSaved();
 
-  // ---- leaving with edits the server does not have ----
-  // Nothing else holds them (no copy on this device), so the browser asks
-  // first. A stopped connection (deleted, access revoked) will never save
-  // them: asking would only block leaving.
+  // ---- leaving with edits neither the server nor this device has ----
+  // Only then would they be lost, so only then does the browser ask first
+  // (no IndexedDB, or the last keystroke is still being written). A stopped
+  // connection (deleted, access revoked) will never save them: asking would
+  // only block leaving.
   const onBeforeUnload = (event: BeforeUnloadEvent): void => {
-    if (provider.saved === "saved" || collab.status.status === "stopped") return;
+    if (provider.saved === "saved" || localCopy?.kept === true) return;
+    if (collab.status.status === "stopped") return;
     event.preventDefault();
   };
   window.addEventListener("beforeunload", onBeforeUnload);
@@ -270,6 +285,7 @@ export function mountDocumentPage(container: HTMLElement, options: DocumentPageO
       if (countFrame !== null) cancelAnimationFrame(countFrame);
       offConnection();
       provider.off("saved", renderSaved);
+      offKept?.();
       unbindTitle();
       presence.destroy();
       history.destroy();
@@ -286,16 +302,22 @@ const SAVED_TEXT: Record<SavedState, string> = {
   unsaved: "Unsaved changes",
 };
 
-function describeConnection(state: ConnectionState): string {
+function describeConnection(
+  state: ConnectionState,
+  { keptOnDevice, overHttp }: { keptOnDevice: boolean; overHttp: boolean },
+): string {
   switch (state.status) {
     case "connecting":
       return "Connecting…";
     case "connected":
-      return "Connected";
+      // WebSocket is blocked on this network: the HTTP fallback carries it.
+      return overHttp ? "Connected over HTTP" : "Connected";
     case "reconnecting":
       return "Reconnecting…";
     case "offline":
-      return "Offline – changes will sync when you reconnect";
+      return keptOnDevice
+        ? "Offline – changes kept on this device"
+        : "Offline – changes will sync when you reconnect";
     case "stopped":
       return `Disconnected: ${state.reason || describeCloseCode(state.code)?.reason || "closed"}`;
   }

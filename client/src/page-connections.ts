@@ -7,7 +7,14 @@
  * per page" is state of the page, and a page is what a Document is. Keyed
  * by the Document (weakly), so an iframe has its own and a test's jsdom
  * document starts empty.
+ *
+ * Where the shared connection cannot be used (the server does not speak it,
+ * or WebSocket is blocked on this network), each document gets a socket of
+ * its own that falls back to HTTP (fallback-socket.ts), one fallback per
+ * document so that each moves back to WebSocket on its own.
  */
+import { createFallbackWebSocket } from "./fallback-socket.ts";
+import type { WebSocketConstructor } from "./provider.ts";
 import { SharedConnection } from "./shared-connection.ts";
 
 const byPage = new WeakMap<Document, Map<string, SharedConnection>>();
@@ -22,8 +29,26 @@ export function sharedConnectionFor(page: Document, url: string): SharedConnecti
   let connection = connections.get(url);
   if (connection === undefined) {
     const WebSocketImpl = page.defaultView?.WebSocket ?? globalThis.WebSocket;
-    connection = new SharedConnection({ url, WebSocketImpl });
+    connection = new SharedConnection({
+      url,
+      WebSocketImpl,
+      fallback: fallbackPerDocument(WebSocketImpl),
+    });
     connections.set(url, connection);
   }
   return connection;
+}
+
+/** A constructor handing each document's sockets to that document's own fallback. */
+function fallbackPerDocument(WebSocketImpl: WebSocketConstructor): WebSocketConstructor {
+  const byDocument = new Map<string, WebSocketConstructor>();
+  return function SocketOfItsOwn(url: string, protocols?: string[]) {
+    const key = new URL(url).pathname;
+    let Fallback = byDocument.get(key);
+    if (Fallback === undefined) {
+      Fallback = createFallbackWebSocket({ WebSocket: WebSocketImpl });
+      byDocument.set(key, Fallback);
+    }
+    return new Fallback(url, protocols);
+  } as unknown as WebSocketConstructor;
 }
