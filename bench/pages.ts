@@ -13,66 +13,23 @@
  * time to sync every editor; ratios are against the reference.
  */
 
-import WebSocket from "ws";
-import { WebsocketProvider } from "y-websocket";
-import * as Y from "yjs";
-import { CowriteProvider, type WebSocketConstructor } from "../client/src/provider.ts";
+import type * as Y from "yjs";
 import { SharedConnection } from "../client/src/shared-connection.ts";
 import { makeTempDir, removeTempDir } from "./children.ts";
+import {
+  cowriteClient,
+  type DocClient,
+  NodeWebSocket,
+  referenceClient,
+  withTimeout,
+} from "./doc-clients.ts";
 import { type ServerKind, ServerProcess } from "./servers.ts";
-
-// The stock y-websocket client adds a process "exit" listener per provider.
-process.setMaxListeners(0);
 
 const PAGES = Number(process.env.BENCH_PAGES ?? 100);
 const EDITORS = Number(process.env.BENCH_EDITORS ?? 5);
-const SYNC_TIMEOUT_MS = 60_000;
+const TIMEOUT_MS = 60_000;
 
 type Mode = "shared" | "per-editor" | "reference";
-
-interface Client {
-  doc: Y.Doc;
-  synced: Promise<void>;
-  destroy(): void;
-}
-
-function cowriteClient(url: string, docId: string, WebSocketImpl: WebSocketConstructor): Client {
-  const doc = new Y.Doc();
-  const provider = new CowriteProvider({
-    url,
-    docId,
-    doc,
-    WebSocketImpl,
-    windowTarget: null,
-    documentTarget: null,
-  });
-  const synced = new Promise<void>((resolve) => {
-    provider.on("sync", (isSynced) => isSynced && resolve());
-  });
-  return { doc, synced, destroy: () => provider.destroy() };
-}
-
-function referenceClient(url: string, docId: string): Client {
-  const doc = new Y.Doc();
-  const provider = new WebsocketProvider(url, docId, doc, {
-    WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
-    disableBc: true,
-    resyncInterval: -1,
-  });
-  const synced = new Promise<void>((resolve) => {
-    provider.on("sync", (isSynced: boolean) => isSynced && resolve());
-  });
-  return { doc, synced, destroy: () => provider.destroy() };
-}
-
-function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
-  return Promise.race([
-    promise,
-    new Promise<T>((_, reject) =>
-      setTimeout(() => reject(new Error(`${what} timed out`)), SYNC_TIMEOUT_MS).unref(),
-    ),
-  ]);
-}
 
 function whenText(doc: Y.Doc, text: string): Promise<void> {
   return new Promise((resolve) => {
@@ -97,7 +54,7 @@ async function measure(mode: Mode): Promise<Result> {
   const kind: ServerKind = mode === "reference" ? "reference" : "cowrite";
   const dataDir = makeTempDir(`pages-${mode}`);
   const server = await ServerProcess.start(kind, dataDir);
-  const clients: Client[] = [];
+  const clients: DocClient[] = [];
   const connections: SharedConnection[] = [];
   try {
     const idleRss = server.stats().rssBytes;
@@ -108,7 +65,7 @@ async function measure(mode: Mode): Promise<Result> {
         mode === "shared"
           ? new SharedConnection({
               url: base,
-              WebSocketImpl: WebSocket as unknown as WebSocketConstructor,
+              WebSocketImpl: NodeWebSocket,
             })
           : null;
       if (shared) connections.push(shared);
@@ -117,15 +74,11 @@ async function measure(mode: Mode): Promise<Result> {
         clients.push(
           mode === "reference"
             ? referenceClient(base, docId)
-            : cowriteClient(
-                base,
-                docId,
-                shared?.WebSocketImpl ?? (WebSocket as unknown as WebSocketConstructor),
-              ),
+            : cowriteClient(base, docId, shared?.WebSocketImpl ?? NodeWebSocket),
         );
       }
     }
-    await withTimeout(Promise.all(clients.map((client) => client.synced)), "sync");
+    await withTimeout(Promise.all(clients.map((client) => client.synced)), "sync", TIMEOUT_MS);
     const syncMs = performance.now() - started;
     // Counted now, before the readers below add sockets of their own.
     const rssGrowthBytes = server.stats().rssBytes - idleRss;
@@ -138,22 +91,22 @@ async function measure(mode: Mode): Promise<Result> {
     }
 
     // One edit per page, seen by a second client of that document.
-    const readers: Client[] = [];
+    const readers: DocClient[] = [];
     for (let page = 0; page < PAGES; page++) {
       const docId = `page-${page}-editor-0`;
       readers.push(
         mode === "reference"
           ? referenceClient(base, docId)
-          : cowriteClient(base, docId, WebSocket as unknown as WebSocketConstructor),
+          : cowriteClient(base, docId, NodeWebSocket),
       );
     }
-    await withTimeout(Promise.all(readers.map((reader) => reader.synced)), "readers");
+    await withTimeout(Promise.all(readers.map((reader) => reader.synced)), "readers", TIMEOUT_MS);
     const editStarted = performance.now();
     const seen = readers.map((reader, page) => whenText(reader.doc, `page ${page}`));
     for (let page = 0; page < PAGES; page++) {
       clients[page * EDITORS]?.doc.getText("t").insert(0, `page ${page}`);
     }
-    await withTimeout(Promise.all(seen), "edits");
+    await withTimeout(Promise.all(seen), "edits", TIMEOUT_MS);
     const editMs = performance.now() - editStarted;
     for (const reader of readers) reader.destroy();
 

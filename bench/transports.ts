@@ -12,17 +12,18 @@
  * Reports fan-out latency (p50 / p99) and the server's CPU time per
  * delivered update; ratios are against the reference.
  */
-import WebSocket from "ws";
-import { WebsocketProvider } from "y-websocket";
-import * as Y from "yjs";
 import { HttpSocket } from "../client/src/http-socket.ts";
-import { CowriteProvider, type WebSocketConstructor } from "../client/src/provider.ts";
+import type { WebSocketConstructor } from "../client/src/provider.ts";
 import { makeTempDir, removeTempDir } from "./children.ts";
+import {
+  cowriteClient,
+  type DocClient,
+  NodeWebSocket,
+  referenceClient,
+  withTimeout,
+} from "./doc-clients.ts";
 import { type ServerKind, ServerProcess } from "./servers.ts";
 import { percentile } from "./stats.ts";
-
-// The stock y-websocket client adds a process "exit" listener per provider.
-process.setMaxListeners(0);
 
 const DOCS = Number(process.env.BENCH_DOCS ?? 10);
 const RECEIVERS = Number(process.env.BENCH_RECEIVERS ?? 10);
@@ -31,50 +32,6 @@ const INTERVAL_MS = Number(process.env.BENCH_INTERVAL_MS ?? 20);
 const TIMEOUT_MS = 120_000;
 
 type Way = "reference" | "cowrite-ws" | "cowrite-http";
-
-interface Client {
-  doc: Y.Doc;
-  synced: Promise<void>;
-  destroy(): void;
-}
-
-function cowriteClient(url: string, docId: string, WebSocketImpl: WebSocketConstructor): Client {
-  const doc = new Y.Doc();
-  const provider = new CowriteProvider({
-    url,
-    docId,
-    doc,
-    WebSocketImpl,
-    windowTarget: null,
-    documentTarget: null,
-  });
-  const synced = new Promise<void>((resolve) => {
-    provider.on("sync", (isSynced) => isSynced && resolve());
-  });
-  return { doc, synced, destroy: () => provider.destroy() };
-}
-
-function referenceClient(url: string, docId: string): Client {
-  const doc = new Y.Doc();
-  const provider = new WebsocketProvider(url, docId, doc, {
-    WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
-    disableBc: true,
-    resyncInterval: -1,
-  });
-  const synced = new Promise<void>((resolve) => {
-    provider.on("sync", (isSynced: boolean) => isSynced && resolve());
-  });
-  return { doc, synced, destroy: () => provider.destroy() };
-}
-
-function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
-  return Promise.race([
-    promise,
-    new Promise<T>((_, reject) =>
-      setTimeout(() => reject(new Error(`${what} timed out`)), TIMEOUT_MS).unref(),
-    ),
-  ]);
-}
 
 interface Result {
   p50: number;
@@ -87,22 +44,20 @@ async function measure(way: Way): Promise<Result> {
   const kind: ServerKind = way === "reference" ? "reference" : "cowrite";
   const dataDir = makeTempDir(`transports-${way}`);
   const server = await ServerProcess.start(kind, dataDir);
-  const clients: Client[] = [];
+  const clients: DocClient[] = [];
   try {
     const base = `ws://127.0.0.1:${server.port}${kind === "cowrite" ? "/ws" : ""}`;
     const receiverSocket =
-      way === "cowrite-http"
-        ? (HttpSocket as unknown as WebSocketConstructor)
-        : (WebSocket as unknown as WebSocketConstructor);
+      way === "cowrite-http" ? (HttpSocket as unknown as WebSocketConstructor) : NodeWebSocket;
     const make = (docId: string, Socket: WebSocketConstructor) =>
       kind === "reference" ? referenceClient(base, docId) : cowriteClient(base, docId, Socket);
-    const writers: Client[] = [];
+    const writers: DocClient[] = [];
     const latencies: number[] = [];
     let delivered = 0;
     const allDelivered = new Promise<void>((resolve) => {
       for (let d = 0; d < DOCS; d++) {
         const docId = `transports-${d}`;
-        const writer = make(docId, WebSocket as unknown as WebSocketConstructor);
+        const writer = make(docId, NodeWebSocket);
         writers.push(writer);
         clients.push(writer);
         for (let r = 0; r < RECEIVERS; r++) {
@@ -121,7 +76,7 @@ async function measure(way: Way): Promise<Result> {
         }
       }
     });
-    await withTimeout(Promise.all(clients.map((client) => client.synced)), "sync");
+    await withTimeout(Promise.all(clients.map((client) => client.synced)), "sync", TIMEOUT_MS);
 
     const before = server.stats().cpuMicros;
     for (let u = 0; u < UPDATES; u++) {
@@ -129,7 +84,7 @@ async function measure(way: Way): Promise<Result> {
         writer.doc.getMap<number>("sent").set(`u${u}`, performance.now());
       await new Promise((resolve) => setTimeout(resolve, INTERVAL_MS));
     }
-    await withTimeout(allDelivered, "delivery");
+    await withTimeout(allDelivered, "delivery", TIMEOUT_MS);
     const cpu = server.stats().cpuMicros - before;
     server.assertAlive(`transports (${way})`);
     latencies.sort((a, b) => a - b);

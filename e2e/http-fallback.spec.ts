@@ -7,7 +7,9 @@
 import http from "node:http";
 import net from "node:net";
 import type { Duplex } from "node:stream";
+import type { BrowserContext } from "@playwright/test";
 import {
+  test as base,
   documentUrl,
   expect,
   expectReady,
@@ -15,7 +17,6 @@ import {
   placeCaretAtEnd,
   presenceNamesOf,
   remoteCaretOf,
-  test,
 } from "./fixtures.ts";
 
 /** A reverse proxy to `target` that destroys upgrade requests unless `allowUpgrades`. */
@@ -78,116 +79,110 @@ async function startProxy(target: URL) {
   };
 }
 
+/** `refusingProxy` in front of the test server, and `proxied`, a browser context that goes through it. */
+const test = base.extend<{ refusingProxy: Proxy; proxied: BrowserContext }>({
+  refusingProxy: async ({ baseURL }, use) => {
+    const proxy = await startProxy(new URL(baseURL ?? ""));
+    await use(proxy);
+    await proxy.close();
+  },
+  proxied: async ({ browser, refusingProxy }, use) => {
+    const context = await browser.newContext({ baseURL: refusingProxy.url });
+    await use(context);
+    await context.close();
+  },
+});
+
+type Proxy = Awaited<ReturnType<typeof startProxy>>;
+
 test("a user behind a proxy that refuses WebSockets edits over HTTP, then moves back to WebSocket", async ({
-  browser,
-  baseURL,
+  refusingProxy: proxy,
+  proxied,
   docId,
   alice,
 }) => {
   // The move back waits for the client's next WebSocket probe (10 s, then 20 s).
   test.setTimeout(120_000);
-  const proxy = await startProxy(new URL(baseURL ?? ""));
-  const context = await browser.newContext({ baseURL: proxy.url });
-  try {
-    const bob = await context.newPage();
-    await bob.goto(documentUrl(docId, "Bob"));
-    await expectReady(bob);
-    const bobStatus = bob.getByTestId("status");
-    await expect(bobStatus).toHaveAttribute("data-transport", "http");
-    await expect(bobStatus).toHaveText("Connected over HTTP");
-    expect(proxy.state.refused).toBeGreaterThan(0);
-    await expect(alice.getByTestId("status")).toHaveAttribute("data-transport", "websocket");
+  const bob = await proxied.newPage();
+  await bob.goto(documentUrl(docId, "Bob"));
+  await expectReady(bob);
+  const bobStatus = bob.getByTestId("status");
+  await expect(bobStatus).toHaveAttribute("data-transport", "http");
+  await expect(bobStatus).toHaveText("Connected over HTTP");
+  expect(proxy.state.refused).toBeGreaterThan(0);
+  await expect(alice.getByTestId("status")).toHaveAttribute("data-transport", "websocket");
 
-    // Presence both ways.
-    await expect(presenceNamesOf(alice)).toHaveText(["Alice (you)", "Bob"]);
-    await expect(presenceNamesOf(bob)).toHaveText(["Bob (you)", "Alice"]);
+  // Presence both ways.
+  await expect(presenceNamesOf(alice)).toHaveText(["Alice (you)", "Bob"]);
+  await expect(presenceNamesOf(bob)).toHaveText(["Bob (you)", "Alice"]);
 
-    // Edits and "saved" both ways.
-    await placeCaretAtEnd(alice, paragraphsOf(alice).first());
-    await alice.keyboard.type("Alice writes directly.");
-    await expect(paragraphsOf(bob)).toHaveText(["Alice writes directly."]);
-    await placeCaretAtEnd(bob, paragraphsOf(bob).first());
-    await bob.keyboard.press("Enter");
-    await bob.keyboard.type("Bob writes over HTTP.");
-    const both = ["Alice writes directly.", "Bob writes over HTTP."];
-    await expect(paragraphsOf(alice)).toHaveText(both);
-    await expect(bob.getByTestId("saved")).toHaveAttribute("data-state", "saved");
-    await expect(alice.getByTestId("saved")).toHaveAttribute("data-state", "saved");
-    await expect(remoteCaretOf(alice, "Bob")).toBeVisible();
-    await expect(bobStatus).toHaveAttribute("data-transport", "http");
+  // Edits and "saved" both ways.
+  await placeCaretAtEnd(alice, paragraphsOf(alice).first());
+  await alice.keyboard.type("Alice writes directly.");
+  await expect(paragraphsOf(bob)).toHaveText(["Alice writes directly."]);
+  await placeCaretAtEnd(bob, paragraphsOf(bob).first());
+  await bob.keyboard.press("Enter");
+  await bob.keyboard.type("Bob writes over HTTP.");
+  const both = ["Alice writes directly.", "Bob writes over HTTP."];
+  await expect(paragraphsOf(alice)).toHaveText(both);
+  await expect(bob.getByTestId("saved")).toHaveAttribute("data-state", "saved");
+  await expect(alice.getByTestId("saved")).toHaveAttribute("data-state", "saved");
+  await expect(remoteCaretOf(alice, "Bob")).toBeVisible();
+  await expect(bobStatus).toHaveAttribute("data-transport", "http");
 
-    // The proxy now lets upgrades through: Bob's next probe opens, and he moves back.
-    proxy.state.allowUpgrades = true;
-    await expect(bobStatus).toHaveAttribute("data-transport", "websocket", { timeout: 60_000 });
-    await expect(bobStatus).toHaveAttribute("data-state", "connected");
-    await expect(bobStatus).toHaveText("Connected");
-    expect(proxy.state.forwarded).toBeGreaterThan(0);
+  // The proxy now lets upgrades through: Bob's next probe opens, and he moves back.
+  proxy.state.allowUpgrades = true;
+  await expect(bobStatus).toHaveAttribute("data-transport", "websocket", { timeout: 60_000 });
+  await expect(bobStatus).toHaveAttribute("data-state", "connected");
+  await expect(bobStatus).toHaveText("Connected");
+  expect(proxy.state.forwarded).toBeGreaterThan(0);
 
-    await bob.keyboard.type(" Now over a WebSocket.");
-    const after = ["Alice writes directly.", "Bob writes over HTTP. Now over a WebSocket."];
-    await expect(paragraphsOf(alice)).toHaveText(after);
-    await expect(bob.getByTestId("saved")).toHaveAttribute("data-state", "saved");
-    await placeCaretAtEnd(alice, paragraphsOf(alice).first());
-    await alice.keyboard.type(" Still here.");
-    await expect(paragraphsOf(bob)).toHaveText([
-      "Alice writes directly. Still here.",
-      "Bob writes over HTTP. Now over a WebSocket.",
-    ]);
-    await expect(presenceNamesOf(alice)).toHaveText(["Alice (you)", "Bob"]);
-  } finally {
-    await context.close();
-    await proxy.close();
-  }
+  await bob.keyboard.type(" Now over a WebSocket.");
+  const after = ["Alice writes directly.", "Bob writes over HTTP. Now over a WebSocket."];
+  await expect(paragraphsOf(alice)).toHaveText(after);
+  await expect(bob.getByTestId("saved")).toHaveAttribute("data-state", "saved");
+  await placeCaretAtEnd(alice, paragraphsOf(alice).first());
+  await alice.keyboard.type(" Still here.");
+  await expect(paragraphsOf(bob)).toHaveText([
+    "Alice writes directly. Still here.",
+    "Bob writes over HTTP. Now over a WebSocket.",
+  ]);
+  await expect(presenceNamesOf(alice)).toHaveText(["Alice (you)", "Bob"]);
 });
 
 test("a user on HTTP who closes the page leaves the others' presence list at once", async ({
-  browser,
-  baseURL,
+  proxied,
   docId,
   alice,
 }) => {
-  const proxy = await startProxy(new URL(baseURL ?? ""));
-  const context = await browser.newContext({ baseURL: proxy.url });
-  try {
-    const bob = await context.newPage();
-    await bob.goto(documentUrl(docId, "Bob"));
-    await expectReady(bob);
-    await expect(bob.getByTestId("status")).toHaveAttribute("data-transport", "http");
-    await expect(presenceNamesOf(alice)).toHaveText(["Alice (you)", "Bob"]);
+  const bob = await proxied.newPage();
+  await bob.goto(documentUrl(docId, "Bob"));
+  await expectReady(bob);
+  await expect(bob.getByTestId("status")).toHaveAttribute("data-transport", "http");
+  await expect(presenceNamesOf(alice)).toHaveText(["Alice (you)", "Bob"]);
 
-    await bob.close();
+  await bob.close();
 
-    // Well before the session would expire (30 s without a poll).
-    await expect(presenceNamesOf(alice)).toHaveText(["Alice (you)"], { timeout: 5_000 });
-  } finally {
-    await context.close();
-    await proxy.close();
-  }
+  // Well before the session would expire (30 s without a poll).
+  await expect(presenceNamesOf(alice)).toHaveText(["Alice (you)"], { timeout: 5_000 });
 });
 
 test("embedded editors behind a proxy that refuses WebSockets give up the shared connection and edit over HTTP", async ({
-  browser,
-  baseURL,
+  refusingProxy: proxy,
+  proxied,
   docId,
   alice,
 }) => {
-  const proxy = await startProxy(new URL(baseURL ?? ""));
-  const context = await browser.newContext({ baseURL: proxy.url });
-  try {
-    const page = await context.newPage();
-    await page.goto(`/embed-demo?doc=${encodeURIComponent(docId)}`);
-    const embedA = page.getByTestId("embed-a").getByTestId("cowrite-content");
-    await expect(page.getByTestId("status-a")).toHaveText("connected");
-    await expect(embedA).toHaveAttribute("contenteditable", "true");
-    await embedA.click();
-    await page.keyboard.type("from an embed over HTTP");
-    await expect(paragraphsOf(alice)).toHaveText(["from an embed over HTTP"]);
-    await expect(page.getByTestId("embed-b").getByTestId("cowrite-content")).toHaveText(
-      "from an embed over HTTP",
-    );
-    expect(proxy.state.refused).toBeGreaterThan(0);
-  } finally {
-    await context.close();
-    await proxy.close();
-  }
+  const page = await proxied.newPage();
+  await page.goto(`/embed-demo?doc=${encodeURIComponent(docId)}`);
+  const embedA = page.getByTestId("embed-a").getByTestId("cowrite-content");
+  await expect(page.getByTestId("status-a")).toHaveText("connected");
+  await expect(embedA).toHaveAttribute("contenteditable", "true");
+  await embedA.click();
+  await page.keyboard.type("from an embed over HTTP");
+  await expect(paragraphsOf(alice)).toHaveText(["from an embed over HTTP"]);
+  await expect(page.getByTestId("embed-b").getByTestId("cowrite-content")).toHaveText(
+    "from an embed over HTTP",
+  );
+  expect(proxy.state.refused).toBeGreaterThan(0);
 });

@@ -3,6 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pino from "pino";
+import { afterEach } from "vitest";
 import WebSocket from "ws";
 import { WebsocketProvider } from "y-websocket";
 import * as Y from "yjs";
@@ -53,6 +54,33 @@ export function runNodeScript<T>(script: string, nodeFlags: string[] = []): T {
     { encoding: "utf8" },
   );
   return JSON.parse(output) as T;
+}
+
+/**
+ * Cleanups that run after each test of the calling file, last registered
+ * first: `const defer = useCleanups();` at the top of a test file, then
+ * `defer(() => thing.close())` in a test.
+ */
+export function useCleanups(): (cleanup: () => Promise<void> | void) => void {
+  const cleanups: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  return (cleanup) => {
+    cleanups.push(cleanup);
+  };
+}
+
+/** A `startServer` whose servers `defer` stops after the test, with `defaults` under each call's options. */
+export function serverStarter(
+  defer: (cleanup: () => Promise<void>) => void,
+  defaults: () => Partial<ServerOptions> = () => ({}),
+): (options?: Parameters<typeof startServer>[0]) => Promise<Running> {
+  return async (options = {}) => {
+    const running = await startServer({ ...defaults(), ...options });
+    defer(() => running.stop());
+    return running;
+  };
 }
 
 export interface Running {

@@ -15,23 +15,24 @@ import {
   HTTP_CLOSE_REASON_HEADER,
   HTTP_NEXT_POSITION_HEADER,
 } from "@cowrite/shared";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import * as Y from "yjs";
 import { createTokenAuth, mintToken, type Permission } from "../src/auth.ts";
 import { MemoryDocStore } from "../src/storage/memory.ts";
-import { connectProvider, type Running, startServer, whenDoc, whenSynced } from "./helpers.ts";
+import {
+  connectProvider,
+  type Running,
+  serverStarter,
+  startServer,
+  useCleanups,
+  whenDoc,
+  whenSynced,
+} from "./helpers.ts";
 
 const SECRET = "test-secret-test-secret-test-secret-42";
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const defer = useCleanups();
 
-async function server(options: Parameters<typeof startServer>[0] = {}): Promise<Running> {
-  const running = await startServer({ store: new MemoryDocStore(), ...options });
-  cleanups.push(() => running.stop());
-  return running;
-}
+const server = serverStarter(defer, () => ({ store: new MemoryDocStore() }));
 
 interface PollResult {
   status: number;
@@ -147,7 +148,7 @@ describe("HTTP fallback sessions", () => {
   it("syncs a document both ways with WebSocket clients, and the step 2 answering a step 1 is the saved receipt", async () => {
     const running = await server();
     const ws = connectProvider(running.wsUrl, "doc1");
-    cleanups.push(() => ws.provider.destroy());
+    defer(() => ws.provider.destroy());
     await whenSynced(ws.provider);
     ws.doc.getText("t").insert(0, "from ws ");
 
@@ -255,8 +256,8 @@ describe("HTTP fallback sessions", () => {
     await session.pollUntil((frame) => frame.type === "sync-step-1");
     const writer = connectProvider(running.wsUrl, "slow");
     const observer = connectProvider(running.wsUrl, "slow");
-    cleanups.push(() => writer.provider.destroy());
-    cleanups.push(() => observer.provider.destroy());
+    defer(() => writer.provider.destroy());
+    defer(() => observer.provider.destroy());
     await Promise.all([whenSynced(writer.provider), whenSynced(observer.provider)]);
     // Two broadcasts (the room merges what arrives together): the first
     // fills the session's buffer past the limit, the second finds it full.

@@ -5,7 +5,7 @@
  * they work again.
  */
 import { CLOSE_UNAUTHENTICATED } from "@cowrite/shared";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import * as Y from "yjs";
 import { createFallbackWebSocket } from "../../client/src/fallback-socket.ts";
@@ -17,19 +17,19 @@ import {
 } from "../../client/src/provider.ts";
 import { createTokenAuth, mintToken } from "../src/auth.ts";
 import { MemoryDocStore } from "../src/storage/memory.ts";
-import { connectProvider, type Running, startServer, whenDoc, whenSynced } from "./helpers.ts";
+import {
+  connectProvider,
+  type Running,
+  serverStarter,
+  useCleanups,
+  whenDoc,
+  whenSynced,
+} from "./helpers.ts";
 
 const SECRET = "test-secret-test-secret-test-secret-42";
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const defer = useCleanups();
 
-async function server(options: Parameters<typeof startServer>[0] = {}): Promise<Running> {
-  const running = await startServer({ store: new MemoryDocStore(), ...options });
-  cleanups.push(() => running.stop());
-  return running;
-}
+const server = serverStarter(defer, () => ({ store: new MemoryDocStore() }));
 
 function provider(
   running: Running,
@@ -49,7 +49,7 @@ function provider(
     backoff: { minMs: 10, maxMs: 100 },
     ...(token ? { token } : {}),
   });
-  cleanups.push(() => made.destroy());
+  defer(() => made.destroy());
   return made;
 }
 
@@ -119,7 +119,7 @@ describe("HttpSocket", () => {
   it("carries Cowrite's provider: sync both ways with a WebSocket client, and saved", async () => {
     const running = await server();
     const ws = connectProvider(running.wsUrl, "over-http");
-    cleanups.push(() => ws.provider.destroy());
+    defer(() => ws.provider.destroy());
     await whenSynced(ws.provider);
     ws.doc.getText("t").insert(0, "hello");
 
@@ -172,7 +172,7 @@ describe("HttpSocket", () => {
   it("a lost session closes with 1006 and the provider reconnects with a new one, losing nothing", async () => {
     const running = await server();
     const ws = connectProvider(running.wsUrl, "lost");
-    cleanups.push(() => ws.provider.destroy());
+    defer(() => ws.provider.destroy());
     await whenSynced(ws.provider);
     // A fetch that, when told, sends the next poll to a session the server
     // does not know (as after a restart, or on another node).
@@ -205,7 +205,7 @@ describe("HttpSocket", () => {
   it("polls cut by something on the way (a proxy's timeout) become shorter instead of dropping the connection", async () => {
     const running = await server();
     const ws = connectProvider(running.wsUrl, "cut");
-    cleanups.push(() => ws.provider.destroy());
+    defer(() => ws.provider.destroy());
     await whenSynced(ws.provider);
     // Like a proxy that kills requests after 1.5 s.
     const waits: number[] = [];
@@ -252,7 +252,7 @@ describe("the fallback WebSocket", () => {
       openTimeoutMs: 3000,
     });
     const ws = connectProvider(running.wsUrl, "moving");
-    cleanups.push(() => ws.provider.destroy());
+    defer(() => ws.provider.destroy());
     await whenSynced(ws.provider);
 
     const client = provider(running, "moving", Fallback as unknown as WebSocketConstructor);

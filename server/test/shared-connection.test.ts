@@ -14,7 +14,7 @@ import {
   MUX_SUBPROTOCOL,
   type MuxMessage,
 } from "@cowrite/shared";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import * as Y from "yjs";
 import { CowriteProvider, type WebSocketConstructor } from "../../client/src/provider.ts";
@@ -25,26 +25,20 @@ import {
   fetchJson,
   type Running,
   rawClient,
-  startServer,
+  serverStarter,
+  useCleanups,
   whenDoc,
   whenSynced,
 } from "./helpers.ts";
 
 const SECRET = "shared-secret-shared-secret-shared-42";
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const defer = useCleanups();
 
-async function server(options: Parameters<typeof startServer>[0] = {}): Promise<Running> {
-  const running = await startServer(options);
-  cleanups.push(() => running.stop());
-  return running;
-}
+const server = serverStarter(defer);
 
 async function sharedClient(running: Running) {
   const client = rawClient(running.wsUrl, {}, [MUX_SUBPROTOCOL]);
-  cleanups.push(() => client.ws.terminate());
+  defer(() => client.ws.terminate());
   await client.opened;
   const send = (message: MuxMessage) => client.ws.send(encodeMuxMessage(message));
   const next = (match: (message: MuxMessage) => boolean) =>
@@ -113,7 +107,7 @@ describe("shared connection", () => {
     const running = await server();
     const { send, next } = await sharedClient(running);
     const stock = connectProvider(running.wsUrl, "mixed");
-    cleanups.push(() => stock.provider.destroy());
+    defer(() => stock.provider.destroy());
     await whenSynced(stock.provider);
     send({ type: "open", channel: 7, docId: "mixed", token: "" });
     await next(isChannel(7, "data"));
@@ -208,7 +202,7 @@ describe("shared connection", () => {
       url: running.wsUrl,
       WebSocketImpl: CountingWebSocket as unknown as WebSocketConstructor,
     });
-    cleanups.push(() => shared.close());
+    defer(() => shared.close());
     const providers = ["one", "two", "three"].map((docId) => {
       const provider = new CowriteProvider({
         url: running.wsUrl,
@@ -218,7 +212,7 @@ describe("shared connection", () => {
         windowTarget: null,
         documentTarget: null,
       });
-      cleanups.push(() => provider.destroy());
+      defer(() => provider.destroy());
       return provider;
     });
     await Promise.all(
@@ -235,7 +229,7 @@ describe("shared connection", () => {
 
     // An edit through a channel reaches a stock client and is saved.
     const stock = connectProvider(running.wsUrl, "two");
-    cleanups.push(() => stock.provider.destroy());
+    defer(() => stock.provider.destroy());
     await whenSynced(stock.provider);
     providers[1]?.doc.getText("t").insert(0, "shared");
     await whenDoc(stock.doc, (doc) => doc.getText("t").toString() === "shared");
