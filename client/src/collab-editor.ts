@@ -21,12 +21,7 @@
  *   or a similar one, the rule in user-color.ts may publish another.
  */
 import "./editor.css";
-import {
-  CLOSE_FORBIDDEN,
-  CLOSE_NO_DOCUMENT,
-  CLOSE_NORMAL,
-  CLOSE_UNAUTHENTICATED,
-} from "@cowrite/shared";
+import { CLOSE_FORBIDDEN, CLOSE_NO_DOCUMENT, CLOSE_NORMAL } from "@cowrite/shared";
 import type { Provider } from "@lexical/yjs";
 import { $getRoot, $isParagraphNode, type LexicalEditor } from "lexical";
 import * as Y from "yjs";
@@ -287,5 +282,10 @@ export function createCollabEditor(options: CollabEditorOptions): CollabEditor {
   };
 }
 
-/** Close codes after which the copy on this device is deleted: it is no longer this user's to keep. */
-const forgetsLocalCopy = new Set([CLOSE_NO_DOCUMENT, CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED]);
+/**
+ * Close codes after which the copy on this device is deleted: the document
+ * is gone, or this user may no longer open it. Not 4401: an expired or
+ * unreadable token says nothing about the user's rights, and the copy may
+ * hold edits that a fresh link will still deliver.
+ */
+const forgetsLocalCopy = new Set([CLOSE_NO_DOCUMENT, CLOSE_FORBIDDEN]);

@@ -56,7 +56,7 @@ export function mountDocumentPage(container: HTMLElement, options: DocumentPageO
     docId,
     user: identity,
     readOnly,
-    localCopyUser: localCopyUser(token),
+    ...localCopyOption(localCopyUser(token)),
     ...(token === null ? {} : { token }),
   });
   const { doc, provider, editor, localCopy } = collab;
@@ -325,4 +325,8 @@ function describeConnection(
 
 function capitalize(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1) + (/[.!?]$/.test(text) ? "" : ".");
+}
+
+function localCopyOption(user: string | null): { localCopyUser?: string } {
+  return user === null ? {} : { localCopyUser: user };
 }

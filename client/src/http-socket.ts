@@ -31,6 +31,8 @@ import {
 
 /** A dropped connection, as browsers report it. */
 const CLOSE_ABNORMAL = 1006;
+/** POST bodies up to this size go out with `keepalive` (see pump()). */
+const keepaliveMaxBytes = 8 * 1024;
 
 export interface HttpSocketOptions {
   /** Defaults to globalThis.fetch. */
@@ -184,12 +186,22 @@ export class HttpSocket {
         continue;
       }
       if (this.readyState !== HttpSocket.OPEN) return;
-      const next = Number(res.headers.get(HTTP_NEXT_POSITION_HEADER));
-      for (const frame of decodeFrameBatch(body)) {
+      // Something on the way (a captive portal, a proxy's error page)
+      // answered instead of the server: treat it as a dropped connection.
+      const nextHeader = res.headers.get(HTTP_NEXT_POSITION_HEADER);
+      const next = nextHeader === null ? Number.NaN : Number(nextHeader);
+      let frames: Uint8Array[];
+      try {
+        if (!Number.isSafeInteger(next) || next < this.position) throw new Error("no position");
+        frames = decodeFrameBatch(body);
+      } catch {
+        return this.fail();
+      }
+      for (const frame of frames) {
         if (this.readyState !== HttpSocket.OPEN) return;
         this.onmessage?.({ type: "message", data: frame.slice().buffer });
       }
-      if (Number.isSafeInteger(next)) this.position = next;
+      this.position = next;
       const code = res.headers.get(HTTP_CLOSE_CODE_HEADER);
       if (code !== null) {
         const reason = decodeURIComponent(res.headers.get(HTTP_CLOSE_REASON_HEADER) ?? "");
@@ -226,16 +238,22 @@ export class HttpSocket {
       signal: this.aborter.signal,
       cache: "no-store",
       // So that what a closing page sends last (its presence removal) still
-      // arrives; browsers cap such bodies at 64 KiB.
-      keepalive: body.byteLength < 60_000,
+      // arrives. Browsers cap all keepalive bodies of a page together at
+      // 64 KiB, and a page may hold several sockets: small ones only.
+      keepalive: body.byteLength < keepaliveMaxBytes,
     }).then(
       async (res) => {
         await res.body?.cancel();
         this.bufferedAmount -= size;
         this.posting = null;
-        // 413: the server closed the session (1009); the poll brings that close.
-        if (res.status === 404) this.fail();
-        else if (res.ok) this.pump();
+        if (res.ok) this.pump();
+        // 413/400: the server closed the session (1009/4400); the poll brings that close.
+        else if (res.status === 413 || res.status === 400) return;
+        // 404 (session gone), or a 5xx from the server or a proxy: whether
+        // the frames arrived is unknown, so this connection is dropped and
+        // a new session resyncs. Going on would let a later "saved"
+        // receipt cover frames the server never got.
+        else this.fail();
       },
       () => {
         this.posting = null;
@@ -260,8 +278,8 @@ export class HttpSocket {
           method: "POST",
           headers: { "content-type": "application/octet-stream" },
           body,
-          // Outlives the page (a close on unload), but browsers cap such bodies at 64 KiB.
-          keepalive: body.byteLength < 60_000,
+          // Outlives the page (a close on unload); see pump() for the cap.
+          keepalive: body.byteLength < keepaliveMaxBytes,
         }).then(
           () => {
             this.posting = null;

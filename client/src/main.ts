@@ -31,7 +31,10 @@ export function startApp(container: HTMLElement): Page {
           api,
           navigate,
           token,
-          onDeleted: (id) => void deleteLocalCopy(localCopyName(wsUrl, localCopyUser(token), id)),
+          onDeleted: (id) => {
+            const user = localCopyUser(token);
+            if (user !== null) void deleteLocalCopy(localCopyName(wsUrl, user, id));
+          },
         });
         break;
       case "document":

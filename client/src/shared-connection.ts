@@ -16,7 +16,9 @@
  *   (1006 if there was none), and the providers reconnect as they would.
  * - A server that does not speak the shared connection (the socket fails
  *   before opening, three times in a row, or opens without selecting the
- *   subprotocol) gets sockets of their own from `fallback` for a minute.
+ *   subprotocol), or a network that lets no upgrade through in time (not
+ *   open within `openTimeoutMs`), gets sockets of their own from
+ *   `fallback` for a minute.
  */
 import {
   decodeMuxMessage,
@@ -45,6 +47,12 @@ export interface SharedConnectionOptions {
   fallback?: WebSocketConstructor;
   /** How long the socket stays open after its last channel ended (default 1 s). */
   idleCloseMs?: number;
+  /**
+   * A socket not open by then is given up for the fallback (default 3 s):
+   * a proxy that swallows upgrades would otherwise hold every editor of the
+   * page at "connecting" until the browser's TCP timeout.
+   */
+  openTimeoutMs?: number;
   /** Injected for tests; defaults to Date.now. */
   now?: () => number;
 }
@@ -56,6 +64,7 @@ export class SharedConnection {
   private readonly Socket: WebSocketConstructor;
   private readonly fallback: WebSocketConstructor;
   private readonly idleCloseMs: number;
+  private readonly openTimeoutMs: number;
   private readonly now: () => number;
   private readonly channels = new Map<number, Channel>();
   private socket: WebSocket | null = null;
@@ -69,6 +78,7 @@ export class SharedConnection {
     this.Socket = options.WebSocketImpl ?? globalThis.WebSocket;
     this.fallback = options.fallback ?? this.Socket;
     this.idleCloseMs = options.idleCloseMs ?? 1000;
+    this.openTimeoutMs = options.openTimeoutMs ?? 3000;
     this.now = options.now ?? Date.now;
     // A plain function, so that `new` returns whatever it returns: a channel,
     // or a socket of its own from the fallback.
@@ -129,7 +139,11 @@ export class SharedConnection {
     socket.binaryType = "arraybuffer";
     this.socket = socket;
     let opened = false;
+    const openTimer = setTimeout(() => {
+      if (this.socket === socket && !opened) this.giveUp(socket);
+    }, this.openTimeoutMs);
     socket.onopen = () => {
+      clearTimeout(openTimer);
       if (socket.protocol !== MUX_SUBPROTOCOL) {
         // A server that ignores the subprotocol speaks something else here.
         this.giveUp(socket);
@@ -141,6 +155,7 @@ export class SharedConnection {
     };
     socket.onmessage = (event: MessageEvent) => this.onMessage(socket, event.data);
     socket.onclose = (event: CloseEvent) => {
+      clearTimeout(openTimer);
       this.detach(socket);
       if (!opened) {
         this.failures += 1;

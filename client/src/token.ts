@@ -103,9 +103,11 @@ export function describeAccessError(code: number, reason: string): string {
 
 /**
  * Whose copy of a document this device keeps (see local-copy.ts): the
- * token's subject, else its name; "anonymous" without a token (auth off).
+ * token's subject; "anonymous" without a token (auth off: everyone may
+ * read everything anyway). Null for a token without a subject: there is no
+ * telling its holder from another, so such a page keeps no copy.
  */
-export function localCopyUser(token: string | null): string {
-  const claims = decodeTokenClaims(token);
-  return claims?.subject ?? claims?.name ?? "anonymous";
+export function localCopyUser(token: string | null): string | null {
+  if (token === null) return "anonymous";
+  return decodeTokenClaims(token)?.subject ?? null;
 }

@@ -169,6 +169,23 @@ describe("SharedConnection", () => {
     expect(shared).toHaveLength(4);
   });
 
+  it("a socket not open within the timeout is given up for sockets of their own", () => {
+    vi.useFakeTimers();
+    const { shared, fallback, open } = setup();
+    const channel = open("doc-a");
+    let closedWith = 0;
+    channel.onclose = (event) => {
+      closedWith = event.code;
+    };
+    vi.advanceTimersByTime(2_999);
+    expect(closedWith).toBe(0);
+    vi.advanceTimersByTime(1);
+    expect(closedWith).toBe(1006);
+    expect(shared[0]?.closedWith).not.toBeNull();
+    open("doc-a");
+    expect(fallback).toHaveLength(1);
+  });
+
   it("a server that does not select the subprotocol gets sockets of their own", () => {
     const { shared, fallback, open } = setup();
     const channel = open("doc-a");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decodeTokenClaims, describeAccessError, loadToken } from "../src/token.ts";
+import { decodeTokenClaims, describeAccessError, loadToken, localCopyUser } from "../src/token.ts";
 
 /** An unsigned JWT-shaped string: the client never checks signatures. */
 function fakeJwt(payload: object): string {
@@ -56,5 +56,15 @@ describe("describeAccessError", () => {
     expect(describeAccessError(403, "token does not grant access to document x")).toBe(
       "Access denied: token does not grant access to document x.",
     );
+  });
+});
+
+describe("localCopyUser", () => {
+  it("is the token's subject, anonymous without a token, and none for a token without one", () => {
+    expect(localCopyUser(fakeJwt({ sub: "u1", name: "Ada" }))).toBe("u1");
+    expect(localCopyUser(null)).toBe("anonymous");
+    // Holders of such tokens cannot be told apart: they must not share a copy.
+    expect(localCopyUser(fakeJwt({ name: "Ada" }))).toBeNull();
+    expect(localCopyUser("not a jwt")).toBeNull();
   });
 });

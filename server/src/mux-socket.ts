@@ -15,6 +15,7 @@
 import { EventEmitter } from "node:events";
 import {
   CLOSE_BAD_FRAME,
+  CLOSE_NORMAL,
   CLOSE_RATE_LIMITED,
   CLOSE_TRY_AGAIN_LATER,
   decodeMuxMessage,
@@ -34,8 +35,9 @@ export interface MuxSocketOptions {
   start: (socket: ChannelSocket, verdict: Extract<Verdict, { docId: string }>) => void;
   /** Channels one socket may have open at once. */
   maxChannels: number;
-  /** Frames a channel may receive while it is being admitted. */
+  /** Frames a channel may receive while it is being admitted, and their total size. */
   maxPendingFrames: number;
+  maxPendingBytes: number;
   logger: Logger;
 }
 
@@ -48,6 +50,7 @@ export class ChannelSocket extends EventEmitter {
   readyState: number = WebSocket.OPEN;
   /** Frames received before the Connection listened (admission is async). */
   private pending: Buffer[] | null = [];
+  private pendingBytes = 0;
 
   constructor(
     private readonly mux: MuxSocket,
@@ -81,13 +84,19 @@ export class ChannelSocket extends EventEmitter {
   }
 
   /** Delivers a frame, or holds it until `listen()`. False if too many are held. */
-  receive(frame: Buffer, maxPending: number): boolean {
+  receive(frame: Buffer, limits: { maxPendingFrames: number; maxPendingBytes: number }): boolean {
     if (this.pending === null) {
       this.emit("message", frame, true);
       return true;
     }
-    if (this.pending.length >= maxPending) return false;
+    if (
+      this.pending.length >= limits.maxPendingFrames ||
+      this.pendingBytes + frame.length > limits.maxPendingBytes
+    ) {
+      return false;
+    }
     this.pending.push(frame);
+    this.pendingBytes += frame.length;
     return true;
   }
 
@@ -95,6 +104,7 @@ export class ChannelSocket extends EventEmitter {
   listen(): void {
     const held = this.pending ?? [];
     this.pending = null;
+    this.pendingBytes = 0;
     for (const frame of held) this.emit("message", frame, true);
   }
 
@@ -112,6 +122,8 @@ export class MuxSocket {
   private readonly options: MuxSocketOptions;
   private readonly channels = new Map<number, ChannelSocket>();
   private isAlive = true;
+  /** Heartbeats in a row that found no channel open. */
+  private idleBeats = 0;
   /** Resolves once the socket closed and every channel was told. */
   readonly finished: Promise<void>;
 
@@ -145,8 +157,17 @@ export class MuxSocket {
     this.channels.delete(channel);
   }
 
-  /** Ping, or terminate if the last ping went unanswered (channels are pinged by their Connections too). */
+  /**
+   * Ping, or terminate if the last ping went unanswered (channels are
+   * pinged by their Connections too). A socket that carried no document for
+   * two heartbeats in a row is closed: it only holds a slot.
+   */
   heartbeat(): void {
+    this.idleBeats = this.channels.size === 0 ? this.idleBeats + 1 : 0;
+    if (this.idleBeats >= 2) {
+      this.ws.close(CLOSE_NORMAL, "no documents open");
+      return;
+    }
     if (!this.isAlive) {
       this.ws.terminate();
       return;
@@ -186,7 +207,7 @@ export class MuxSocket {
         const channel = this.channels.get(message.channel);
         // Unknown: the server closed it and the client had not heard yet.
         if (channel === undefined) return;
-        if (!channel.receive(Buffer.from(message.frame), this.options.maxPendingFrames)) {
+        if (!channel.receive(Buffer.from(message.frame), this.options)) {
           channel.close(CLOSE_RATE_LIMITED, "too many messages queued");
         }
         break;

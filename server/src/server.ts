@@ -403,7 +403,15 @@ export function createServer(options: ServerOptions): CowriteServer {
     const screening = screenUpgrade(req, allowedHosts);
     if ("status" in screening) return rejectUpgrade(socket, screening.status, screening.text);
     if ("shared" in screening) {
-      // Each channel is admitted on its own; these are all it needs of the request.
+      // Each channel is admitted on its own; the socket itself is checked
+      // for what needs no document: its origin, and room for one more socket.
+      if (!isOriginAllowed(req.headers.origin, req.headers.host, admission.allowedOrigins)) {
+        return rejectUpgrade(socket, 403, "Forbidden");
+      }
+      if (connections.size + sharedSockets.size >= limits.maxConnections) {
+        return rejectUpgrade(socket, 503, "Service Unavailable");
+      }
+      // These are all a channel's admission needs of the request.
       const headers = { host: req.headers.host, origin: req.headers.origin };
       wss.handleUpgrade(req, socket, head, (ws) => acceptShared(ws, headers));
       return;
@@ -437,6 +445,7 @@ export function createServer(options: ServerOptions): CowriteServer {
       logger,
       maxChannels: limits.maxDocumentsPerSocket,
       maxPendingFrames: limits.maxQueuedFrames,
+      maxPendingBytes: limits.maxQueuedBytes,
       admit: (docId, token) =>
         admit({ headers }, { url: new URL("/ws", "http://localhost"), docId, token }, admission),
       // A channel is the part of a socket a Connection uses (mux-socket.ts).

@@ -202,6 +202,38 @@ describe("HttpSocket", () => {
     await whenDoc(ws.doc, (d) => d.getText("t").toString() === "typed while away wake");
     await whenSaved(http);
   });
+  it("a POST answered by a proxy's 502 drops the connection, and the edit still arrives", async () => {
+    const running = await server();
+    const ws = connectProvider(running.wsUrl, "bad-gateway");
+    defer(() => ws.provider.destroy());
+    await whenSynced(ws.provider);
+    // A fetch whose next POST is answered by "the proxy", never reaching the server.
+    const gateway = { failNextPost: false };
+    const flakyFetch: typeof fetch = (input, init) => {
+      if (
+        gateway.failNextPost &&
+        init?.method === "POST" &&
+        !String(input).endsWith("/http/bad-gateway")
+      ) {
+        gateway.failNextPost = false;
+        return Promise.resolve(new Response("Bad Gateway", { status: 502 }));
+      }
+      return fetch(input, init);
+    };
+    class FlakySocket extends HttpSocket {
+      constructor(url: string, protocols?: string[]) {
+        super(url, protocols, { fetch: flakyFetch });
+      }
+    }
+    const http = provider(running, "bad-gateway", FlakySocket as unknown as WebSocketConstructor);
+    await whenProviderSynced(http);
+    gateway.failNextPost = true;
+    http.doc.getText("t").insert(0, "through a flaky proxy");
+    await whenDoc(ws.doc, (d) => d.getText("t").toString() === "through a flaky proxy");
+    await whenSaved(http);
+    expect(gateway.failNextPost).toBe(false);
+  });
+
   it("polls cut by something on the way (a proxy's timeout) become shorter instead of dropping the connection", async () => {
     const running = await server();
     const ws = connectProvider(running.wsUrl, "cut");

@@ -26,6 +26,7 @@ import {
   type Running,
   rawClient,
   serverStarter,
+  startServer,
   useCleanups,
   whenDoc,
   whenSynced,
@@ -66,6 +67,16 @@ describe("shared connection", () => {
     expect(client.ws.protocol).toBe(MUX_SUBPROTOCOL);
     const plain = rawClient(running.wsUrl);
     await expect(plain.opened).rejects.toThrow(/400/);
+  });
+
+  it("refuses a shared socket from another site (403) and beyond the connection limit (503)", async () => {
+    const running = await server({ limits: { maxConnections: 1 } });
+    const foreign = rawClient(running.wsUrl, { origin: "https://evil.example" }, [MUX_SUBPROTOCOL]);
+    await expect(foreign.opened).rejects.toThrow(/403/);
+    const first = await sharedClient(running);
+    expect(first.client.ws.readyState).toBe(WebSocket.OPEN);
+    const second = rawClient(running.wsUrl, {}, [MUX_SUBPROTOCOL]);
+    await expect(second.opened).rejects.toThrow(/503/);
   });
 
   it("carries two documents on one socket, each synced and saved on its own", async () => {
@@ -187,6 +198,21 @@ describe("shared connection", () => {
     expect(await twice.client.closed).toMatchObject({ code: CLOSE_BAD_FRAME });
     expect(good.client.ws.readyState).toBe(WebSocket.OPEN);
     expect(await storedText(running, "victim")).toBe("");
+  });
+
+  it("at shutdown ends every channel with 1001, then the socket", async () => {
+    const running = await startServer();
+    const { client, send, next } = await sharedClient(running);
+    send({ type: "open", channel: 1, docId: "stopping-a", token: "" });
+    send({ type: "open", channel: 2, docId: "stopping-b", token: "" });
+    await next(isChannel(1, "data"));
+    await next(isChannel(2, "data"));
+    const stopped = running.server.close();
+    expect(await next(isChannel(1, "close"))).toMatchObject({ code: 1001 });
+    expect(await next(isChannel(2, "close"))).toMatchObject({ code: 1001 });
+    expect((await client.closed).code).toBe(1001);
+    await stopped;
+    await running.store.close();
   });
 
   it("gives CowriteProviders one socket for several documents (client SharedConnection)", async () => {
