@@ -29,7 +29,9 @@ export function createLogger(
 }
 
 /** The URL with the value of every query parameter named like `token` replaced. */
-export function redactUrl(url: string): string {
+export function redactUrl(rawUrl: string): string {
+  // An HTTP fallback session id is the session's credential (PROTOCOL.md §7).
+  const url = rawUrl.replace(/^(\/http\/[^/?]+\/)[^/?]+/, `$1${redacted}`);
   const at = url.indexOf("?");
   if (at < 0) return url;
   // Parsed, not matched: `?%74oken=` is `token` to the query parser too.

@@ -36,7 +36,7 @@ import { createFormatPool } from "./format-pool.ts";
 import { checkReadiness, countLoad } from "./health.ts";
 import { type HostPattern, isHostAllowed } from "./host-allowlist.ts";
 import { createApiRouter, ensureTitledDocument, HttpError, jsonErrorHandler } from "./http-api.ts";
-import { HttpSessions } from "./http-session.ts";
+import { HttpSession, HttpSessions } from "./http-session.ts";
 import { MemoryReclaimer } from "./memory-reclaim.ts";
 import { createMetrics, noMetrics } from "./metrics.ts";
 import { MuxSocket } from "./mux-socket.ts";
@@ -462,6 +462,9 @@ export function createServer(options: ServerOptions): CowriteServer {
    */
   function closeRejected(ws: PeerSocket, code: number, reason: string): void {
     ws.close(code, reason);
+    // An HTTP session's close waits for its next poll, however slow the
+    // client (a throttled background tab): its idle timer ends it.
+    if (ws instanceof HttpSession) return;
     setTimeout(() => ws.terminate(), shutdownGraceMs).unref();
   }
 

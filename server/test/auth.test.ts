@@ -518,6 +518,13 @@ describe("tokens", () => {
     );
     expect(redactUrl("/api/documents")).toBe("/api/documents");
   });
+
+  it("redacts the HTTP fallback's session id, which is the session's credential", () => {
+    expect(redactUrl("/http/doc-1/s3cr3t-session?pos=4&wait=25000")).toBe(
+      "/http/doc-1/REDACTED?pos=4&wait=25000",
+    );
+    expect(redactUrl("/http/doc-1")).toBe("/http/doc-1");
+  });
 });
 
 describe("Host allowlist", () => {
