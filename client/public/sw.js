@@ -4,8 +4,10 @@
  * document itself comes from the copy in IndexedDB (local-copy.ts); nothing
  * here touches the API, the WebSocket or the embedding library.
  *
- * - Pages (`/`, `/d/<id>`): from the network when it answers, else the
- *   kept copy of the app page (one page serves every route).
+ * - Pages (`/`, `/d/<id>`): from the network when it answers (within 4 s
+ *   if a copy is kept), else the kept copy of the app page (one page serves
+ *   every route). Only the server's own app page is kept (it says so with
+ *   `X-Cowrite-App: 1`), never a proxy's login or error page.
  * - `/assets/*` (content-hashed, never change) and the favicon: from the
  *   cache, else the network, kept for next time.
  * - Install keeps the current app page and the assets it names; activate
@@ -13,13 +15,14 @@
  */
 const CACHE = "cowrite-app-v1";
 const APP_PAGE = "/";
+const NETWORK_WAIT_MS = 4000;
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
     (async () => {
       const cache = await caches.open(CACHE);
       const response = await fetch(APP_PAGE, { cache: "no-cache" });
-      if (!response.ok) return;
+      if (!isAppPage(response)) return;
       const html = await response.clone().text();
       const assets = [...new Set(html.match(/\/assets\/[^"'\s)]+/g) ?? [])];
       await cache.addAll([...assets, "/favicon.svg"]);
@@ -54,9 +57,8 @@ self.addEventListener("fetch", (event) => {
 
 async function appPage(request) {
   const cache = await caches.open(CACHE);
-  try {
-    const response = await fetch(request);
-    if (response.ok) {
+  const fromNetwork = fetch(request).then(async (response) => {
+    if (isAppPage(response)) {
       // Every route gets the same page: the fresh one replaces the kept one,
       // and assets of older builds it no longer names are dropped.
       const html = await response.clone().text();
@@ -67,11 +69,26 @@ async function appPage(request) {
       }
     }
     return response;
-  } catch (error) {
-    const kept = await cache.match(APP_PAGE);
-    if (kept !== undefined) return kept;
-    throw error;
-  }
+  });
+  // A network that takes connections but never answers (a weak signal, a
+  // captive portal) gets NETWORK_WAIT_MS before the kept page is used.
+  const kept = await cache.match(APP_PAGE);
+  if (kept === undefined) return fromNetwork;
+  const timedOut = new Promise((resolve) => setTimeout(() => resolve(kept), NETWORK_WAIT_MS));
+  return Promise.race([fromNetwork.catch(() => kept), timedOut]);
+}
+
+/**
+ * Only Cowrite's own page is kept: not an error page, nor a login page a
+ * proxy or gateway answered with instead (a redirect to it, or its HTML).
+ */
+function isAppPage(response) {
+  return (
+    response.ok &&
+    !response.redirected &&
+    (response.headers.get("content-type") ?? "").startsWith("text/html") &&
+    response.headers.get("x-cowrite-app") === "1"
+  );
 }
 
 async function asset(request) {

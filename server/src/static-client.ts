@@ -46,6 +46,8 @@ export function mountClient(
       );
     }
     res.setHeader("Cache-Control", "no-cache");
+    // Tells the service worker (client/public/sw.js) this is the app page to keep.
+    res.setHeader("X-Cowrite-App", "1");
     res.sendFile(indexFile);
   };
   app.get("/", sendIndex);

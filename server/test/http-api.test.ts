@@ -245,6 +245,25 @@ describe("HTTP API", () => {
     expect(await res.text()).toContain("export const x");
   });
 
+  it("marks the app page for the service worker, and serves the worker uncached", async () => {
+    const root = tempDir();
+    fs.mkdirSync(path.join(root, "dist"));
+    fs.writeFileSync(path.join(root, "dist", "index.html"), '<div id="app"></div>\n');
+    fs.writeFileSync(path.join(root, "dist", "sw.js"), "// worker\n");
+    running = await startServer({ clientDir: path.join(root, "dist") });
+    for (const page of ["/", "/d/some-doc"]) {
+      const res = await fetch(`${running.url}${page}`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get("x-cowrite-app")).toBe("1");
+    }
+    // Other answers are never taken for the app page.
+    const missing = await fetch(`${running.url}/nowhere`, { headers: { accept: "text/html" } });
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get("x-cowrite-app")).toBeNull();
+    const worker = await fetch(`${running.url}/sw.js`);
+    expect(worker.headers.get("cache-control")).toBe("no-cache");
+  });
+
   it("reports health and readiness", async () => {
     running = await startServer();
     expect((await api("/healthz")).body).toEqual({ status: "ok" });
