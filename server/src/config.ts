@@ -22,6 +22,10 @@ const schema = z
     // Set (with DATABASE_URL): cluster mode, several servers relaying live
     // edits and presence to each other through this Redis.
     REDIS_URL: z.string().refine(isRedisUrl, "must be a redis:// or rediss:// URL").optional(),
+    ADVERTISE_URL: z
+      .string()
+      .refine((value) => /^https?:\/\/[^/]+\/?$/.test(value), "must be http(s)://host:port")
+      .optional(),
     LOG_LEVEL: z
       .enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"])
       .default("info"),

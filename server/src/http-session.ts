@@ -246,6 +246,11 @@ export interface HttpSessionsOptions extends HttpSessionTiming {
   maxMessageBytes: number;
   /** Largest POST body; a larger one closes the session with 1009. */
   maxBodyBytes: number;
+  /**
+   * In a cluster, this node's id: session ids are `<node>.<random>`, so
+   * that another node can tell whose a session is (http-forward.ts).
+   */
+  nodeId?: string | null;
 }
 
 /** The open sessions of one server, by id, and the routes that reach them. */
@@ -272,7 +277,7 @@ export class HttpSessions {
   /** A new session with an unguessable id: the id is the client's only credential after opening. */
   create(): HttpSession {
     const session = new HttpSession({
-      id: randomBytes(18).toString("base64url"),
+      id: sessionIdFor(this.options.nodeId ?? null, randomBytes(18).toString("base64url")),
       timing: this.options,
       onEnded: (ended) => {
         if (this.sessions.get(ended.id) === ended) this.sessions.delete(ended.id);
@@ -411,4 +416,15 @@ function sendJson(res: http.ServerResponse, body: object): void {
   res.setHeader("content-type", "application/json; charset=utf-8");
   res.setHeader("cache-control", "no-store");
   res.end(JSON.stringify(body));
+}
+
+/** `<node>.<random>` in a cluster (node ids hold no "."), else just the random part. */
+export function sessionIdFor(nodeId: string | null, random: string): string {
+  return nodeId === null ? random : `${nodeId}.${random}`;
+}
+
+/** The node a session id names, or null for one made outside a cluster. */
+export function nodeOfSession(sessionId: string): string | null {
+  const at = sessionId.lastIndexOf(".");
+  return at > 0 ? sessionId.slice(0, at) : null;
 }

@@ -94,6 +94,7 @@ async function main(): Promise<void> {
     metrics: config.METRICS,
     gc: reclaimMemory(globalThis.gc, memoryAddon),
     pubsub,
+    ...(config.ADVERTISE_URL ? { cluster: { advertiseUrl: config.ADVERTISE_URL } } : {}),
     authorize,
     allowedOrigins: config.ALLOWED_ORIGINS,
     allowedHosts: config.ALLOWED_HOSTS,

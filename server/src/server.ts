@@ -36,7 +36,8 @@ import { createFormatPool } from "./format-pool.ts";
 import { checkReadiness, countLoad } from "./health.ts";
 import { type HostPattern, isHostAllowed } from "./host-allowlist.ts";
 import { createApiRouter, ensureTitledDocument, HttpError, jsonErrorHandler } from "./http-api.ts";
-import { HttpSession, HttpSessions } from "./http-session.ts";
+import { FORWARDED_HEADER, forwardToNode } from "./http-forward.ts";
+import { HttpSession, HttpSessions, nodeOfSession } from "./http-session.ts";
 import { MemoryReclaimer } from "./memory-reclaim.ts";
 import { createMetrics, noMetrics } from "./metrics.ts";
 import { MuxSocket } from "./mux-socket.ts";
@@ -135,7 +136,11 @@ export interface ServerOptions {
   /** Cluster timing (tests shorten it). */
   cluster?: Pick<
     ClusterOptions,
-    "heartbeatMs" | "nodeTimeoutMs" | "subscribeTimeoutMs" | "maxRelayedUpdateBytes"
+    | "heartbeatMs"
+    | "nodeTimeoutMs"
+    | "subscribeTimeoutMs"
+    | "maxRelayedUpdateBytes"
+    | "advertiseUrl"
   >;
 }
 
@@ -313,6 +318,18 @@ export function createServer(options: ServerOptions): CowriteServer {
     accept(session, verdict, docId);
     res.status(201).set("cache-control", "no-store").json({ session: session.id });
   });
+  // A session held by another node of the cluster (no sticky routing): its
+  // requests go there (http-forward.ts).
+  app.all(`${HTTP_TRANSPORT_PATH}/:docId/:session`, (req, res, next) => {
+    const owner = nodeOfSession(req.params.session);
+    const ownerUrl =
+      cluster === null || owner === null || owner === cluster.nodeId ? null : cluster.urlOf(owner);
+    if (ownerUrl === null || req.headers[FORWARDED_HEADER] !== undefined) {
+      next();
+      return;
+    }
+    forwardToNode(req, res, ownerUrl, logger);
+  });
   app.get(`${HTTP_TRANSPORT_PATH}/:docId/:session`, (req, res) => {
     httpSessions.poll(
       req.params.session,
@@ -378,11 +395,12 @@ export function createServer(options: ServerOptions): CowriteServer {
           : false,
   });
   const heartbeatMs = options.heartbeatMs ?? 30_000;
-  const httpSessions = new HttpSessions({
+  const httpSessions: HttpSessions = new HttpSessions({
     pollMs: options.httpSessions?.pollMs ?? 25_000,
     idleMs: options.httpSessions?.idleMs ?? (heartbeatMs > 0 ? heartbeatMs : 30_000),
     maxMessageBytes: limits.maxMessageBytes,
     maxBodyBytes: limits.maxQueuedBytes,
+    nodeId: cluster?.nodeId ?? null,
   });
   const connectionShared: ConnectionShared = {
     rooms,

@@ -1,9 +1,22 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { WebsocketProvider } from "y-websocket";
 import * as Y from "yjs";
+import { HttpSocket } from "../../client/src/http-socket.ts";
+import {
+  type ConnectionState,
+  CowriteProvider,
+  type WebSocketConstructor,
+} from "../../client/src/provider.ts";
 import { RedisPubSub } from "../src/pubsub/redis.ts";
 import { PostgresDocStore } from "../src/storage/postgres.ts";
-import { connectProvider, type Running, startServer, whenDoc, whenSynced } from "./helpers.ts";
+import {
+  connectProvider,
+  freePort,
+  type Running,
+  startServer,
+  whenDoc,
+  whenSynced,
+} from "./helpers.ts";
 import { type PostgresServer, startPostgres } from "./postgres-server.ts";
 import { type RedisServer, startRedisProxy, startRedisServer } from "./redis-server.ts";
 
@@ -29,17 +42,25 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function startNode(databaseUrl: string, redisUrl = redis?.url): Promise<Node> {
+async function startNode(
+  databaseUrl: string,
+  redisUrl = redis?.url,
+  { advertise = false } = {},
+): Promise<Node> {
   if (!redisUrl) throw new Error("the test Redis is not running");
   const pubsub = await RedisPubSub.connect({ url: redisUrl, blockMs: 1000 });
+  // A node that advertises its URL must know its port before it starts.
+  const port = advertise ? await freePort() : 0;
   const running = await startServer({
     store: new PostgresDocStore(databaseUrl),
     pubsub,
+    port,
     cluster: {
       heartbeatMs: 200,
       nodeTimeoutMs: 1000,
       subscribeTimeoutMs: 500,
       maxRelayedUpdateBytes: 4096,
+      ...(advertise ? { advertiseUrl: `http://127.0.0.1:${port}` } : {}),
     },
   });
   let stopped = false;
@@ -125,6 +146,65 @@ describe("cluster", () => {
         ),
       )
       .toBe(3);
+  });
+
+  it("an HTTP fallback client whose requests alternate between nodes (no sticky routing) stays connected", async () => {
+    if (!postgres) throw new Error("the test PostgreSQL is not running");
+    const databaseUrl = await postgres.createDatabase();
+    const a = await startNode(databaseUrl, redis?.url, { advertise: true });
+    const b = await startNode(databaseUrl, redis?.url, { advertise: true });
+    // Each node has heard the other's heartbeat (and with it, its URL).
+    for (const node of [a, b]) {
+      await expect
+        .poll(async () =>
+          metricValue(await (await fetch(`${node.url}/metrics`)).text(), "cowrite_cluster_nodes"),
+        )
+        .toBe(2);
+    }
+    const onA = client(a, "no-sticky");
+    await whenSynced(onA.provider);
+    // A load balancer without affinity: every request goes to the next node.
+    let turn = 0;
+    const roundRobin: typeof fetch = (input, init) => {
+      const node = turn++ % 2 === 0 ? a : b;
+      const url = new URL(String(input));
+      return fetch(`${node.url}${url.pathname}${url.search}`, init);
+    };
+    class BalancedSocket extends HttpSocket {
+      constructor(url: string, protocols?: string[]) {
+        super(url, protocols, { fetch: roundRobin });
+      }
+    }
+    const doc = new Y.Doc();
+    const http = new CowriteProvider({
+      url: b.wsUrl,
+      docId: "no-sticky",
+      doc,
+      WebSocketImpl: BalancedSocket as unknown as WebSocketConstructor,
+      windowTarget: null,
+      documentTarget: null,
+      isOnline: () => true,
+      saveProbeDelayMs: 10,
+    });
+    cleanups.push(() => http.destroy());
+    const states: ConnectionState["status"][] = [];
+    http.on("connection", (state) => states.push(state.status));
+    await new Promise<void>((resolve) => {
+      if (http.synced) resolve();
+      else http.on("sync", (synced) => synced && resolve());
+    });
+    doc.getText("t").insert(0, "over HTTP via two nodes");
+    await whenDoc(onA.doc, (d) => text(d) === "over HTTP via two nodes");
+    onA.doc.getText("t").insert(0, "and back: ");
+    await whenDoc(doc, (d) => text(d) === "and back: over HTTP via two nodes");
+    await new Promise<void>((resolve) => {
+      if (http.saved === "saved") resolve();
+      else http.on("saved", (state) => state === "saved" && resolve());
+    });
+    // Many requests went to the node that does not hold the session, and
+    // none of them dropped the connection.
+    expect(turn).toBeGreaterThan(6);
+    expect(states.filter((status) => status === "reconnecting")).toEqual([]);
   });
 
   it("an update too large to relay reaches the other nodes through the store", async () => {

@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import pino from "pino";
@@ -83,6 +84,18 @@ export function serverStarter(
   };
 }
 
+/** A port the OS says is free right now (listen on 0, read it, close). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      probe.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
 export interface Running {
   server: CowriteServer;
   store: DocStore;
@@ -91,9 +104,9 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-/** A real server on a free port with a real SQLite file (or the store given). */
+/** A real server on a free port (or `port`) with a real SQLite file (or the store given). */
 export async function startServer(
-  options: Partial<ServerOptions> & { dir?: string } = {},
+  options: Partial<ServerOptions> & { dir?: string; port?: number } = {},
 ): Promise<Running> {
   const store =
     options.store ?? new SqliteDocStore(path.join(options.dir ?? tempDir(), "cowrite.db"));
@@ -101,7 +114,7 @@ export async function startServer(
   // the first client arrives.
   await store.ping();
   const server = createServer({ logger: silentLogger, heartbeatMs: 0, ...options, store });
-  const address = await server.listen(0, "127.0.0.1");
+  const address = await server.listen(options.port ?? 0, "127.0.0.1");
   const url = `http://127.0.0.1:${address.port}`;
   return {
     server,

@@ -40,6 +40,12 @@ export interface ClusterOptions {
   now?: () => number;
   /** How often this node says it is alive. */
   heartbeatMs?: number;
+  /**
+   * The URL other nodes reach this one at (e.g. http://10.0.0.5:1234),
+   * announced with each heartbeat: a request for an HTTP fallback session
+   * held here that reaches another node is forwarded to it.
+   */
+  advertiseUrl?: string;
   /** A node not heard from for this long is gone; its clients' presence leaves. */
   nodeTimeoutMs?: number;
   /**
@@ -98,6 +104,8 @@ export class Cluster {
   >;
   /** Other nodes, with when each was last heard from. */
   private readonly lastSeen = new Map<string, number>();
+  /** The URLs other nodes announced (advertiseUrl). */
+  private readonly urls = new Map<string, string>();
   /**
    * Documents whose other nodes must catch up, because a publish failed,
    * each with a count of failures, so that one failing while its catch-up
@@ -244,6 +252,11 @@ export class Cluster {
     return this.lastSeen.size + 1;
   }
 
+  /** Where a live node said it can be reached; null if it did not, or is gone. */
+  urlOf(node: string): string | null {
+    return this.lastSeen.has(node) ? (this.urls.get(node) ?? null) : null;
+  }
+
   /**
    * Any message from a node shows it is alive. One that was declared gone
    * and speaks again was only cut off (a network partition, a stall): what
@@ -330,6 +343,9 @@ export class Cluster {
       this.nodeGone(from, "said goodbye");
       return;
     }
+    if (message?.type === RelayType.heartbeat && message.url !== undefined) {
+      this.urls.set(from, message.url);
+    }
     this.saw(from);
   }
 
@@ -337,7 +353,14 @@ export class Cluster {
   private beat(): void {
     if (this.closed) return;
     this.pubsub
-      .publish(NODES_CHANNEL, encodeRelayMessage({ type: RelayType.heartbeat }))
+      .publish(
+        NODES_CHANNEL,
+        encodeRelayMessage(
+          this.options.advertiseUrl === undefined
+            ? { type: RelayType.heartbeat }
+            : { type: RelayType.heartbeat, url: this.options.advertiseUrl },
+        ),
+      )
       .catch(() => {});
     const cutoff = this.now() - this.settings.nodeTimeoutMs;
     for (const [node, at] of this.lastSeen) {
@@ -352,6 +375,7 @@ export class Cluster {
    */
   private nodeGone(node: string, why: string): void {
     this.lastSeen.delete(node);
+    this.urls.delete(node);
     this.gone.add(node);
     if (this.gone.size > maxGoneNodes) this.gone.delete(this.gone.values().next().value as string);
     let rooms = 0;

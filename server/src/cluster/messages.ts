@@ -19,7 +19,10 @@ export const RelayType = {
   catchUp: 3,
   /** The document was deleted: close its clients (4404). */
   deleted: 4,
-  /** On `nodes`: the sender is alive. */
+  /**
+   * On `nodes`: the sender is alive. It may carry the URL other nodes reach
+   * it at (for the HTTP fallback's sessions); older nodes ignore it.
+   */
   heartbeat: 5,
   /** On `nodes`: the sender is shutting down; drop its clients' presence now. */
   goodbye: 6,
@@ -27,12 +30,12 @@ export const RelayType = {
 
 export type RelayMessage =
   | { type: typeof RelayType.update | typeof RelayType.awareness; payload: Uint8Array }
+  | { type: typeof RelayType.heartbeat; url?: string }
   | {
       type:
         | typeof RelayType.queryAwareness
         | typeof RelayType.catchUp
         | typeof RelayType.deleted
-        | typeof RelayType.heartbeat
         | typeof RelayType.goodbye;
     };
 
@@ -43,6 +46,9 @@ export function encodeRelayMessage(message: RelayMessage): Uint8Array {
   const encoder = encoding.createEncoder();
   encoding.writeVarUint(encoder, message.type);
   if ("payload" in message) encoding.writeVarUint8Array(encoder, message.payload);
+  if (message.type === RelayType.heartbeat && message.url !== undefined) {
+    encoding.writeVarString(encoder, message.url);
+  }
   return encoding.toUint8Array(encoder);
 }
 
@@ -56,6 +62,9 @@ export function decodeRelayMessage(bytes: Uint8Array): RelayMessage | null {
       type: type as typeof RelayType.update,
       payload: decoding.readVarUint8Array(decoder),
     };
+  }
+  if (type === RelayType.heartbeat && decoding.hasContent(decoder)) {
+    return { type, url: decoding.readVarString(decoder) };
   }
   return { type } as RelayMessage;
 }
