@@ -21,9 +21,13 @@ import {
 
 /** A reverse proxy to `target` that destroys upgrade requests unless `allowUpgrades`. */
 async function startProxy(target: URL) {
-  const state = { allowUpgrades: false, refused: 0, forwarded: 0 };
+  // `opened`: the paths of session-opening requests (POST /http/<doc or ~>).
+  const state = { allowUpgrades: false, refused: 0, forwarded: 0, opened: [] as string[] };
   const sockets = new Set<Duplex>();
   const server = http.createServer((req, res) => {
+    if (req.method === "POST" && /^\/http\/[^/]+$/.test(req.url ?? "")) {
+      state.opened.push(req.url ?? "");
+    }
     const upstream = http.request(
       {
         host: target.hostname,
@@ -167,7 +171,7 @@ test("a user on HTTP who closes the page leaves the others' presence list at onc
   await expect(presenceNamesOf(alice)).toHaveText(["Alice (you)"], { timeout: 5_000 });
 });
 
-test("embedded editors behind a proxy that refuses WebSockets give up the shared connection and edit over HTTP", async ({
+test("embedded editors behind a proxy that refuses WebSockets share one HTTP session", async ({
   refusingProxy: proxy,
   proxied,
   docId,
@@ -185,4 +189,16 @@ test("embedded editors behind a proxy that refuses WebSockets give up the shared
     "from an embed over HTTP",
   );
   expect(proxy.state.refused).toBeGreaterThan(0);
+  // Five editors, one session: the shared connection, over HTTP.
+  expect(proxy.state.opened).toEqual(["/http/~"]);
+
+  // Upgrades get through again: the probe opens, then the shared connection
+  // itself moves to a WebSocket, and editing goes on.
+  proxy.state.allowUpgrades = true;
+  await expect.poll(() => proxy.state.forwarded, { timeout: 60_000 }).toBeGreaterThanOrEqual(2);
+  await expect(page.getByTestId("status-a")).toHaveText("connected");
+  await embedA.press("End");
+  await page.keyboard.type(", then a WebSocket");
+  await expect(paragraphsOf(alice)).toHaveText(["from an embed over HTTP, then a WebSocket"]);
+  expect(proxy.state.opened).toEqual(["/http/~"]);
 });

@@ -24,7 +24,15 @@ export type Transport = "websocket" | "http";
 /** What FallbackSocket needs of a WebSocket (the browser's, or a test's). */
 export type WebSocketLike = Pick<
   WebSocket,
-  "readyState" | "binaryType" | "send" | "close" | "onopen" | "onmessage" | "onclose" | "onerror"
+  | "readyState"
+  | "binaryType"
+  | "protocol"
+  | "send"
+  | "close"
+  | "onopen"
+  | "onmessage"
+  | "onclose"
+  | "onerror"
 >;
 export type WebSocketLikeConstructor = new (url: string, protocols?: string[]) => WebSocketLike;
 
@@ -114,6 +122,11 @@ class FallbackSocket {
   get readyState(): number {
     if (this.closed) return this.inner?.readyState ?? CLOSED;
     return this.inner?.readyState ?? CONNECTING;
+  }
+
+  /** The subprotocol the server selected, over either transport. */
+  get protocol(): string {
+    return this.inner?.protocol ?? "";
   }
 
   get bufferedAmount(): number {

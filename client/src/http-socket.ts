@@ -25,7 +25,9 @@ import {
   HTTP_CLOSE_CODE_HEADER,
   HTTP_CLOSE_REASON_HEADER,
   HTTP_NEXT_POSITION_HEADER,
+  HTTP_SHARED_SEGMENT,
   HTTP_TRANSPORT_PATH,
+  MUX_SUBPROTOCOL,
   WS_TOKEN_PROTOCOL_PREFIX,
 } from "@cowrite/shared";
 
@@ -66,7 +68,8 @@ export class HttpSocket {
   readonly url: string;
   /** As FallbackSocket's: which transport this is. */
   readonly transport = "http";
-  readonly protocol = "";
+  /** The subprotocol the server selected: `cowrite-mux.1` for a shared session, else "". */
+  protocol = "";
   readonly extensions = "";
   /** Messages are always delivered as ArrayBuffers. */
   binaryType: BinaryType = "arraybuffer";
@@ -136,7 +139,11 @@ export class HttpSocket {
         cache: "no-store",
       });
       if (res.status !== 201) throw new Error(`opening a session: HTTP ${res.status}`);
-      session = ((await res.json()) as { session: string }).session;
+      const opened = (await res.json()) as { session: string; protocol?: string };
+      session = opened.session;
+      // A server that speaks the shared connection over HTTP says so; one
+      // that does not leaves it empty, and the caller gives up on it.
+      if (typeof opened.protocol === "string") this.protocol = opened.protocol;
     } catch {
       this.fail();
       return;
@@ -329,8 +336,14 @@ export function httpTargetOf(
   const token =
     fromProtocol?.slice(WS_TOKEN_PROTOCOL_PREFIX.length) ?? parsed.searchParams.get("token");
   const segments = parsed.pathname.split("/");
-  // The segment before the document id names the transport.
-  if (segments.length >= 3) segments[segments.length - 2] = HTTP_TRANSPORT_PATH.slice(1);
+  if (offered.includes(MUX_SUBPROTOCOL)) {
+    // A shared connection (`.../ws`): `.../http/~`.
+    segments[segments.length - 1] = HTTP_TRANSPORT_PATH.slice(1);
+    segments.push(HTTP_SHARED_SEGMENT);
+  } else if (segments.length >= 3) {
+    // The segment before the document id names the transport.
+    segments[segments.length - 2] = HTTP_TRANSPORT_PATH.slice(1);
+  }
   return { endpoint: `${parsed.origin}${segments.join("/")}`, token: token || null };
 }
 

@@ -8,10 +8,12 @@
  * by the Document (weakly), so an iframe has its own and a test's jsdom
  * document starts empty.
  *
- * Where the shared connection cannot be used (the server does not speak it,
- * or WebSocket is blocked on this network), each document gets a socket of
- * its own that falls back to HTTP (fallback-socket.ts), one fallback per
- * document so that each moves back to WebSocket on its own.
+ * The shared connection itself falls back to HTTP where WebSocket is
+ * blocked (fallback-socket.ts; one HTTP session then carries every
+ * document) and moves back when a WebSocket gets through. Where it cannot
+ * be used at all (a server that does not speak it), each document gets a
+ * socket of its own that falls back to HTTP, one fallback per document so
+ * that each moves back to WebSocket on its own.
  */
 import { createFallbackWebSocket } from "./fallback-socket.ts";
 import type { WebSocketConstructor } from "./provider.ts";
@@ -31,8 +33,10 @@ export function sharedConnectionFor(page: Document, url: string): SharedConnecti
     const WebSocketImpl = page.defaultView?.WebSocket ?? globalThis.WebSocket;
     connection = new SharedConnection({
       url,
-      WebSocketImpl,
+      WebSocketImpl: createFallbackWebSocket({ WebSocket: WebSocketImpl }) as WebSocketConstructor,
       fallback: fallbackPerDocument(WebSocketImpl),
+      // The fallback tries a WebSocket for 3 s before HTTP: give both time.
+      openTimeoutMs: 10_000,
     });
     connections.set(url, connection);
   }

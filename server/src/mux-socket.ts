@@ -25,10 +25,11 @@ import {
 import type { Logger } from "pino";
 import WebSocket from "ws";
 import type { Verdict } from "./admission.ts";
-import { truncateReason } from "./connection.ts";
+import { type PeerSocket, truncateReason } from "./connection.ts";
 
 export interface MuxSocketOptions {
-  ws: WebSocket;
+  /** A WebSocket, or an HTTP fallback session (http-session.ts) carrying the same messages. */
+  ws: PeerSocket;
   /** The checks an upgrade to /ws/<docId> with `token` would get. */
   admit: (docId: string, token: string | null) => Promise<Verdict>;
   /** Serves an admitted channel (starts its Connection). */
@@ -118,7 +119,7 @@ export class ChannelSocket extends EventEmitter {
 }
 
 export class MuxSocket {
-  readonly ws: WebSocket;
+  readonly ws: PeerSocket;
   private readonly options: MuxSocketOptions;
   private readonly channels = new Map<number, ChannelSocket>();
   private isAlive = true;

@@ -14,6 +14,7 @@ import {
   HTTP_CLOSE_CODE_HEADER,
   HTTP_CLOSE_REASON_HEADER,
   HTTP_NEXT_POSITION_HEADER,
+  HTTP_SHARED_SEGMENT,
   HTTP_TRANSPORT_PATH,
   MUX_SUBPROTOCOL,
   WS_SUBPROTOCOL,
@@ -307,6 +308,21 @@ export function createServer(options: ServerOptions): CowriteServer {
     });
     res.status(204).end();
   });
+  // A shared connection over HTTP (PROTOCOL.md §8 over §7): one session, a
+  // channel per document. Before `/:docId`, which "~" (no valid id) would reach.
+  app.post(`${HTTP_TRANSPORT_PATH}/${HTTP_SHARED_SEGMENT}`, (req, res) => {
+    if (closing) throw new HttpError(503, "shutting_down", "server shutting down");
+    const refusal = refuseShared(req.headers);
+    if (refusal) {
+      throw new HttpError(refusal.status, "refused", "this shared connection is not allowed");
+    }
+    const session = httpSessions.create();
+    acceptShared(session, { host: req.headers.host, origin: req.headers.origin });
+    res
+      .status(201)
+      .set("cache-control", "no-store")
+      .json({ session: session.id, protocol: MUX_SUBPROTOCOL });
+  });
   app.post(`${HTTP_TRANSPORT_PATH}/:docId`, async (req, res) => {
     if (closing) throw new HttpError(503, "shutting_down", "server shutting down");
     const docId = req.params.docId;
@@ -423,15 +439,14 @@ export function createServer(options: ServerOptions): CowriteServer {
     if ("shared" in screening) {
       // Each channel is admitted on its own; the socket itself is checked
       // for what needs no document: its origin, and room for one more socket.
-      if (!isOriginAllowed(req.headers.origin, req.headers.host, admission.allowedOrigins)) {
-        return rejectUpgrade(socket, 403, "Forbidden");
-      }
-      if (connections.size + sharedSockets.size >= limits.maxConnections) {
-        return rejectUpgrade(socket, 503, "Service Unavailable");
-      }
+      const refusal = refuseShared(req.headers);
+      if (refusal) return rejectUpgrade(socket, refusal.status, refusal.text);
       // These are all a channel's admission needs of the request.
       const headers = { host: req.headers.host, origin: req.headers.origin };
-      wss.handleUpgrade(req, socket, head, (ws) => acceptShared(ws, headers));
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        track(ws);
+        acceptShared(ws, headers);
+      });
       return;
     }
     const { docId } = screening.target;
@@ -451,9 +466,26 @@ export function createServer(options: ServerOptions): CowriteServer {
     });
   }
 
-  /** Starts a shared connection: one socket, a channel per document (PROTOCOL.md §8). */
-  function acceptShared(ws: WebSocket, headers: { host?: string; origin?: string }): void {
-    track(ws);
+  /**
+   * What a shared connection (a socket, or an HTTP session) is checked for
+   * before it exists: what needs no document, its origin and room for one
+   * more. Each channel is then admitted on its own.
+   */
+  function refuseShared(headers: {
+    host?: string | undefined;
+    origin?: string | undefined;
+  }): { status: number; text: string } | null {
+    if (!isOriginAllowed(headers.origin, headers.host, admission.allowedOrigins)) {
+      return { status: 403, text: "Forbidden" };
+    }
+    if (connections.size + sharedSockets.size >= limits.maxConnections) {
+      return { status: 503, text: "Service Unavailable" };
+    }
+    return null;
+  }
+
+  /** Starts a shared connection: one socket (or HTTP session), a channel per document (PROTOCOL.md §8). */
+  function acceptShared(ws: PeerSocket, headers: { host?: string; origin?: string }): void {
     if (closing) {
       closeRejected(ws, CLOSE_GOING_AWAY, "server shutting down");
       return;

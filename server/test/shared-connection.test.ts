@@ -17,6 +17,7 @@ import {
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import * as Y from "yjs";
+import { HttpSocket } from "../../client/src/http-socket.ts";
 import { CowriteProvider, type WebSocketConstructor } from "../../client/src/provider.ts";
 import { SharedConnection } from "../../client/src/shared-connection.ts";
 import { createTokenAuth, mintToken } from "../src/auth.ts";
@@ -213,6 +214,51 @@ describe("shared connection", () => {
     expect((await client.closed).code).toBe(1001);
     await stopped;
     await running.store.close();
+  });
+
+  it("carries several documents on one HTTP fallback session where WebSocket is blocked", async () => {
+    const running = await server();
+    const shared = new SharedConnection({
+      url: running.wsUrl,
+      WebSocketImpl: HttpSocket as unknown as WebSocketConstructor,
+    });
+    defer(() => shared.close());
+    const providers = ["h-one", "h-two"].map((docId) => {
+      const provider = new CowriteProvider({
+        url: running.wsUrl,
+        docId,
+        doc: new Y.Doc(),
+        WebSocketImpl: shared.WebSocketImpl,
+        windowTarget: null,
+        documentTarget: null,
+        saveProbeDelayMs: 10,
+      });
+      defer(() => provider.destroy());
+      return provider;
+    });
+    await Promise.all(
+      providers.map(
+        (provider) =>
+          new Promise<void>((resolve) => {
+            if (provider.synced) resolve();
+            else provider.on("sync", (synced) => synced && resolve());
+          }),
+      ),
+    );
+    expect(shared.channelCount).toBe(2);
+    const stats = await fetchJson(running.url, "/api/stats");
+    expect(stats.body).toMatchObject({ connections: 2, sockets: 0, httpSessions: { open: 1 } });
+
+    const stock = connectProvider(running.wsUrl, "h-two");
+    defer(() => stock.provider.destroy());
+    await whenSynced(stock.provider);
+    providers[1]?.doc.getText("t").insert(0, "over one HTTP session");
+    await whenDoc(stock.doc, (doc) => doc.getText("t").toString() === "over one HTTP session");
+    stock.doc.getText("t").insert(0, "and back, ");
+    await whenDoc(
+      providers[1]?.doc as Y.Doc,
+      (doc) => doc.getText("t").toString() === "and back, over one HTTP session",
+    );
   });
 
   it("gives CowriteProviders one socket for several documents (client SharedConnection)", async () => {

@@ -10,6 +10,11 @@ import { ProtocolError } from "./protocol.ts";
 
 /** Path prefix of the fallback's routes: `/http/<docId>[/<session>]`. */
 export const HTTP_TRANSPORT_PATH = "/http";
+/**
+ * `/http/~[/<session>]`: a shared connection's session (PROTOCOL.md §8 over
+ * §7). "~" is no valid document id, so no document can take its place.
+ */
+export const HTTP_SHARED_SEGMENT = "~";
 /** Response header of a poll: the position to ask for next (frames before it are acknowledged). */
 export const HTTP_NEXT_POSITION_HEADER = "cowrite-next-position";
 /** Response header of the poll that ends a session: the close code. */
