@@ -170,6 +170,16 @@ describe("shared connection", () => {
       .toMatchObject({ connections: 0, sockets: 1, doc: { connections: 0 } });
   });
 
+  it("closes a shared socket that carries no document for two heartbeats", async () => {
+    const running = await server({ heartbeatMs: 50 });
+    const { client, send, next } = await sharedClient(running);
+    // One document for a while, then none.
+    send({ type: "open", channel: 1, docId: "briefly", token: "" });
+    await next(isChannel(1, "data"));
+    send({ type: "close", channel: 1, code: CLOSE_NORMAL, reason: "" });
+    expect(await client.closed).toEqual({ code: CLOSE_NORMAL, reason: "no documents open" });
+  });
+
   it("limits the documents on one socket", async () => {
     const running = await server({ limits: { maxDocumentsPerSocket: 2 } });
     const { send, next } = await sharedClient(running);
