@@ -60,6 +60,37 @@ async function storedText(running: Running, docId: string): Promise<string> {
   return doc.getText("t").toString();
 }
 
+/** CowriteProviders for `docIds` on `shared`, resolved once every one has synced. */
+async function sharedProviders(
+  running: Running,
+  shared: SharedConnection,
+  docIds: string[],
+): Promise<CowriteProvider[]> {
+  const providers = docIds.map((docId) => {
+    const provider = new CowriteProvider({
+      url: running.wsUrl,
+      docId,
+      doc: new Y.Doc(),
+      WebSocketImpl: shared.WebSocketImpl,
+      windowTarget: null,
+      documentTarget: null,
+      saveProbeDelayMs: 10,
+    });
+    defer(() => provider.destroy());
+    return provider;
+  });
+  await Promise.all(
+    providers.map(
+      (provider) =>
+        new Promise<void>((resolve) => {
+          if (provider.synced) resolve();
+          else provider.on("sync", (synced) => synced && resolve());
+        }),
+    ),
+  );
+  return providers;
+}
+
 describe("shared connection", () => {
   it("selects the mux subprotocol, and answers /ws without it with 400", async () => {
     const running = await server();
@@ -233,28 +264,7 @@ describe("shared connection", () => {
       WebSocketImpl: HttpSocket as unknown as WebSocketConstructor,
     });
     defer(() => shared.close());
-    const providers = ["h-one", "h-two"].map((docId) => {
-      const provider = new CowriteProvider({
-        url: running.wsUrl,
-        docId,
-        doc: new Y.Doc(),
-        WebSocketImpl: shared.WebSocketImpl,
-        windowTarget: null,
-        documentTarget: null,
-        saveProbeDelayMs: 10,
-      });
-      defer(() => provider.destroy());
-      return provider;
-    });
-    await Promise.all(
-      providers.map(
-        (provider) =>
-          new Promise<void>((resolve) => {
-            if (provider.synced) resolve();
-            else provider.on("sync", (synced) => synced && resolve());
-          }),
-      ),
-    );
+    const providers = await sharedProviders(running, shared, ["h-one", "h-two"]);
     expect(shared.channelCount).toBe(2);
     const stats = await fetchJson(running.url, "/api/stats");
     expect(stats.body).toMatchObject({ connections: 2, sockets: 0, httpSessions: { open: 1 } });
@@ -285,27 +295,7 @@ describe("shared connection", () => {
       WebSocketImpl: CountingWebSocket as unknown as WebSocketConstructor,
     });
     defer(() => shared.close());
-    const providers = ["one", "two", "three"].map((docId) => {
-      const provider = new CowriteProvider({
-        url: running.wsUrl,
-        docId,
-        doc: new Y.Doc(),
-        WebSocketImpl: shared.WebSocketImpl,
-        windowTarget: null,
-        documentTarget: null,
-      });
-      defer(() => provider.destroy());
-      return provider;
-    });
-    await Promise.all(
-      providers.map(
-        (provider) =>
-          new Promise<void>((resolve) => {
-            if (provider.synced) resolve();
-            else provider.on("sync", (synced) => synced && resolve());
-          }),
-      ),
-    );
+    const providers = await sharedProviders(running, shared, ["one", "two", "three"]);
     expect(sockets).toHaveLength(1);
     expect(shared.channelCount).toBe(3);
 
