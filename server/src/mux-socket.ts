@@ -15,6 +15,7 @@
 import { EventEmitter } from "node:events";
 import {
   CLOSE_BAD_FRAME,
+  CLOSE_INTERNAL_ERROR,
   CLOSE_NORMAL,
   CLOSE_RATE_LIMITED,
   CLOSE_TRY_AGAIN_LATER,
@@ -239,19 +240,29 @@ export class MuxSocket {
     }
     const channel = new ChannelSocket(this, number);
     this.channels.set(number, channel);
-    void this.options.admit(docId, token === "" ? null : token).then((verdict) => {
-      // The client closed it, or the socket went, while we were checking.
-      if (this.channels.get(number) !== channel) return;
-      if ("reject" in verdict) {
-        this.options.logger.info(
-          { docId, code: verdict.reject.code, reason: verdict.reject.reason },
-          "rejected channel",
-        );
-        channel.close(verdict.reject.code, verdict.reject.reason);
-        return;
-      }
-      this.options.start(channel, verdict);
-      channel.listen();
-    });
+    void this.options
+      .admit(docId, token === "" ? null : token)
+      .then((verdict) => {
+        // The client closed it, or the socket went, while we were checking.
+        if (this.channels.get(number) !== channel) return;
+        if ("reject" in verdict) {
+          this.options.logger.info(
+            { docId, code: verdict.reject.code, reason: verdict.reject.reason },
+            "rejected channel",
+          );
+          channel.close(verdict.reject.code, verdict.reject.reason);
+          return;
+        }
+        this.options.start(channel, verdict);
+        channel.listen();
+      })
+      .catch((error: unknown) => {
+        // Admission turns every expected failure into a verdict: this is a
+        // bug, and it ends this channel only, never the process.
+        this.options.logger.error({ err: error, docId }, "opening a channel failed");
+        if (this.channels.get(number) === channel) {
+          channel.close(CLOSE_INTERNAL_ERROR, "internal error");
+        }
+      });
   }
 }
